@@ -1,0 +1,63 @@
+"""Database engines: SQLite (a file, the default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+_SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def database_url_for_path(path: str | Path) -> str:
+    """The SQLite URL for a database file."""
+    return f"sqlite:///{Path(path).expanduser().resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `sqlite:///<path>` (`sqlite://` in memory) or `postgresql://...`."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed.set(drivername="postgresql+psycopg"))
+    raise ValueError(f"unsupported database URL {parsed!r}; use sqlite:///<path> or postgresql://")
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    if not in_memory:
+        assert url.database is not None
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S}
+    if in_memory:
+        # An in-memory database lives in its connection: every session must share that one.
+        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        engine = create_engine(url, connect_args=connect_args)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module's own implicit transactions start late and never cover DDL; turn them
+    # off so that `_begin_immediate` controls every transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # Take the write lock at the start, so that read-then-write sequences (the log head, the
+    # id counter) are serialized between processes instead of failing on upgrade.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,132 @@
+"""Versioned schema migrations, applied in order at start-up.
+
+Each step runs in its own transaction together with the record of its version, so a failed step
+leaves the database at the previous version. A change to a table's shape is a new step; step 1
+creates the tables as they were first released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlmodel import SQLModel
+
+from storage.db import is_postgresql
+from storage.log import GENESIS_HASH, HEAD_ID
+from storage.tables import (
+    InboxRow,
+    IncidentCounter,
+    IncidentRow,
+    KeyValueRow,
+    LogHead,
+    LogRow,
+    PromptRow,
+    RoomRow,
+    table_of,
+)
+
+_schema_version = Table(
+    "schema_version",
+    MetaData(),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+# Any constant works; it only has to be the same for every process migrating this database.
+_MIGRATION_LOCK_KEY = 0x72727462
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer release than this one."""
+
+
+def _create_initial_tables(connection: Connection) -> None:
+    models: list[type[SQLModel]] = [
+        IncidentRow,
+        RoomRow,
+        LogRow,
+        LogHead,
+        PromptRow,
+        InboxRow,
+        KeyValueRow,
+        IncidentCounter,
+    ]
+    SQLModel.metadata.create_all(connection, tables=[table_of(model) for model in models])
+    connection.execute(insert(table_of(LogHead)).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial tables", _create_initial_tables),)
+
+
+def current_version(engine: Engine) -> int:
+    """The schema version of the database; 0 when it was never migrated."""
+    with engine.connect() as connection:
+        if not engine.dialect.has_table(connection, _schema_version.name):
+            return 0
+        return _version(connection)
+
+
+def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the pending migrations in order; returns the resulting version. Idempotent."""
+    versions = [step.version for step in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1, 2, 3, ... in order; got {versions}")
+    with engine.begin() as connection:
+        _lock(connection)
+        _schema_version.create(connection, checkfirst=True)
+        found = _version(connection)
+    if found > len(migrations):
+        raise SchemaTooNew(
+            f"the database is at schema version {found}; this release knows up to "
+            f"{len(migrations)}. Upgrade rrt-bot."
+        )
+    for step in migrations:
+        with engine.begin() as connection:
+            _lock(connection)
+            # Re-read under the lock: another process may have applied it meanwhile.
+            if step.version <= _version(connection):
+                continue
+            step.apply(connection)
+            connection.execute(
+                insert(_schema_version).values(
+                    version=step.version,
+                    description=step.description,
+                    applied_at=datetime.now(UTC),
+                )
+            )
+    return len(migrations)
+
+
+def _version(connection: Connection) -> int:
+    found = connection.execute(select(func.max(_schema_version.c.version))).scalar_one()
+    return int(found or 0)
+
+
+def _lock(connection: Connection) -> None:
+    # SQLite transactions here already hold the write lock (BEGIN IMMEDIATE, see storage.db).
+    if is_postgresql(connection.engine):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})

@@ -1,0 +1,192 @@
+"""The SQL implementation of the store Protocols in `bot.core.store`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, delete, update
+from sqlmodel import Session, col, select
+
+from bot.core.clock import Clock, SystemClock
+from bot.core.events import LogEvent, LogRecord
+from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
+from storage import log
+from storage.db import make_engine
+from storage.migrations import migrate
+from storage.tables import (
+    InboxRow,
+    IncidentCounter,
+    IncidentRow,
+    KeyValueRow,
+    PromptRow,
+    RoomRow,
+    table_of,
+)
+from storage.timestamps import to_utc
+from storage.upsert import increment, insert_new, upsert
+
+
+class RoomAlreadyBound(Exception):
+    """A chat room already serves another incident."""
+
+
+class SqlKeyValue:
+    """`bot.core.store.KeyValue` over the `key_values` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, key: str) -> str | None:
+        with Session(self._engine) as session:
+            row = session.get(KeyValueRow, key)
+            return row.value if row else None
+
+    def set(self, key: str, value: str) -> None:
+        with Session(self._engine) as session, session.begin():
+            upsert(session, table_of(KeyValueRow), {"key": key, "value": value}, ["key"])
+
+
+class SqlStore:
+    """`IncidentStore` and `Inbox` on SQLite or PostgreSQL; `kv` is the `KeyValue` store.
+
+    (`KeyValue.get` and `IncidentStore.get` differ, so one object cannot be both.)
+    """
+
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.kv = SqlKeyValue(engine)
+        self._clock = clock or SystemClock()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # IncidentStore
+
+    def next_incident_id(self, year: int) -> str:
+        with Session(self.engine) as session, session.begin():
+            seq = increment(session, table_of(IncidentCounter), "year", year, "last_seq")
+        return format_incident_id(year, seq)
+
+    def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:
+        year, seq = _parse_incident_id(incident.id)
+        with Session(self.engine) as session, session.begin():
+            values = {
+                "id": incident.id,
+                "year": year,
+                "seq": seq,
+                "state": incident.state.value,
+                "is_open": incident.is_open,
+                "snapshot": incident.model_dump_json(),
+            }
+            upsert(session, table_of(IncidentRow), values, ["id"])
+            _bind_rooms(session, incident)
+            log.append(session, events)
+
+    def append(self, events: Sequence[LogEvent]) -> None:
+        with Session(self.engine) as session, session.begin():
+            log.append(session, events)
+
+    def get(self, incident_id: str) -> Incident | None:
+        with Session(self.engine) as session:
+            row = session.get(IncidentRow, incident_id)
+            return _incident(row) if row else None
+
+    def by_room(self, platform: str, room_id: str) -> Incident | None:
+        query = (
+            select(IncidentRow)
+            .join(RoomRow, col(RoomRow.incident_id) == col(IncidentRow.id))
+            .where(RoomRow.platform == platform, RoomRow.room_id == room_id)
+        )
+        with Session(self.engine) as session:
+            row = session.exec(query).first()
+            return _incident(row) if row else None
+
+    def open_incidents(self) -> list[Incident]:
+        return self._incidents(open_only=True)
+
+    def all_incidents(self) -> list[Incident]:
+        return self._incidents(open_only=False)
+
+    def log(self, incident_id: str | None = None) -> list[LogRecord]:
+        with Session(self.engine) as session:
+            return log.records(session, incident_id)
+
+    def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
+        values = {"platform": platform, "message_id": message_id, "incident_id": incident_id}
+        with Session(self.engine) as session, session.begin():
+            upsert(session, table_of(PromptRow), {**values, "key": key}, ["platform", "message_id"])
+
+    def prompt(self, platform: str, message_id: str) -> tuple[str, str] | None:
+        with Session(self.engine) as session:
+            row = session.get(PromptRow, (platform, message_id))
+            return (row.incident_id, row.key) if row else None
+
+    # Inbox
+
+    def record(self, platform: str, event_id: str, payload: str) -> bool:
+        values = {
+            "platform": platform,
+            "event_id": event_id,
+            "payload": payload,
+            "received_at": to_utc(self._clock.now()),
+            "handled": False,
+        }
+        with Session(self.engine) as session, session.begin():
+            return insert_new(session, table_of(InboxRow), values, ["platform", "event_id"])
+
+    def mark_handled(self, platform: str, event_id: str) -> None:
+        statement = (
+            update(table_of(InboxRow))
+            .where(col(InboxRow.platform) == platform, col(InboxRow.event_id) == event_id)
+            .values(handled=True)
+        )
+        with Session(self.engine) as session, session.begin():
+            session.exec(statement)
+
+    def unhandled(self) -> list[tuple[str, str, str]]:
+        query = select(InboxRow).where(col(InboxRow.handled).is_(False)).order_by(col(InboxRow.id))
+        with Session(self.engine) as session:
+            return [(row.platform, row.event_id, row.payload) for row in session.exec(query)]
+
+    def _incidents(self, *, open_only: bool) -> list[Incident]:
+        query = select(IncidentRow).order_by(col(IncidentRow.year), col(IncidentRow.seq))
+        if open_only:
+            query = query.where(col(IncidentRow.is_open).is_(True))
+        with Session(self.engine) as session:
+            return [_incident(row) for row in session.exec(query)]
+
+
+def open_store(url: str, clock: Clock | None = None) -> SqlStore:
+    """Connect to the database at `url`, bring its schema up to date, and return the store."""
+    engine = make_engine(url)
+    migrate(engine)
+    return SqlStore(engine, clock)
+
+
+def _parse_incident_id(incident_id: str) -> tuple[int, int]:
+    match = INCIDENT_ID.match(incident_id)
+    if match is None:
+        raise ValueError(f"malformed incident id {incident_id!r}; expected INC-<year>-<number>")
+    return int(match[1]), int(match[2])
+
+
+def _bind_rooms(session: Session, incident: Incident) -> None:
+    """Make the room bindings exactly `incident.rooms`, refusing a room of another incident."""
+    for room in incident.rooms.values():
+        owner = session.exec(
+            select(RoomRow.incident_id).where(
+                RoomRow.platform == room.platform, RoomRow.room_id == room.room_id
+            )
+        ).first()
+        if owner is not None and owner != incident.id:
+            raise RoomAlreadyBound(
+                f"room {room.room_id} on {room.platform} already belongs to {owner}"
+            )
+    session.exec(delete(table_of(RoomRow)).where(col(RoomRow.incident_id) == incident.id))
+    for room in incident.rooms.values():
+        session.add(RoomRow(platform=room.platform, room_id=room.room_id, incident_id=incident.id))
+    session.flush()
+
+
+def _incident(row: IncidentRow) -> Incident:
+    return Incident.model_validate_json(row.snapshot)

@@ -1,0 +1,117 @@
+"""The database tables. Their shape changes only through `storage/migrations.py`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Timestamps are stored as UTC. SQLite gives them back naive; readers re-attach UTC.
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a table model (for bulk and dialect-specific statements)."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def _utc_column(*, index: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=False, index=index)
+
+
+def _text_column() -> Column[str]:
+    return Column(Text, nullable=False)
+
+
+class IncidentRow(SQLModel, table=True):
+    """The latest snapshot of an incident (`Incident.model_dump_json()`)."""
+
+    __tablename__ = "incidents"
+
+    id: str = Field(primary_key=True)
+    year: int = Field(index=True)
+    seq: int
+    state: str
+    is_open: bool = Field(index=True)
+    snapshot: str = Field(sa_column=_text_column())
+
+
+class RoomRow(SQLModel, table=True):
+    """Which incident a chat room belongs to; a room serves one incident only."""
+
+    __tablename__ = "rooms"
+
+    platform: str = Field(primary_key=True)
+    room_id: str = Field(primary_key=True)
+    incident_id: str = Field(
+        sa_column=Column(String, ForeignKey("incidents.id"), nullable=False, index=True)
+    )
+
+
+class LogRow(SQLModel, table=True):
+    """One entry of the append-only, hash-chained incident log."""
+
+    __tablename__ = "log"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_column=_utc_column())
+    incident_id: str | None = Field(default=None, index=True)
+    actor: str
+    kind: str
+    data: str = Field(sa_column=_text_column())
+    prev_hash: str
+    hash: str
+
+
+class LogHead(SQLModel, table=True):
+    """The single row naming the last log entry, so that a removed tail is noticed."""
+
+    __tablename__ = "log_head"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int
+    hash: str
+
+
+class PromptRow(SQLModel, table=True):
+    """What a message the bot sent asks for (a triage question, a page)."""
+
+    __tablename__ = "prompts"
+
+    platform: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)
+    incident_id: str = Field(index=True)
+    key: str
+
+
+class InboxRow(SQLModel, table=True):
+    """An inbound chat event, recorded before the bot acts on it."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    event_id: str
+    payload: str = Field(sa_column=_text_column())
+    received_at: datetime = Field(sa_column=_utc_column())
+    handled: bool = Field(default=False, index=True)
+
+
+class KeyValueRow(SQLModel, table=True):
+    __tablename__ = "key_values"
+
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_column=_text_column())
+
+
+class IncidentCounter(SQLModel, table=True):
+    """The last incident sequence number handed out in a year."""
+
+    __tablename__ = "incident_counters"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int
