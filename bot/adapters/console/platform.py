@@ -1,0 +1,261 @@
+"""An in-memory chat platform with users, rooms, direct messages, buttons and reactions.
+
+It keeps a transcript that reads like a chat log. Tests drive it as people would (`say`,
+`click`, `react`) and may make the next call of a method fail, as a real platform can.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.port import (
+    Inbound,
+    InboundHandler,
+    InboundKind,
+    Outbound,
+    PlatformError,
+    RoomSpec,
+    SentMessage,
+)
+
+BOT = "bot"
+
+
+@dataclass
+class PostedMessage:
+    id: str
+    room_id: str
+    author: str
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()  # (label, value)
+    thread_of: str | None = None
+    edits: int = 0
+
+
+@dataclass
+class ConsoleRoom:
+    id: str
+    name: str
+    topic: str = ""
+    members: set[str] = field(default_factory=set)
+    messages: list[PostedMessage] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)
+    private: bool = True
+    history_from_join: bool = False
+    moderators: set[str] = field(default_factory=set)
+    direct_with: str | None = None
+    files: list[tuple[str, bytes, str]] = field(default_factory=list)  # name, content, type
+
+
+class ConsolePlatform:
+    def __init__(
+        self, on_inbound: InboundHandler | None = None, echo: Callable[[str], None] | None = None
+    ) -> None:
+        self.on_inbound = on_inbound
+        self.echo = echo
+        self.rooms: dict[str, ConsoleRoom] = {}
+        self.messages: dict[str, PostedMessage] = {}
+        self.transcript: list[str] = []
+        self._directs: dict[str, str] = {}
+        self._failures: dict[str, list[PlatformError]] = {}
+        self._ids = itertools.count(1)
+        self.lobby = self._new_room("lobby", private=False).id
+
+    @property
+    def name(self) -> str:
+        return "console"
+
+    # -- what the bot calls -------------------------------------------------------------
+
+    async def create_room(self, spec: RoomSpec) -> str:
+        self._maybe_fail("create_room")
+        room = self._new_room(spec.slug, private=spec.private)
+        room.topic = spec.topic
+        room.history_from_join = spec.history_from_join
+        room.members.update({BOT, *spec.invite})
+        if spec.coordinator:
+            room.moderators.add(spec.coordinator)
+        self._log(room, "*", f"room “{spec.name}” opened; members: {', '.join(sorted(spec.invite))}")
+        return room.id
+
+    async def send(self, room_id: str, message: Outbound) -> SentMessage:
+        self._maybe_fail("send")
+        room = self._room(room_id)
+        posted = self._post(room, BOT, message.text, message)
+        return SentMessage(room_id, posted.id)
+
+    async def edit(self, sent: SentMessage, message: Outbound) -> None:
+        self._maybe_fail("edit")
+        posted = self.messages.get(sent.message_id)
+        if posted is None:
+            raise PlatformError("message_not_found", sent.message_id)
+        posted.text, posted.edits = message.text, posted.edits + 1
+        posted.buttons = tuple((b.label, b.value) for b in message.buttons)
+
+    async def pin(self, sent: SentMessage) -> None:
+        self._maybe_fail("pin")
+        self._room(sent.room_id).pinned.append(sent.message_id)
+
+    async def set_topic(self, room_id: str, topic: str) -> None:
+        self._maybe_fail("set_topic")
+        self._room(room_id).topic = topic
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        self._maybe_fail("invite")
+        room = self._room(room_id)
+        if user_id not in room.members:
+            room.members.add(user_id)
+            self._log(room, "*", f"{user_id} joined")
+
+    async def remove(self, room_id: str, user_id: str) -> None:
+        self._maybe_fail("remove")
+        room = self._room(room_id)
+        room.members.discard(user_id)
+        self._log(room, "*", f"{user_id} was removed")
+
+    async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
+        self._maybe_fail("send_direct")
+        room_id = self._directs.get(user_id)
+        if room_id is None:
+            room = self._new_room(f"dm-{user_id}", private=True)
+            room.members.update({BOT, user_id})
+            room.direct_with = user_id
+            room_id = self._directs[user_id] = room.id
+        return await self.send(room_id, message)
+
+    async def upload_file(
+        self, room_id: str, filename: str, content: bytes, mimetype: str, title: str
+    ) -> None:
+        self._maybe_fail("upload_file")
+        room = self._room(room_id)
+        room.files.append((filename, content, mimetype))
+        self._log(room, BOT, f"[file {filename} · {title} · {len(content)} bytes]")
+
+    # -- what people do -----------------------------------------------------------------
+
+    async def say(self, user: str, room_id: str, text: str, reply_to: str | None = None) -> None:
+        room = self._room(room_id)
+        posted = self._post(room, user, text, Outbound(text=text, thread_of=reply_to))
+        await self._deliver(
+            Inbound(
+                platform=self.name,
+                event_id=posted.id,
+                kind=InboundKind.TEXT,
+                user_id=user,
+                room_id=room_id,
+                text=text,
+                target_message_id=reply_to,
+                is_direct=room.direct_with is not None,
+                addressed=reply_to is None,
+            )
+        )
+
+    async def click(self, user: str, message_id: str, label: str) -> None:
+        posted = self.messages[message_id]
+        value = next((v for (lbl, v) in posted.buttons if lbl.lower() == label.lower()), None)
+        if value is None:
+            raise KeyError(f"no button {label!r} on message {message_id}")
+        self._log(self._room(posted.room_id), user, f"(clicks “{label}”)")
+        await self._deliver(
+            Inbound(
+                platform=self.name,
+                event_id=f"click-{next(self._ids)}",
+                kind=InboundKind.BUTTON,
+                user_id=user,
+                room_id=posted.room_id,
+                text=value,
+                target_message_id=message_id,
+                is_direct=self._room(posted.room_id).direct_with is not None,
+            )
+        )
+
+    async def react(self, user: str, message_id: str, reaction: str) -> None:
+        posted = self.messages[message_id]
+        self._log(self._room(posted.room_id), user, f"(reacts {reaction})")
+        await self._deliver(
+            Inbound(
+                platform=self.name,
+                event_id=f"reaction-{next(self._ids)}",
+                kind=InboundKind.REACTION,
+                user_id=user,
+                room_id=posted.room_id,
+                reaction=reaction,
+                target_message_id=message_id,
+            )
+        )
+
+    def fail_next(self, method: str, error: PlatformError) -> None:
+        """Make the next call of `method` raise `error`, as a failing platform API would."""
+        self._failures.setdefault(method, []).append(error)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def room_by_name(self, prefix: str) -> ConsoleRoom:
+        for room in self.rooms.values():
+            if room.name.startswith(prefix):
+                return room
+        raise KeyError(f"no room named {prefix}…")
+
+    def direct_room(self, user_id: str) -> ConsoleRoom | None:
+        room_id = self._directs.get(user_id)
+        return self.rooms[room_id] if room_id else None
+
+    def last(self, room_id: str, author: str = BOT) -> PostedMessage:
+        for message in reversed(self._room(room_id).messages):
+            if message.author == author:
+                return message
+        raise LookupError(f"{author} has not written in {room_id}")
+
+    def text(self) -> str:
+        return "\n".join(self.transcript)
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _deliver(self, inbound: Inbound) -> None:
+        if self.on_inbound is None:
+            raise RuntimeError("the console platform is not connected to a bot")
+        await self.on_inbound(inbound)
+
+    def _new_room(self, name: str, private: bool) -> ConsoleRoom:
+        room = ConsoleRoom(id=f"room-{next(self._ids)}", name=name, private=private)
+        self.rooms[room.id] = room
+        return room
+
+    def _room(self, room_id: str) -> ConsoleRoom:
+        room = self.rooms.get(room_id)
+        if room is None:
+            raise PlatformError("channel_not_found", f"no room {room_id}")
+        return room
+
+    def _post(self, room: ConsoleRoom, author: str, text: str, message: Outbound) -> PostedMessage:
+        posted = PostedMessage(
+            id=f"msg-{next(self._ids)}",
+            room_id=room.id,
+            author=author,
+            text=text,
+            buttons=tuple((b.label, b.value) for b in message.buttons),
+            thread_of=message.thread_of,
+        )
+        room.messages.append(posted)
+        self.messages[posted.id] = posted
+        self._log(room, author, text)
+        if posted.buttons:
+            labels = "  ".join(f"[{n}. {label}]" for n, (label, _) in enumerate(posted.buttons, 1))
+            self._log(room, "", labels)
+        return posted
+
+    def _log(self, room: ConsoleRoom, author: str, text: str) -> None:
+        where = f"@{room.direct_with}" if room.direct_with else f"#{room.name}"
+        lines = text.splitlines() or [""]
+        prefix = f"[{where}] {author}: " if author else f"[{where}]   "
+        entry = prefix + lines[0] + "".join("\n" + " " * len(prefix) + ln for ln in lines[1:])
+        self.transcript.append(entry)
+        if self.echo is not None:
+            self.echo(entry)
+
+    def _maybe_fail(self, method: str) -> None:
+        pending = self._failures.get(method)
+        if pending:
+            raise pending.pop(0)

@@ -1,0 +1,223 @@
+"""The command language shared by every platform: text in, a typed command or a refusal out.
+
+`declare [--exercise] [--tlp LABEL] <title>` and the rest. The parser never raises on user
+input: anything it cannot read becomes a `ParseError` whose reason is shown with the usage.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.core.levels import Level
+from bot.core.tlp import TLP
+
+MAX_INPUT = 8_000
+MAX_TITLE = 200
+MAX_TEXT = 4_000
+
+
+@dataclass(frozen=True, slots=True)
+class Declare:
+    title: str
+    exercise: bool = False
+    tlp: TLP | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerQuestion:
+    question: str
+    option: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SetLevel:
+    level: Level
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTlp:
+    tlp: TLP
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Simple:
+    """A command without arguments: status, timeline, contain, resolve, close, reopen."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    topic: str | None = None
+
+
+Command = Declare | AnswerQuestion | Confirm | SetLevel | SetTlp | Note | Simple | Help
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    command: str | None  # the command the user meant, when known (its usage is shown)
+    reason: str
+
+
+SIMPLE_COMMANDS = ("status", "timeline", "contain", "resolve", "close", "reopen")
+COMMAND_NAMES = (
+    "declare",
+    "answer",
+    "confirm",
+    "level",
+    "tlp",
+    "note",
+    *SIMPLE_COMMANDS,
+    "help",
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """Normalise user text: NFC, no control or bidi-override characters, trimmed."""
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+
+
+def parse(text: str) -> Command | ParseError:
+    if len(text) > MAX_INPUT:
+        return ParseError(None, f"That message is too long ({len(text)} characters; at most "
+                                f"{MAX_INPUT}).")
+    cleaned = clean(text)
+    words = cleaned.split()
+    if not words:
+        return ParseError(None, "Type a command, for example `declare <title>` or `help`.")
+    name, args = words[0].lower(), words[1:]
+    if name in SIMPLE_COMMANDS:
+        return ParseError(name, f"`{name}` takes no arguments.") if args else Simple(name)
+    if name == "note":  # a note keeps its own line breaks and spacing
+        return _parse_note(cleaned[len(words[0]) :].strip())
+    parser = _PARSERS.get(name)
+    if parser is None:
+        return ParseError(None, f"Unknown command `{_shorten(name)}`. Try `help`.")
+    return parser(args)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]] | ParseError:
+    """Remove `flag VALUE` from args; the value is one word."""
+    if flag not in args:
+        return None, args
+    at = args.index(flag)
+    if at + 1 >= len(args) or args[at + 1].startswith("--"):
+        return ParseError(None, f"`{flag}` needs a value.")
+    return args[at + 1], args[:at] + args[at + 2 :]
+
+
+def _take_reason(args: list[str]) -> tuple[str, list[str]]:
+    """Everything after `--reason` is the reason."""
+    if "--reason" not in args:
+        return "", args
+    at = args.index("--reason")
+    return " ".join(args[at + 1 :]), args[:at]
+
+
+def _unknown_flag(name: str, args: list[str]) -> ParseError | None:
+    flags = [word for word in args if word.startswith("--")]
+    return ParseError(name, f"Unknown option `{_shorten(flags[0])}`.") if flags else None
+
+
+def _parse_declare(args: list[str]) -> Command | ParseError:
+    exercise = "--exercise" in args
+    args = [word for word in args if word != "--exercise"]
+    taken = _take_option(args, "--tlp")
+    if isinstance(taken, ParseError):
+        return ParseError("declare", taken.reason)
+    label, args = taken
+    tlp = None
+    if label is not None:
+        try:
+            tlp = TLP.parse(label)
+        except ValueError as error:
+            return ParseError("declare", str(error).capitalize() + ".")
+    if problem := _unknown_flag("declare", args):
+        return problem
+    title = " ".join(args)
+    if not title:
+        return ParseError("declare", "Give the incident a title.")
+    if len(title) > MAX_TITLE:
+        return ParseError("declare", f"The title is too long (at most {MAX_TITLE} characters).")
+    return Declare(title=title, exercise=exercise, tlp=tlp)
+
+
+def _parse_answer(args: list[str]) -> Command | ParseError:
+    if len(args) != 2:
+        return ParseError("answer", "Give a question and one option, e.g. `answer Q3 2`.")
+    question, option = args
+    if not re.fullmatch(r"[Qq]\d{1,2}[a-zA-Z]?", question):
+        return ParseError("answer", f"`{_shorten(question)}` is not a question number like Q3.")
+    return AnswerQuestion(question=question.upper(), option=option.lower())
+
+
+def _parse_confirm(args: list[str]) -> Command | ParseError:
+    return ParseError("confirm", "`confirm` takes no arguments.") if args else Confirm()
+
+
+def _parse_level(args: list[str]) -> Command | ParseError:
+    reason, args = _take_reason(args)
+    if len(args) != 1:
+        return ParseError("level", "Give one level: L1, L2 or L3.")
+    try:
+        level = Level.parse(args[0])
+    except ValueError as error:
+        return ParseError("level", str(error).capitalize() + ".")
+    if not reason:
+        return ParseError("level", "Setting the level by hand needs `--reason <why>`.")
+    return SetLevel(level=level, reason=reason[:MAX_TEXT])
+
+
+def _parse_tlp(args: list[str]) -> Command | ParseError:
+    reason, args = _take_reason(args)
+    if len(args) != 1:
+        return ParseError("tlp", "Give one label, e.g. `tlp red`.")
+    try:
+        return SetTlp(tlp=TLP.parse(args[0]), reason=reason[:MAX_TEXT])
+    except ValueError as error:
+        return ParseError("tlp", str(error).capitalize() + ".")
+
+
+def _parse_note(text: str) -> Command | ParseError:
+    if not text:
+        return ParseError("note", "Write the note after `note`.")
+    if len(text) > MAX_TEXT:
+        return ParseError("note", f"The note is too long (at most {MAX_TEXT} characters).")
+    return Note(text=text)
+
+
+def _parse_help(args: list[str]) -> Command | ParseError:
+    if len(args) > 1:
+        return ParseError("help", "Ask about one command, e.g. `help declare`.")
+    return Help(topic=args[0].lower() if args else None)
+
+
+_PARSERS = {
+    "declare": _parse_declare,
+    "answer": _parse_answer,
+    "confirm": _parse_confirm,
+    "level": _parse_level,
+    "tlp": _parse_tlp,
+    "help": _parse_help,
+}

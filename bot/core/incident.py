@@ -1,0 +1,81 @@
+"""The incident aggregate: identity, lifecycle state, triage outcome, TLP and war rooms."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from bot.core.levels import Level
+from bot.core.lifecycle import State, Transition, next_state
+from bot.core.tlp import DEFAULT_TLP, TLP
+
+INCIDENT_ID = re.compile(r"^INC-(\d{4})-(\d{4,})$")
+
+
+def format_incident_id(year: int, sequence: int) -> str:
+    return f"INC-{year:04d}-{sequence:04d}"
+
+
+class Answer(BaseModel):
+    question: str
+    option: str  # option key, e.g. "essential" or "unknown"
+    author: str
+    at: datetime
+
+
+class WarRoom(BaseModel):
+    """Where the incident lives on one platform."""
+
+    platform: str
+    room_id: str
+    headline_id: str | None = None
+
+
+class Incident(BaseModel):
+    id: str
+    title: str
+    org: str
+    declared_by: str
+    declared_at: datetime
+    t0: datetime
+    tlp: TLP = DEFAULT_TLP
+    is_exercise: bool = False
+    state: State = State.DECLARED
+    answers: dict[str, Answer] = Field(default_factory=dict)
+    proposed_level: Level | None = None
+    confirmed_level: Level | None = None
+    score: float | None = None
+    band: str | None = None
+    explanation: str | None = None
+    police_liaison_required: bool = False
+    named_orgs: list[str] = Field(default_factory=list)  # shared with under TLP:AMBER
+    rooms: dict[str, WarRoom] = Field(default_factory=dict)
+    state_since: datetime | None = None
+
+    @property
+    def level(self) -> Level | None:
+        """The level in force: the confirmed one, else the proposal."""
+        return self.confirmed_level or self.proposed_level
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not State.CLOSED
+
+    @property
+    def triage_open(self) -> bool:
+        return self.state in (State.DECLARED, State.TRIAGE)
+
+    def apply(self, transition: Transition, at: datetime) -> State:
+        """Move along the lifecycle; raises TransitionRefused on an illegal step."""
+        previous = self.state
+        self.state = next_state(self.state, transition)
+        self.state_since = at
+        return previous
+
+    @property
+    def label(self) -> str:
+        """How the incident is named in messages; exercises are always marked."""
+        prefix = "EXERCISE · " if self.is_exercise else ""
+        return f"{prefix}{self.id} · {self.title}"

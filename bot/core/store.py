@@ -1,0 +1,65 @@
+"""What the handlers need from persistence. `storage/` implements it; tests may too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.core.events import LogEvent, LogRecord
+from bot.core.incident import Incident
+
+
+class IncidentStore(Protocol):
+    def next_incident_id(self, year: int) -> str:
+        """Reserve the next `INC-<year>-<seq>` id (sequence restarts every year)."""
+        ...
+
+    def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:
+        """Write the incident snapshot and append its events to the log, in one transaction."""
+        ...
+
+    def append(self, events: Sequence[LogEvent]) -> None:
+        """Append events that change no incident snapshot."""
+        ...
+
+    def get(self, incident_id: str) -> Incident | None: ...
+
+    def by_room(self, platform: str, room_id: str) -> Incident | None: ...
+
+    def open_incidents(self) -> list[Incident]: ...
+
+    def all_incidents(self) -> list[Incident]: ...
+
+    def log(self, incident_id: str | None = None) -> list[LogRecord]:
+        """The log in sequence order, for one incident or all."""
+        ...
+
+    def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
+        """Remember what a bot message asks (a triage question, a page), by its message id."""
+        ...
+
+    def prompt(self, platform: str, message_id: str) -> tuple[str, str] | None:
+        """(incident_id, key) for a message the bot sent, if bound."""
+        ...
+
+
+class Inbox(Protocol):
+    """Every inbound event is recorded before the bot acts on it, and handled once."""
+
+    def record(self, platform: str, event_id: str, payload: str) -> bool:
+        """Store an accepted event; False when this event id was seen before (a duplicate)."""
+        ...
+
+    def mark_handled(self, platform: str, event_id: str) -> None: ...
+
+    def unhandled(self) -> list[tuple[str, str, str]]:
+        """(platform, event_id, payload) of recorded events not yet handled, oldest first."""
+        ...
+
+
+class KeyValue(Protocol):
+    """Small persistent state for adapters (sync tokens, device ids)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...

@@ -1,0 +1,121 @@
+"""The chat port: what the bot needs from a chat platform, and what a platform hands the bot.
+
+Adapters (console, Slack, Matrix) translate their payloads into one `Inbound` value and call
+the dispatcher; they implement `ChatPlatform` for everything the bot sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice shown under a message; `value` is the command text it stands for."""
+
+    label: str
+    value: str
+    style: str = "default"  # "default" | "primary" | "danger"
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A message the bot sends. Platforms render `buttons` natively or as numbered options."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    thread_of: str | None = None  # reply in the thread of this message id
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"  # a typed command or a reply
+    BUTTON = "button"  # a click on a Button: `text` holds the button's value
+    REACTION = "reaction"  # `reaction` holds the key, `target_message_id` the message
+    JOINED = "joined"  # a member joined `room_id`
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One thing that happened on a platform, in platform-neutral form."""
+
+    platform: str
+    event_id: str  # unique per platform: used to handle each event once
+    kind: InboundKind
+    user_id: str  # the platform's handle for the sender
+    room_id: str
+    text: str = ""
+    reaction: str = ""
+    target_message_id: str | None = None  # message replied to, reacted to, or clicked
+    is_direct: bool = False
+    # False for chat that was not a command to the bot (a reply in a thread, a plain
+    # message): the bot only takes it as an answer to one of its own prompts.
+    addressed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSpec:
+    """A war room to open."""
+
+    name: str  # human name, e.g. "INC-2026-0007 · Ransomware at hospital"
+    slug: str  # platform-safe name, e.g. "inc-2026-0007-ransomware-at-hospital"
+    topic: str
+    invite: tuple[str, ...] = ()  # platform user ids
+    private: bool = True
+    history_from_join: bool = False  # TLP:RED: members see history only from joining
+    coordinator: str | None = None  # platform user id given moderator rights
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    room_id: str
+    message_id: str
+
+
+@dataclass(slots=True)
+class PlatformError(Exception):
+    """A platform call failed in a way the bot reports to users (not a bug)."""
+
+    code: str
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+@runtime_checkable
+class ChatPlatform(Protocol):
+    """What a chat platform offers the bot. Every method may raise `PlatformError`."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def create_room(self, spec: RoomSpec) -> str:
+        """Open a war room and return its id."""
+        ...
+
+    async def send(self, room_id: str, message: Outbound) -> SentMessage: ...
+
+    async def edit(self, sent: SentMessage, message: Outbound) -> None: ...
+
+    async def pin(self, sent: SentMessage) -> None: ...
+
+    async def set_topic(self, room_id: str, topic: str) -> None: ...
+
+    async def invite(self, room_id: str, user_id: str) -> None: ...
+
+    async def remove(self, room_id: str, user_id: str) -> None: ...
+
+    async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
+        """Send to a person's direct-message room (reused between calls)."""
+        ...
+
+    async def upload_file(
+        self, room_id: str, filename: str, content: bytes, mimetype: str, title: str
+    ) -> None: ...
+
+
+InboundHandler = Callable[[Inbound], Awaitable[None]]

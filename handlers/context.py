@@ -1,0 +1,75 @@
+"""What a handler works with: the wired services and the one inbound event being handled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core.clock import Clock
+from bot.core.events import LogEvent
+from bot.core.incident import Incident
+from bot.core.roster import Person, Roster
+from bot.core.store import IncidentStore
+from bot.core.triage import Questionnaire
+from bot.port import Button, ChatPlatform, Inbound, Outbound, SentMessage
+from handlers.headline import marked
+
+log = logging.getLogger("rrt")
+
+
+class Refusal(Exception):
+    """A command that cannot be carried out; the message is meant for the user."""
+
+
+@dataclass
+class Services:
+    store: IncidentStore
+    clock: Clock
+    questionnaire: Questionnaire
+    roster: Roster
+    organisation: str  # the owning organisation of incidents declared here
+    platforms: dict[str, ChatPlatform] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    services: Services
+    inbound: Inbound
+    person: Person
+    incident: Incident | None = None
+
+    @property
+    def platform(self) -> ChatPlatform:
+        return self.services.platforms[self.inbound.platform]
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    async def reply(self, text: str, buttons: Sequence[Button] = ()) -> SentMessage:
+        if self.incident is not None:
+            text = marked(self.incident, text)
+        return await self.platform.send(
+            self.inbound.room_id, Outbound(text=text, buttons=tuple(buttons))
+        )
+
+    def require_incident(self) -> Incident:
+        if self.incident is None:
+            raise Refusal("Use this command in an incident's war room.")
+        return self.incident
+
+    def require_coordinator(self, action: str) -> None:
+        if not self.person.holds("coordinator"):
+            raise Refusal(f"Only a coordinator can {action}.")
+
+    def event(self, kind: str, **data: object) -> LogEvent:
+        incident = self.incident
+        return LogEvent(
+            kind=kind,
+            actor=self.person.id,
+            at=self.now,
+            incident_id=incident.id if incident else None,
+            data=data,
+        )

@@ -1,0 +1,70 @@
+"""`declare`: open an incident, its war room and the triage dialogue."""
+
+from __future__ import annotations
+
+from bot.core.commands import Declare
+from bot.core.incident import Incident, WarRoom
+from bot.core.lifecycle import Transition
+from bot.core.tlp import DEFAULT_TLP, TLP
+from bot.port import RoomSpec
+from handlers.context import Context
+from handlers.headline import marked, topic
+from handlers.slug import room_slug
+from handlers.triage_flow import ask_next
+from handlers.warroom import post_headline
+
+
+async def declare(ctx: Context, command: Declare) -> None:
+    """declare [--exercise] [--tlp LABEL] <title>
+
+    Declare an incident: opens its war room, posts the headline and starts triage.
+    `--exercise` marks it as an exercise; `--tlp` sets the label (default TLP:AMBER).
+    """
+    services = ctx.services
+    now = ctx.now
+    incident = Incident(
+        id=services.store.next_incident_id(now.year),
+        title=command.title,
+        org=services.organisation,
+        declared_by=ctx.person.id,
+        declared_at=now,
+        t0=now,
+        tlp=command.tlp or DEFAULT_TLP,
+        is_exercise=command.exercise,
+        state_since=now,
+    )
+    ctx.incident = incident
+    declared = ctx.event(
+        "declared",
+        title=incident.title,
+        org=incident.org,
+        tlp=incident.tlp.value,
+        exercise=incident.is_exercise,
+        source=f"{ctx.inbound.platform}:{ctx.inbound.event_id}",
+    )
+    services.store.save(incident, [declared])  # recorded before any platform call
+
+    platform = ctx.platform
+    spec = RoomSpec(
+        name=marked(incident, f"{incident.id} · {incident.title}"),
+        slug=room_slug(incident.id, incident.title),
+        topic=topic(incident),
+        invite=(ctx.inbound.user_id,),
+        private=incident.tlp not in (TLP.GREEN, TLP.CLEAR),
+        history_from_join=incident.tlp is TLP.RED,
+        coordinator=ctx.inbound.user_id if ctx.person.holds("coordinator") else None,
+    )
+    room = WarRoom(platform=platform.name, room_id=await platform.create_room(spec))
+    incident.rooms[platform.name] = room
+    await post_headline(services, incident, room)
+    previous = incident.apply(Transition.START_TRIAGE, now)
+    services.store.save(
+        incident,
+        [
+            ctx.event("war_room_opened", platform=platform.name, room=room.room_id),
+            ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value),
+        ],
+    )
+    if not ctx.inbound.is_direct and ctx.inbound.room_id != room.room_id:
+        await ctx.reply(f"Declared {incident.id}. War room: {spec.name}")
+    await ask_next(services, incident)

@@ -1,0 +1,51 @@
+"""The live headline of a war room and the room topic, rendered from the incident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.incident import Incident
+
+EXERCISE_MARK = "EXERCISE"
+
+
+def marked(incident: Incident, text: str) -> str:
+    """Every message of an exercise says so (policy §8)."""
+    return f"[{EXERCISE_MARK}] {text}" if incident.is_exercise else text
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def level_text(incident: Incident) -> str:
+    if incident.confirmed_level is not None:
+        return f"{incident.confirmed_level.value} ({incident.confirmed_level.title})"
+    if incident.proposed_level is not None:
+        return f"{incident.proposed_level.value} proposed, awaiting confirmation"
+    return "pending triage"
+
+
+def severity_text(incident: Incident) -> str:
+    if incident.score is None or incident.band is None:
+        return "pending triage"
+    return f"{incident.band} ({incident.score:.1f})"
+
+
+def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
+    lines = [
+        marked(incident, f"🚨 {incident.id} · {incident.title}"),
+        f"{incident.tlp.value} · Level {level_text(incident)} · Severity {severity_text(incident)}"
+        f" · State {incident.state.value}",
+        f"T0 {when(incident.t0)} · declared {when(incident.declared_at)}",
+    ]
+    if incident.police_liaison_required:
+        lines.append("Police liaison required: legal investigation integrated from the start.")
+    lines.extend(extra_lines)
+    return "\n".join(lines)
+
+
+def topic(incident: Incident) -> str:
+    level = incident.level.value if incident.level else "triage"
+    severity = incident.band or "pending"
+    return marked(incident, f"{incident.tlp.value} · {level} · {severity} · {incident.state.value}")

@@ -1,0 +1,52 @@
+"""`contain`, `resolve`, `close` and `reopen`: move the incident along its lifecycle."""
+
+from __future__ import annotations
+
+from bot.core.commands import Simple
+from bot.core.lifecycle import Transition, TransitionRefused
+from handlers.context import Context, Refusal
+from handlers.warroom import refresh
+
+async def _move(ctx: Context, transition: Transition, said: str) -> None:
+    incident = ctx.require_incident()
+    try:
+        previous = incident.apply(transition, ctx.now)
+    except TransitionRefused as refused:
+        raise Refusal(str(refused)) from None
+    event = ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)
+    ctx.services.store.save(incident, [event])
+    await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.")
+    await refresh(ctx.services, incident)
+
+
+async def contain(ctx: Context, command: Simple) -> None:
+    """contain
+
+    Mark the incident contained.
+    """
+    await _move(ctx, Transition.CONTAIN, "is contained")
+
+
+async def resolve(ctx: Context, command: Simple) -> None:
+    """resolve
+
+    Mark the incident resolved.
+    """
+    await _move(ctx, Transition.RESOLVE, "is resolved")
+
+
+async def close(ctx: Context, command: Simple) -> None:
+    """close
+
+    Close a resolved incident and conclude its record (coordinators only).
+    """
+    ctx.require_coordinator("close an incident")
+    await _move(ctx, Transition.CLOSE, "is closed; the record is concluded")
+
+
+async def reopen(ctx: Context, command: Simple) -> None:
+    """reopen
+
+    Reopen a resolved incident (back to response).
+    """
+    await _move(ctx, Transition.REOPEN, "is reopened")

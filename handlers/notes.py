@@ -1,0 +1,73 @@
+"""`note`, `status` and `timeline`: write to and read from the record."""
+
+from __future__ import annotations
+
+from bot.core.commands import Note, Simple
+from bot.core.events import LogEvent
+from handlers.context import Context
+from handlers.headline import headline, when
+
+TIMELINE_LIMIT = 30
+
+
+async def note(ctx: Context, command: Note) -> None:
+    """note <text>
+
+    Add a note to the incident log.
+    """
+    incident = ctx.require_incident()
+    ctx.services.store.append([ctx.event("note", text=command.text)])
+    await ctx.reply(f"Noted in {incident.id}.")
+
+
+async def status(ctx: Context, command: Simple) -> None:
+    """status
+
+    Show the incident's headline; outside a war room, list the open incidents.
+    """
+    if ctx.incident is not None:
+        await ctx.reply(headline(ctx.incident))
+        return
+    incidents = ctx.services.store.open_incidents()
+    if not incidents:
+        await ctx.reply("No open incidents.")
+        return
+    lines = [f"{i.label} — {i.state.value}, {i.level.value if i.level else 'triage'}"
+             for i in incidents]
+    await ctx.reply("Open incidents:\n" + "\n".join(lines))
+
+
+def describe_event(event: LogEvent, names: dict[str, str]) -> str:
+    who = names.get(event.actor, event.actor)
+    data = event.data
+    match event.kind:
+        case "declared":
+            return f"{who} declared “{data.get('title')}” ({data.get('tlp')})"
+        case "answered":
+            return f"{who} answered {data.get('question')} → {data.get('option')}"
+        case "level_proposed":
+            return f"triage proposed {data.get('level')}: {data.get('explanation')}"
+        case "level_confirmed":
+            return f"{who} confirmed {data.get('level')}"
+        case "level_set":
+            return f"{who} set the level to {data.get('level')} ({data.get('reason')})"
+        case "tlp_changed":
+            return f"{who} changed TLP {data.get('from_tlp')} → {data.get('to_tlp')}"
+        case "state_changed":
+            return f"{who} moved the incident to {data.get('to_state')}"
+        case "note":
+            return f"{who}: {data.get('text')}"
+        case _:
+            return f"{who}: {event.kind.replace('_', ' ')}"
+
+
+async def timeline(ctx: Context, command: Simple) -> None:
+    """timeline
+
+    Show the latest entries of the incident log.
+    """
+    incident = ctx.require_incident()
+    names = {person.id: person.name for person in ctx.services.roster.people}
+    records = ctx.services.store.log(incident.id)[-TIMELINE_LIMIT:]
+    lines = [f"{when(r.event.at)} · {describe_event(r.event, names)}" for r in records]
+    await ctx.reply(f"Timeline of {incident.id}:\n" + "\n".join(lines))

@@ -1,0 +1,100 @@
+"""Which handler serves which command; help text comes from the handlers' docstrings."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.core.commands import (
+    AnswerQuestion,
+    Command,
+    Confirm,
+    Declare,
+    Help,
+    Note,
+    SetLevel,
+    SetTlp,
+    Simple,
+)
+from handlers.answer import answer
+from handlers.context import Context
+from handlers.declare import declare
+from handlers.level import confirm, set_level
+from handlers.lifecycle import close, contain, reopen, resolve
+from handlers.notes import note, status, timeline
+from handlers.tlp import set_tlp
+
+Handler = Callable[[Context, Any], Awaitable[None]]
+
+
+async def help_command(ctx: Context, command: Help) -> None:
+    """help [command]
+
+    List the commands, or explain one.
+    """
+    if command.topic is None:
+        await ctx.reply(overview())
+        return
+    handler = HANDLERS.get(command.topic)
+    if handler is None:
+        await ctx.reply(f"No command `{command.topic[:40]}`.\n\n{overview()}")
+        return
+    await ctx.reply(describe(handler))
+
+
+HANDLERS: dict[str, Handler] = {
+    "declare": declare,
+    "answer": answer,
+    "confirm": confirm,
+    "level": set_level,
+    "tlp": set_tlp,
+    "note": note,
+    "status": status,
+    "timeline": timeline,
+    "contain": contain,
+    "resolve": resolve,
+    "close": close,
+    "reopen": reopen,
+    "help": help_command,
+}
+
+
+def command_name(command: Command) -> str:
+    match command:
+        case Declare():
+            return "declare"
+        case AnswerQuestion():
+            return "answer"
+        case Confirm():
+            return "confirm"
+        case SetLevel():
+            return "level"
+        case SetTlp():
+            return "tlp"
+        case Note():
+            return "note"
+        case Help():
+            return "help"
+        case Simple(name=name):
+            return name
+
+
+def usage(name: str) -> str:
+    handler = HANDLERS.get(name)
+    return _doc(handler)[0] if handler else ""
+
+
+def describe(handler: Handler) -> str:
+    first, rest = _doc(handler)[0], _doc(handler)[1:]
+    return f"`{first}`\n" + "\n".join(rest)
+
+
+def overview() -> str:
+    lines = [f"`{_doc(h)[0]}` — {_doc(h)[1] if len(_doc(h)) > 1 else ''}" for h in HANDLERS.values()]
+    return "Commands:\n" + "\n".join(lines)
+
+
+def _doc(handler: Handler) -> list[str]:
+    text = inspect.getdoc(handler) or ""
+    return [line for line in text.splitlines() if line.strip()]

@@ -1,0 +1,48 @@
+"""Turn replies, numbers and reactions into the command they stand for."""
+
+from __future__ import annotations
+
+from bot.core.incident import Incident
+from bot.port import Inbound, InboundKind
+from handlers.context import Services
+from handlers.triage_flow import TRIAGE_KEY
+
+KEYCAPS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
+SLACK_KEYCAPS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                 "keycap_ten"]
+
+
+def reaction_number(reaction: str) -> int | None:
+    """1-based option number for a keycap reaction (Unicode or Slack's name)."""
+    name = reaction.strip().strip(":")
+    for table in (KEYCAPS, SLACK_KEYCAPS):
+        if name in table:
+            return table.index(name) + 1
+    return None
+
+
+def answer_text(services: Services, inbound: Inbound, incident: Incident | None) -> str | None:
+    """The command text an inbound event stands for, or None when it asks nothing of the bot."""
+    prompt_question = _prompted_question(services, inbound)
+    if inbound.kind is InboundKind.REACTION:
+        number = reaction_number(inbound.reaction)
+        if prompt_question is None or number is None:
+            return None
+        return f"answer {prompt_question} {number}"
+    text = inbound.text.strip()
+    if prompt_question is not None and inbound.kind is InboundKind.TEXT:
+        words = text.split()
+        if len(words) == 1 and not words[0].lower().startswith("answer"):
+            return f"answer {prompt_question} {words[0]}"
+    if not inbound.addressed and inbound.kind is InboundKind.TEXT:
+        return None
+    return text
+
+
+def _prompted_question(services: Services, inbound: Inbound) -> str | None:
+    if inbound.target_message_id is None:
+        return None
+    bound = services.store.prompt(inbound.platform, inbound.target_message_id)
+    if bound is None or not bound[1].startswith(TRIAGE_KEY):
+        return None
+    return bound[1].removeprefix(TRIAGE_KEY)

@@ -1,0 +1,51 @@
+"""Speaking in an incident's war rooms: announcements, the headline, the topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.incident import Incident, WarRoom
+from bot.port import Button, Outbound, PlatformError, SentMessage
+from handlers.context import Services, log
+from handlers.headline import headline, marked, topic
+
+
+async def announce(
+    services: Services, incident: Incident, text: str, buttons: Sequence[Button] = ()
+) -> dict[str, SentMessage]:
+    """Post to every war room of the incident; a failing platform does not stop the others."""
+    sent: dict[str, SentMessage] = {}
+    message = Outbound(text=marked(incident, text), buttons=tuple(buttons))
+    for room in incident.rooms.values():
+        platform = services.platforms.get(room.platform)
+        if platform is None:
+            continue
+        try:
+            sent[room.platform] = await platform.send(room.room_id, message)
+        except PlatformError as error:
+            log.warning("%s: could not post in %s: %s", incident.id, room.room_id, error)
+    return sent
+
+
+async def refresh(services: Services, incident: Incident) -> None:
+    """Bring the pinned headline and the topic up to date in every war room."""
+    text = headline(incident)
+    for room in incident.rooms.values():
+        platform = services.platforms.get(room.platform)
+        if platform is None or room.headline_id is None:
+            continue
+        try:
+            await platform.edit(SentMessage(room.room_id, room.headline_id), Outbound(text=text))
+            await platform.set_topic(room.room_id, topic(incident))
+        except PlatformError as error:
+            log.warning("%s: could not refresh the headline: %s", incident.id, error)
+
+
+async def post_headline(services: Services, incident: Incident, room: WarRoom) -> None:
+    platform = services.platforms[room.platform]
+    sent = await platform.send(room.room_id, Outbound(text=headline(incident)))
+    room.headline_id = sent.message_id
+    try:
+        await platform.pin(sent)
+    except PlatformError as error:  # an unpinned headline is still a headline
+        log.warning("%s: could not pin the headline: %s", incident.id, error)
