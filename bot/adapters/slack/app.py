@@ -1,0 +1,184 @@
+"""Bolt wiring: take Slack requests (Socket Mode or signed HTTP), ack at once, deliver Inbound."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any, Literal
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.adapters.slack.blocks import BUTTON_ACTION_PREFIX, DECLARE_CALLBACK_ID, declaration_modal
+from bot.adapters.slack.inbound import (
+    command_event_id,
+    from_button,
+    from_command,
+    from_event,
+    from_view_submission,
+)
+from bot.adapters.slack.limits import RateLimiter
+from bot.adapters.slack.platform import SlackPlatform
+from bot.adapters.slack.state import SlackState
+from bot.adapters.slack.web import SlackWeb, web_client
+from bot.core.store import KeyValue
+from bot.port import Inbound, InboundHandler
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["socket", "http"]
+EVENTS_PATH = "/slack/events"
+SLASH_COMMAND = "/incident"
+# Event ids remembered to drop Slack's retries and duplicate deliveries within this process;
+# across restarts the bot's inbox drops them by the same id.
+RECENT_EVENT_IDS = 4096
+STOP_GRACE_SECONDS = 10.0
+
+
+class SlackAdapter(SlackPlatform):
+    """The Slack app: `ChatPlatform` for sending, `start()`/`stop()` for receiving."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        store: KeyValue,
+        on_inbound: InboundHandler,
+        mode: Mode = "socket",
+        app_token: str = "",
+        signing_secret: str = "",
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        api_base_url: str | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        if mode == "socket" and not app_token:
+            raise ValueError("Socket Mode needs an app-level token (xapp-…)")
+        if mode == "http" and not signing_secret:
+            raise ValueError("HTTP mode needs the app's signing secret")
+        client = web_client(bot_token, api_base_url)
+        super().__init__(SlackWeb(client, limiter), store)
+        self._buttons = SlackState(store)
+        self._on_inbound = on_inbound
+        self._mode = mode
+        self._app_token = app_token
+        self._host = host
+        self._port = port
+        self._app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret,
+            # Signature and 5-minute replay window checks on every HTTP request.
+            request_verification_enabled=True,
+            logger=log,
+        )
+        self._register_listeners()
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+
+    @property
+    def http_port(self) -> int | None:
+        """The port actually bound in HTTP mode (useful when started with port 0)."""
+        if self._runner is None or not self._runner.addresses:
+            return None
+        return int(self._runner.addresses[0][1])
+
+    async def start(self) -> None:
+        if self._mode == "http":
+            self._runner = web.AppRunner(self._app.web_app(path=EVENTS_PATH, port=self._port))
+            await self._runner.setup()
+            await web.TCPSite(self._runner, self._host, self._port).start()
+            log.info("Slack HTTP endpoint listening on %s:%s", self._host, self.http_port)
+        else:
+            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]  # untyped in bolt
+            log.info("Slack Socket Mode connected")
+
+    async def stop(self) -> None:
+        """Stop receiving, give running handlers a grace period, cancel what is left."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _register_listeners(self) -> None:
+        self._app.command(SLASH_COMMAND)(self._on_command)
+        self._app.action(re.compile(f"^{BUTTON_ACTION_PREFIX}\\d+$"))(self._on_button)
+        self._app.view(DECLARE_CALLBACK_ID)(self._on_declaration)
+        for event_type in ("message", "reaction_added", "member_joined_channel"):
+            self._app.event(event_type)(self._on_event)
+
+    # Every listener acks first (Slack waits 3 seconds at most), then hands the work to a task.
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        inbound = from_command(body)
+        if inbound.text:
+            self._deliver(inbound)
+        elif self._first_time(command_event_id(body)):
+            trigger_id = str(body.get("trigger_id", ""))
+            self._spawn(self._open_declaration(trigger_id, inbound.room_id))
+
+    async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        inbound = from_button(body)
+        if inbound is not None:
+            self._deliver(inbound)
+
+    async def _on_declaration(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        inbound = from_view_submission(body)
+        if inbound is not None:
+            self._deliver(inbound)
+
+    async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Bolt has already acked: events are acknowledged before their listener runs.
+        inbound = from_event(body, context.bot_user_id, self._buttons.buttons)
+        if inbound is not None:
+            self._deliver(inbound)
+
+    async def _open_declaration(self, trigger_id: str, channel_id: str) -> None:
+        await self._web.call(
+            "views.open",
+            lambda: self._web.client.views_open(
+                trigger_id=trigger_id, view=declaration_modal(channel_id)
+            ),
+        )
+
+    def _deliver(self, inbound: Inbound) -> None:
+        if self._first_time(inbound.event_id):
+            self._spawn(self._on_inbound(inbound))
+        else:
+            log.debug("Dropped a repeated Slack delivery of %s", inbound.event_id)
+
+    def _first_time(self, event_id: str) -> bool:
+        if event_id in self._recent:
+            return False
+        self._recent[event_id] = None
+        if len(self._recent) > RECENT_EVENT_IDS:
+            self._recent.popitem(last=False)
+        return True
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Handling a Slack event failed", exc_info=task.exception())
