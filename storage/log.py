@@ -109,24 +109,30 @@ def verify(engine: Engine) -> VerifyResult:
         rows = session.exec(
             select(LogRow).order_by(col(LogRow.seq)).execution_options(yield_per=_READ_BATCH)
         )
-        expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+        expected_seq, checked = 1, 0
+        prev_hash, hash_before_prev = GENESIS_HASH, None
         for row in rows:
             checked += 1
-            problem = _row_problem(row, expected_seq, prev_hash)
+            problem = _row_problem(row, expected_seq, prev_hash, hash_before_prev)
             if problem is not None:
                 bad_seq, message = problem
                 return VerifyResult(False, checked, bad_seq, message)
-            expected_seq, prev_hash = row.seq + 1, row.hash
+            expected_seq, prev_hash, hash_before_prev = row.seq + 1, row.hash, prev_hash
         return _check_head(head, last_seq=expected_seq - 1, last_hash=prev_hash, checked=checked)
 
 
-def _row_problem(row: LogRow, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+def _row_problem(
+    row: LogRow, expected_seq: int, prev_hash: str, hash_before_prev: str | None
+) -> tuple[int, str] | None:
     if row.seq > expected_seq:
         return expected_seq, "entry missing (row deleted)"
     if row.seq < expected_seq:
         return row.seq, "unexpected entry number (row inserted)"
     if row.prev_hash != prev_hash:
-        return row.seq, "previous-hash mismatch (row inserted, deleted or moved)"
+        if row.prev_hash == hash_before_prev:
+            # This row still links to the one two back: the entry between them was slipped in.
+            return row.seq - 1, "entry not in the original chain (row inserted)"
+        return row.seq, "previous-hash mismatch (a row before it was deleted, moved or rewritten)"
     digest = entry_hash(
         row.prev_hash,
         row.seq,
