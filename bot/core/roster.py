@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     field_validator,
@@ -85,6 +86,8 @@ def _days(value: Any) -> Any:
 class OnCallWindow(BaseModel):
     """A weekly window; `end` at or before `start` runs past midnight, equal means all day."""
 
+    model_config = ConfigDict(extra="forbid")
+
     days: Annotated[list[Weekday], BeforeValidator(_days)] = Field(min_length=1)
     start: time
     end: time
@@ -115,6 +118,8 @@ class OnCallWindow(BaseModel):
 
 
 class Organisation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(pattern=SLUG.pattern)
     name: str = Field(min_length=1)
     kind: OrgKind
@@ -122,6 +127,8 @@ class Organisation(BaseModel):
 
 
 class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(pattern=SLUG.pattern)
     name: str = Field(min_length=1)
     org: str
@@ -180,6 +187,8 @@ def consistency_issues(
 
 
 class Roster(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     orgs: list[Organisation] = Field(default_factory=list)
     people: list[Person] = Field(default_factory=list)
 
