@@ -35,8 +35,10 @@ class SlackSettings(BaseModel):
     def configured(self) -> bool:
         if self.bot_token is None:
             return False
-        return self.app_token is not None if self.mode == "socket" else (
-            self.signing_secret is not None
+        return (
+            self.app_token is not None
+            if self.mode == "socket"
+            else (self.signing_secret is not None)
         )
 
 

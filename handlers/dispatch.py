@@ -82,12 +82,16 @@ class Dispatcher:
             await _safe_reply(ctx, str(refusal))
         except PlatformError as error:
             log.warning("platform error handling %s: %s", inbound.event_id, error)
-            await _safe_reply(ctx, f"The chat platform refused that ({error.code}). "
-                                   "What was recorded is kept.")
+            await _safe_reply(
+                ctx, f"The chat platform refused that ({error.code}). What was recorded is kept."
+            )
         except Exception:
             log.exception("failed to handle %s %s", inbound.platform, inbound.event_id)
-            await _safe_reply(ctx, "Sorry, that failed on our side. It is recorded; "
-                                   "nothing already recorded was lost.")
+            await _safe_reply(
+                ctx,
+                "Sorry, that failed on our side. It is recorded; "
+                "nothing already recorded was lost.",
+            )
 
 
 async def _safe_reply(ctx: Context, text: str) -> None:

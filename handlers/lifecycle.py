@@ -7,6 +7,7 @@ from bot.core.lifecycle import Transition, TransitionRefused
 from handlers.context import Context, Refusal
 from handlers.warroom import refresh
 
+
 async def _move(ctx: Context, transition: Transition, said: str) -> None:
     incident = ctx.require_incident()
     try:

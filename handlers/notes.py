@@ -32,8 +32,9 @@ async def status(ctx: Context, command: Simple) -> None:
     if not incidents:
         await ctx.reply("No open incidents.")
         return
-    lines = [f"{i.label} — {i.state.value}, {i.level.value if i.level else 'triage'}"
-             for i in incidents]
+    lines = [
+        f"{i.label} — {i.state.value}, {i.level.value if i.level else 'triage'}" for i in incidents
+    ]
     await ctx.reply("Open incidents:\n" + "\n".join(lines))
 
 

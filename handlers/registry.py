@@ -91,7 +91,9 @@ def describe(handler: Handler) -> str:
 
 
 def overview() -> str:
-    lines = [f"`{_doc(h)[0]}` — {_doc(h)[1] if len(_doc(h)) > 1 else ''}" for h in HANDLERS.values()]
+    lines = [
+        f"`{_doc(h)[0]}` — {_doc(h)[1] if len(_doc(h)) > 1 else ''}" for h in HANDLERS.values()
+    ]
     return "Commands:\n" + "\n".join(lines)
 
 

@@ -8,8 +8,18 @@ from handlers.context import Services
 from handlers.triage_flow import TRIAGE_KEY
 
 KEYCAPS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
-SLACK_KEYCAPS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                 "keycap_ten"]
+SLACK_KEYCAPS = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "keycap_ten",
+]
 
 
 def reaction_number(reaction: str) -> int | None:

@@ -27,5 +27,7 @@ async def set_tlp(ctx: Context, command: SetTlp) -> None:
     )
     ctx.services.store.save(incident, [event])
     verb = "lowered" if lowering else "raised"
-    await ctx.reply(f"TLP {verb} from {previous.value} to {command.tlp.value} by {ctx.person.name}.")
+    await ctx.reply(
+        f"TLP {verb} from {previous.value} to {command.tlp.value} by {ctx.person.name}."
+    )
     await refresh(ctx.services, incident)

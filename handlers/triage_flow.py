@@ -67,18 +67,22 @@ def record_answer(ctx: Context, incident: Incident, question: Question, option: 
     previous = incident.answers.get(question.id)
     reopening = previous is not None and previous.option == UNKNOWN
     if not incident.triage_open and not reopening:
-        raise Refusal(
-            f"Triage is closed; only questions answered `unknown` can still be answered."
-        )
+        raise Refusal("Triage is closed; only questions answered `unknown` can still be answered.")
     key = _resolve_option(question, option)
     incident.answers[question.id] = Answer(
         question=question.id, option=key, author=ctx.person.id, at=ctx.now
     )
-    events = [ctx.event("answered", question=question.id, option=key,
-                        previous=previous.option if previous else None)]
+    events = [
+        ctx.event(
+            "answered",
+            question=question.id,
+            option=key,
+            previous=previous.option if previous else None,
+        )
+    ]
     if question.kind is QuestionKind.TIME:
-        incident.t0 = incident.declared_at if key in ("declared", UNKNOWN) else (
-            datetime.fromisoformat(key)
+        incident.t0 = (
+            incident.declared_at if key in ("declared", UNKNOWN) else (datetime.fromisoformat(key))
         )
     said = f"{question.id} → {key} (answered by {ctx.person.name})."
     answers = {k: a.option for k, a in incident.answers.items()}
@@ -92,9 +96,16 @@ def record_answer(ctx: Context, incident: Incident, question: Question, option: 
         incident.explanation = result.explanation
         if proposal is not incident.proposed_level:
             incident.proposed_level = proposal
-            events.append(ctx.event("level_proposed", level=proposal.value, score=result.score,
-                                    band=result.band, rule=result.rule,
-                                    explanation=result.explanation))
+            events.append(
+                ctx.event(
+                    "level_proposed",
+                    level=proposal.value,
+                    score=result.score,
+                    band=result.band,
+                    rule=result.rule,
+                    explanation=result.explanation,
+                )
+            )
             said += f"\nProposed level {proposal.value}: {result.explanation}"
             if _above_confirmed(incident, proposal):
                 said += " A coordinator confirms with `confirm`."

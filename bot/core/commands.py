@@ -96,8 +96,9 @@ def clean(text: str) -> str:
 
 def parse(text: str) -> Command | ParseError:
     if len(text) > MAX_INPUT:
-        return ParseError(None, f"That message is too long ({len(text)} characters; at most "
-                                f"{MAX_INPUT}).")
+        return ParseError(
+            None, f"That message is too long ({len(text)} characters; at most {MAX_INPUT})."
+        )
     cleaned = clean(text)
     words = cleaned.split()
     if not words:
@@ -111,6 +112,11 @@ def parse(text: str) -> Command | ParseError:
     if parser is None:
         return ParseError(None, f"Unknown command `{_shorten(name)}`. Try `help`.")
     return parser(args)
+
+
+def _sentence(error: Exception) -> str:
+    text = str(error)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -152,7 +158,7 @@ def _parse_declare(args: list[str]) -> Command | ParseError:
         try:
             tlp = TLP.parse(label)
         except ValueError as error:
-            return ParseError("declare", str(error).capitalize() + ".")
+            return ParseError("declare", _sentence(error))
     if problem := _unknown_flag("declare", args):
         return problem
     title = " ".join(args)
@@ -183,7 +189,7 @@ def _parse_level(args: list[str]) -> Command | ParseError:
     try:
         level = Level.parse(args[0])
     except ValueError as error:
-        return ParseError("level", str(error).capitalize() + ".")
+        return ParseError("level", _sentence(error))
     if not reason:
         return ParseError("level", "Setting the level by hand needs `--reason <why>`.")
     return SetLevel(level=level, reason=reason[:MAX_TEXT])
@@ -196,7 +202,7 @@ def _parse_tlp(args: list[str]) -> Command | ParseError:
     try:
         return SetTlp(tlp=TLP.parse(args[0]), reason=reason[:MAX_TEXT])
     except ValueError as error:
-        return ParseError("tlp", str(error).capitalize() + ".")
+        return ParseError("tlp", _sentence(error))
 
 
 def _parse_note(text: str) -> Command | ParseError:

@@ -42,8 +42,10 @@ def next_state(current: State, transition: Transition) -> State:
         return TRANSITIONS[(current, transition)]
     except KeyError:
         allowed = sorted(t.value for (s, t) in TRANSITIONS if s is current)
-        hint = f"from {current.value} you can: {', '.join(allowed)}" if allowed else (
-            f"the incident is {current.value}; nothing follows"
+        hint = (
+            f"from {current.value} you can: {', '.join(allowed)}"
+            if allowed
+            else (f"the incident is {current.value}; nothing follows")
         )
         raise TransitionRefused(
             f"Cannot {transition.value.replace('_', ' ')} an incident that is {current.value} "

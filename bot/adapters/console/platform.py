@@ -77,7 +77,9 @@ class ConsolePlatform:
         room.members.update({BOT, *spec.invite})
         if spec.coordinator:
             room.moderators.add(spec.coordinator)
-        self._log(room, "*", f"room “{spec.name}” opened; members: {', '.join(sorted(spec.invite))}")
+        self._log(
+            room, "*", f"room “{spec.name}” opened; members: {', '.join(sorted(spec.invite))}"
+        )
         return room.id
 
     async def send(self, room_id: str, message: Outbound) -> SentMessage:

@@ -1,0 +1,57 @@
+"""The composition root: the one place that wires real or fake parts together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.clock import Clock, SystemClock
+from bot.core.roster import Roster
+from bot.core.triage import Questionnaire
+from bot.port import ChatPlatform
+from config.roster import load_roster
+from config.settings import Settings
+from config.triage import load_questionnaire
+from handlers.context import Services
+from handlers.dispatch import Dispatcher
+from storage.sql_store import SqlStore, open_store
+
+
+@dataclass
+class Bot:
+    services: Services
+    dispatcher: Dispatcher
+    store: SqlStore
+    settings: Settings
+    platforms: list[ChatPlatform] = field(default_factory=list)
+
+    def attach(self, platform: ChatPlatform) -> None:
+        self.services.platforms[platform.name] = platform
+        self.platforms.append(platform)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    roster: Roster | None = None,
+    questionnaire: Questionnaire | None = None,
+) -> Bot:
+    """Open the store (migrating it), load policy and roster, and make the dispatcher.
+
+    Platforms are attached afterwards, since each adapter needs the dispatcher to call.
+    """
+    clock = clock or SystemClock()
+    store = open_store(settings.database_url, clock)
+    services = Services(
+        store=store,
+        clock=clock,
+        questionnaire=questionnaire or load_questionnaire(settings.triage_file),
+        roster=roster or load_roster(settings.roster_file),
+        organisation=settings.organisation,
+    )
+    return Bot(
+        services=services, dispatcher=Dispatcher(services, store), store=store, settings=settings
+    )

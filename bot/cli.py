@@ -1,0 +1,124 @@
+"""The `rrt` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from config.errors import ConfigError
+from config.settings import Settings, load_settings
+
+DEMO_DB = Path("var/demo.db")
+
+
+def _database_url(args: argparse.Namespace, settings: Settings) -> str:
+    if getattr(args, "db", None):
+        return f"sqlite:///{args.db}"
+    return settings.database_url
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Start every configured platform; with none configured, play the console demo."""
+    from bot.serve import serve
+
+    if not (settings.slack.configured or settings.matrix.configured):
+        print("No chat platform configured (see README): playing the console demo.\n")
+        return cmd_demo(args, settings)
+    return asyncio.run(serve(settings))
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import run_demo
+
+    db = Path(getattr(args, "db", None) or DEMO_DB)
+    transcript = asyncio.run(run_demo(settings, db))
+    if not getattr(args, "quiet", False):
+        print(transcript)
+    print(f"\nThe incident log is in {db}. Check it with: rrt log verify --db {db}")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.interactive import run_console
+
+    db = Path(args.db or DEMO_DB.with_name("console.db"))
+    return asyncio.run(run_console(settings, db, sys.stdin, print))
+
+
+def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.verify_cli import verify_report
+
+    ok, message = verify_report(_database_url(args, settings))
+    print(message)
+    return 0 if ok else 1
+
+
+def cmd_roster_check(args: argparse.Namespace, settings: Settings) -> int:
+    from config.roster import check_roster
+
+    path = Path(args.file)
+    problems = check_roster(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"{path}: OK")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="rrt", description="Rapid Reaction Team incident bot")
+    root.add_argument("--config", type=Path, help="YAML settings file (or RRT_CONFIG_FILE)")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help=cmd_run.__doc__)
+    run.add_argument("--db", help="SQLite file for the demo, when it plays")
+    run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="play a scripted incident on the console platform")
+    demo.add_argument("--db", help=f"SQLite file to write (default {DEMO_DB}, recreated)")
+    demo.add_argument("--quiet", action="store_true", help="do not print the transcript")
+    demo.set_defaults(func=cmd_demo)
+
+    console = commands.add_parser("console", help="type commands as roster members")
+    console.add_argument("--db", help="SQLite file (default var/console.db)")
+    console.set_defaults(func=cmd_console)
+
+    log_cmd = commands.add_parser("log", help="the incident log").add_subparsers(
+        dest="log_command", required=True
+    )
+    verify = log_cmd.add_parser("verify", help="check the hash chain; exit 1 when tampered")
+    verify.add_argument("--db", help="SQLite file (default: the configured database)")
+    verify.set_defaults(func=cmd_log_verify)
+
+    roster_cmd = commands.add_parser("roster", help="the roster").add_subparsers(
+        dest="roster_command", required=True
+    )
+    check = roster_cmd.add_parser("check", help="report every problem in a roster file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_roster_check)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"Invalid configuration:\n{error}", file=sys.stderr)
+        return 2
+    try:
+        code: int = args.func(args, settings)
+    except ConfigError as error:
+        print(f"Invalid configuration:\n{error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""An incident from declaration to closing, read as a chat transcript."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.adapters.console import ConsolePlatform
+from bot.bootstrap import Bot
+from bot.core.clock import FakeClock
+from bot.core.levels import Level
+from bot.core.lifecycle import State
+
+WORKED_EXAMPLE = {
+    "Q1": "malicious-code",
+    "Q2": "declared",
+    "Q3": "essential",
+    "Q4": "denial",
+    "Q5": "critical-data",
+    "Q6": "directory",
+    "Q7": "effect",
+    "Q8": "criminal",
+    "Q9": "one",
+    "Q10": "no",
+    "Q11": "extended",
+    "Q12": "possible",
+    "Q13": "national",
+    "Q14a": "yes",
+    "Q14b": "yes",
+    "Q14c": "no",
+    "Q14d": "no",
+}
+
+
+async def declare(console: ConsolePlatform, title: str = "Ransomware at AZ Noord") -> str:
+    await console.say("alice", console.lobby, f"declare {title}")
+    return console.room_by_name("inc-2026-0001").id
+
+
+async def test_declaration_opens_a_war_room_with_a_pinned_headline(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room_id = await declare(console)
+    room = console.rooms[room_id]
+    assert room.name == "inc-2026-0001-ransomware-at-az-noord"
+    assert "alice" in room.members
+    headline = console.messages[room.pinned[0]]
+    assert headline.text.startswith("🚨 INC-2026-0001 · Ransomware at AZ Noord")
+    assert "TLP:AMBER" in headline.text
+    assert "pending triage" in headline.text
+    assert "Triage 1/17 · Q1" in console.last(room_id).text
+    assert console.last(console.lobby).text.startswith("Declared INC-2026-0001")
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.state is State.TRIAGE
+    kinds = [r.event.kind for r in bot.store.log("INC-2026-0001")]
+    assert kinds == ["declared", "war_room_opened", "state_changed"]
+
+
+async def test_two_analysts_answer_the_worked_example_and_a_coordinator_confirms(
+    bot: Bot, console: ConsolePlatform, clock: FakeClock
+) -> None:
+    room_id = await declare(console)
+    for n, (question, option) in enumerate(WORKED_EXAMPLE.items()):
+        clock.advance(timedelta(minutes=1))
+        analyst = "bob" if n % 2 else "carla"
+        await console.say(analyst, room_id, f"answer {question} {option}")
+    said = console.text()
+    assert "Proposed level L2: Score 63.1 (High) → L2, because S >= 55." in said
+    assert "Police liaison required." in said
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.proposed_level is Level.L2
+    assert incident.band == "High"
+    assert incident.answers["Q3"].author == "carla"
+    assert incident.answers["Q4"].author == "bob"
+
+    await console.say("bob", room_id, "confirm")
+    assert console.last(room_id).text == "Only a coordinator can confirm the level."
+    await console.say("alice", room_id, "confirm")
+    assert console.last(room_id).text == "Level L2 confirmed by Alice Martin."
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.state is State.RESPONSE
+    assert (
+        "Level L2 (national cyber security incident)"
+        in console.messages[console.rooms[room_id].pinned[0]].text
+    )
+
+    for command in ("contain", "resolve", "close"):
+        await console.say("alice", room_id, command)
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.state is State.CLOSED
+
+
+async def test_buttons_reactions_and_replies_all_answer_the_prompt(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room_id = await declare(console)
+    prompt = console.last(room_id)
+    await console.click("bob", prompt.id, "Malicious code")
+    q2 = console.last(room_id)
+    assert "Q2" in q2.text
+    await console.react("carla", q2.id, "1️⃣")
+    q3 = console.last(room_id)
+    assert "Q3" in q3.text
+    await console.say("bob", room_id, "4", reply_to=q3.id)
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert {q: a.option for q, a in incident.answers.items()} == {
+        "Q1": "malicious-code",
+        "Q2": "declared",
+        "Q3": "essential",
+    }
+    assert "Q3 → essential (answered by Bob Peeters)." in console.text()
+
+
+async def test_chatter_in_the_war_room_is_not_taken_for_a_command(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room_id = await declare(console)
+    before = len(console.transcript)
+    await console.say("bob", room_id, "looks like LockBit to me", reply_to="msg-unrelated")
+    assert len(console.transcript) == before + 1  # only Bob's own line
+
+
+async def test_illegal_transitions_are_refused_with_a_clear_message(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room_id = await declare(console)
+    await console.say("alice", room_id, "close")
+    assert console.last(room_id).text == (
+        "Cannot close an incident that is triage (from triage you can: confirm)."
+    )
+
+
+async def test_unknown_people_and_bad_commands_get_clear_answers(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    await console.say("mallory", console.lobby, "declare Something")
+    assert console.last(console.lobby).text.startswith("You are not on this bot's roster")
+    await console.say("bob", console.lobby, "declare --tlp purple Something")
+    assert "Unknown TLP label 'purple'" in console.last(console.lobby).text
+    assert "Usage: `declare [--exercise] [--tlp LABEL] <title>`" in console.last(console.lobby).text
+    await console.say("bob", console.lobby, "frobnicate")
+    assert console.last(console.lobby).text == "Unknown command `frobnicate`. Try `help`."
+    assert bot.store.open_incidents() == []

@@ -1,0 +1,74 @@
+"""Imports point inward: adapters → handlers → core; the core does no I/O and knows no SDK."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SDKS = (
+    "slack_bolt",
+    "slack_sdk",
+    "nio",
+    "sqlmodel",
+    "sqlalchemy",
+    "aiohttp",
+    "apscheduler",
+    "psycopg",
+)
+IO_MODULES = ("socket", "sqlite3", "subprocess", "requests", "urllib", "http", "asyncio", "yaml")
+
+RULES: dict[str, tuple[str, ...]] = {
+    "bot/core": (
+        *SDKS,
+        *IO_MODULES,
+        "bot.adapters",
+        "bot.port",
+        "handlers",
+        "storage",
+        "config",
+        "bot.bootstrap",
+    ),
+    "bot/port.py": (*SDKS, "bot.adapters", "handlers", "storage", "config"),
+    "handlers": (*SDKS, "bot.adapters", "storage", "config", "bot.bootstrap"),
+    "storage": ("slack_bolt", "slack_sdk", "nio", "bot.adapters", "handlers", "bot.bootstrap"),
+    "config": (*SDKS, "bot.adapters", "handlers", "storage"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def files_under(place: str) -> list[Path]:
+    target = ROOT / place
+    return [target] if target.is_file() else sorted(target.rglob("*.py"))
+
+
+@pytest.mark.parametrize("place", sorted(RULES))
+def test_imports_point_inward(place: str) -> None:
+    files = files_under(place)
+    assert files, f"nothing found under {place}"
+    breaches = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in files
+        for module in sorted(imported_modules(path))
+        for banned in RULES[place]
+        if module == banned or module.startswith(banned + ".")
+    ]
+    assert breaches == []
+
+
+def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import sqlmodel\nfrom slack_bolt.app import App\nfrom . import x\n")
+    assert imported_modules(sample) == {"sqlmodel", "slack_bolt.app"}
