@@ -1,0 +1,257 @@
+"""`ChatPlatform` over a Matrix homeserver, with matrix-nio's `AsyncClient`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig, RoomPreset
+from nio.crypto import ENCRYPTION_ENABLED
+
+from bot.adapters.matrix.calls import Backoff, MatrixCalls, Sleep
+from bot.adapters.matrix.rendering import edit_content, file_content, message_content
+from bot.adapters.matrix.rooms import room_create_arguments
+from bot.adapters.matrix.settings import MatrixSettings
+from bot.adapters.matrix.state import MatrixState
+from bot.adapters.matrix.sync import SyncLoop
+from bot.core.store import KeyValue
+from bot.port import InboundHandler, Outbound, PlatformError, RoomSpec, SentMessage
+
+log = logging.getLogger(__name__)
+
+FORBIDDEN = "M_FORBIDDEN"
+NOT_FOUND = "M_NOT_FOUND"
+FALLBACK_ROOM_VERSION = "10"
+
+
+class MatrixAdapter:
+    """Rooms are Matrix rooms; message ids are event ids.
+
+    `start()` logs in, catches up on everything sent since the last saved sync token, and
+    leaves the sync loop running in the background until `stop()`.
+    """
+
+    def __init__(
+        self,
+        settings: MatrixSettings,
+        store: KeyValue,
+        on_inbound: InboundHandler,
+        *,
+        accept_invite_from: Callable[[str], bool],
+        space_room_id: str | None = None,
+        encrypt: bool = False,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if encrypt and not ENCRYPTION_ENABLED:
+            raise PlatformError(
+                "encryption_unavailable", "Matrix encryption needs matrix-nio[e2e] (libolm)"
+            )
+        self._settings = settings
+        self._state = MatrixState(store)
+        self._space_room_id = space_room_id
+        self._encrypt = encrypt
+        self._calls = MatrixCalls(
+            Backoff(settings.backoff_initial, settings.backoff_max),
+            connection_attempts=settings.connection_attempts,
+            rate_limit_attempts=settings.rate_limit_attempts,
+            sleep=sleep,
+        )
+        settings.store_dir.mkdir(parents=True, exist_ok=True)
+        # nio's own retries are off: `MatrixCalls` retries, so every error is seen here.
+        self._client = AsyncClient(
+            settings.homeserver,
+            settings.user_id,
+            device_id=settings.device_id or self._state.device_id or "",
+            store_path=str(settings.store_dir),
+            config=AsyncClientConfig(
+                max_limit_exceeded=0,
+                max_timeouts=0,
+                encryption_enabled=encrypt,
+                store_sync_tokens=False,
+            ),
+        )
+        if settings.access_token:
+            self._client.access_token = settings.access_token
+        self._sync = SyncLoop(
+            self._client,
+            self._calls,
+            self._state,
+            on_inbound,
+            accept_invite_from,
+            timeout_ms=settings.sync_timeout_ms,
+            timeline_limit=settings.timeline_limit,
+            encrypt=encrypt,
+        )
+        self._room_version: str | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return "matrix"
+
+    @property
+    def user_id(self) -> str:
+        return self._settings.user_id
+
+    async def start(self) -> None:
+        await self._log_in()
+        await self._sync.sync_once(timeout_ms=0)
+        self._loop_task = asyncio.create_task(self._sync.run(), name="matrix-sync")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        await self._client.close()
+
+    async def _log_in(self) -> None:
+        client, settings = self._client, self._settings
+        if settings.password and not settings.access_token:
+            response = await self._calls(
+                "login",
+                lambda: client.login(password=settings.password, device_name=settings.device_name),
+            )
+            device_id = response.device_id
+        else:
+            device_id = client.device_id or (await self._calls("whoami", client.whoami)).device_id
+        client.restore_login(settings.user_id, device_id, client.access_token)
+        self._state.device_id = device_id
+
+    async def _send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        # One transaction id for every retry, so the homeserver stores the event once.
+        transaction = uuid.uuid4().hex
+        response = await self._calls(
+            f"send {event_type}",
+            lambda: self._client.room_send(
+                room_id, event_type, content, tx_id=transaction, ignore_unverified_devices=True
+            ),
+        )
+        event_id: str = response.event_id
+        return event_id
+
+    async def _put_state(
+        self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = ""
+    ) -> None:
+        await self._calls(
+            f"set {event_type}",
+            lambda: self._client.room_put_state(room_id, event_type, content, state_key=state_key),
+        )
+
+    async def _default_room_version(self) -> str:
+        if self._room_version is None:
+            self._room_version = await self._fetch_default_room_version()
+        return self._room_version
+
+    async def _fetch_default_room_version(self) -> str:
+        async def capabilities() -> Any:
+            answer = await self._client.send(
+                "GET",
+                "/_matrix/client/v3/capabilities",
+                headers={"Authorization": f"Bearer {self._client.access_token}"},
+            )
+            return await answer.json()
+
+        found = await self._calls("capabilities", capabilities)
+        version = found.get("capabilities", {}).get("m.room_versions", {}).get("default")
+        return version if isinstance(version, str) else FALLBACK_ROOM_VERSION
+
+    async def create_room(self, spec: RoomSpec) -> str:
+        space = (self._space_room_id, self._settings.server_name) if self._space_room_id else None
+        arguments = room_create_arguments(
+            spec,
+            bot_user_id=self.user_id,
+            room_version=await self._default_room_version(),
+            encrypt=self._encrypt,
+            space=space,
+        )
+        response = await self._calls("create room", lambda: self._client.room_create(**arguments))
+        room_id: str = response.room_id
+        if self._space_room_id:
+            await self._put_state(
+                self._space_room_id,
+                "m.space.child",
+                {"via": [self._settings.server_name]},
+                state_key=room_id,
+            )
+        return room_id
+
+    async def send(self, room_id: str, message: Outbound) -> SentMessage:
+        event_id = await self._send_event(room_id, "m.room.message", message_content(message))
+        if message.buttons:
+            self._state.remember_buttons(event_id, message.buttons)
+        return SentMessage(room_id=room_id, message_id=event_id)
+
+    async def edit(self, sent: SentMessage, message: Outbound) -> None:
+        content = edit_content(sent.message_id, message)
+        await self._send_event(sent.room_id, "m.room.message", content)
+        self._state.remember_buttons(sent.message_id, message.buttons)
+
+    async def pin(self, sent: SentMessage) -> None:
+        try:
+            current = await self._calls(
+                "read pins",
+                lambda: self._client.room_get_state_event(sent.room_id, "m.room.pinned_events"),
+            )
+            pinned = list(current.content.get("pinned", []))
+        except PlatformError as error:
+            if error.code != NOT_FOUND:
+                raise
+            pinned = []
+        if sent.message_id not in pinned:
+            pinned.append(sent.message_id)
+            await self._put_state(sent.room_id, "m.room.pinned_events", {"pinned": pinned})
+
+    async def set_topic(self, room_id: str, topic: str) -> None:
+        await self._put_state(room_id, "m.room.topic", {"topic": topic})
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        await self._calls("invite", lambda: self._client.room_invite(room_id, user_id))
+
+    async def remove(self, room_id: str, user_id: str) -> None:
+        await self._calls("kick", lambda: self._client.room_kick(room_id, user_id))
+
+    async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
+        room_id = self._state.direct_room(user_id)
+        if room_id is not None:
+            try:
+                return await self.send(room_id, message)
+            except PlatformError as error:
+                if error.code != FORBIDDEN:
+                    raise
+                log.info("direct room %s with %s is gone; opening a new one", room_id, user_id)
+        room_id = await self._create_direct_room(user_id)
+        return await self.send(room_id, message)
+
+    async def _create_direct_room(self, user_id: str) -> str:
+        response = await self._calls(
+            "create direct room",
+            lambda: self._client.room_create(
+                is_direct=True, preset=RoomPreset.private_chat, invite=[user_id]
+            ),
+        )
+        room_id: str = response.room_id
+        self._state.remember_direct_room(user_id, room_id)
+        return room_id
+
+    async def upload_file(
+        self, room_id: str, filename: str, content: bytes, mimetype: str, title: str
+    ) -> None:
+        async def upload() -> Any:
+            response, _ = await self._client.upload(
+                io.BytesIO(content), content_type=mimetype, filename=filename, filesize=len(content)
+            )
+            return response
+
+        uploaded = await self._calls("upload", upload)
+        await self._send_event(
+            room_id,
+            "m.room.message",
+            file_content(uploaded.content_uri, filename, mimetype, len(content), title),
+        )

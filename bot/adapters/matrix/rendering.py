@@ -1,0 +1,72 @@
+"""Outbound messages as Matrix event content (plain body plus HTML)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from bot.adapters.matrix.keycaps import option_marker
+from bot.port import Button, Outbound
+
+HTML_FORMAT = "org.matrix.custom.html"
+OPTIONS_HINT = "Reply with a number or react with it."
+
+
+def _html(text: str) -> str:
+    return escape(text).replace("\n", "<br>")
+
+
+def _options_text(buttons: tuple[Button, ...]) -> str:
+    options = "  ".join(f"{option_marker(i)} {b.label}" for i, b in enumerate(buttons))
+    return f"{options}\n{OPTIONS_HINT}"
+
+
+def _options_html(buttons: tuple[Button, ...]) -> str:
+    options = "&nbsp; ".join(
+        f"{option_marker(i)} <b>{escape(b.label)}</b>" for i, b in enumerate(buttons)
+    )
+    return f"<p>{options}<br><i>{OPTIONS_HINT}</i></p>"
+
+
+def _body(message: Outbound) -> dict[str, Any]:
+    body, html = message.text, _html(message.text)
+    if message.buttons:
+        body = f"{body}\n\n{_options_text(message.buttons)}"
+        html = f"<p>{html}</p>{_options_html(message.buttons)}"
+    return {"msgtype": "m.text", "body": body, "format": HTML_FORMAT, "formatted_body": html}
+
+
+def message_content(message: Outbound) -> dict[str, Any]:
+    content = _body(message)
+    if message.thread_of:
+        content["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": message.thread_of,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": message.thread_of},
+        }
+    return content
+
+
+def edit_content(original_event_id: str, message: Outbound) -> dict[str, Any]:
+    """An `m.replace` of `original_event_id`; the "* " body is for clients without edits."""
+    new = _body(message)
+    return {
+        **new,
+        "body": f"* {new['body']}",
+        "formatted_body": f"* {new['formatted_body']}",
+        "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": original_event_id},
+    }
+
+
+def file_content(
+    content_uri: str, filename: str, mimetype: str, size: int, title: str
+) -> dict[str, Any]:
+    return {
+        "msgtype": "m.file",
+        "body": title or filename,
+        "filename": filename,
+        "url": content_uri,
+        "info": {"mimetype": mimetype, "size": size},
+    }

@@ -1,0 +1,130 @@
+"""The sync loop: pulls events, answers invites, hands events to the bot, then saves the token."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from nio import AsyncClient, MessageDirection
+
+from bot.adapters.matrix.calls import MatrixCalls
+from bot.adapters.matrix.inbound import (
+    Event,
+    RoomContext,
+    after_own_join,
+    invite_sender,
+    translate,
+)
+from bot.adapters.matrix.state import MatrixState
+from bot.port import InboundHandler, PlatformError
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+
+
+def _sources(events: list[Any]) -> list[Event]:
+    return [event.source for event in events if isinstance(getattr(event, "source", None), dict)]
+
+
+class SyncLoop:
+    def __init__(
+        self,
+        client: AsyncClient,
+        calls: MatrixCalls,
+        state: MatrixState,
+        on_inbound: InboundHandler,
+        accept_invite_from: Callable[[str], bool],
+        *,
+        timeout_ms: int,
+        timeline_limit: int,
+        encrypt: bool,
+    ) -> None:
+        self._client = client
+        self._calls = calls
+        self._state = state
+        self._on_inbound = on_inbound
+        self._accept_invite_from = accept_invite_from
+        self._timeout_ms = timeout_ms
+        self._filter = {"room": {"timeline": {"limit": timeline_limit}}}
+        self._encrypt = encrypt
+
+    async def run(self) -> None:
+        while True:
+            await self.sync_once(self._timeout_ms)
+
+    async def sync_once(self, timeout_ms: int) -> None:
+        since = self._state.next_batch
+        response = await self._calls(
+            "sync",
+            lambda: self._client.sync(timeout=timeout_ms, sync_filter=self._filter, since=since),
+            forever=True,
+        )
+        if self._encrypt:
+            await self._share_keys()
+        for room_id, invited in response.rooms.invite.items():
+            await self._answer_invite(room_id, _sources(invited.invite_state))
+        # The first sync only marks where the bot starts: history before it is not acted on.
+        if since is not None:
+            for room_id, joined in response.rooms.join.items():
+                await self._deliver(room_id, await self._timeline(room_id, joined.timeline, since))
+        self._state.next_batch = response.next_batch
+
+    async def _share_keys(self) -> None:
+        if self._client.should_upload_keys:
+            await self._calls("keys_upload", self._client.keys_upload)
+        if self._client.should_query_keys:
+            await self._calls("keys_query", self._client.keys_query)
+
+    async def _answer_invite(self, room_id: str, invite_state: list[Event]) -> None:
+        bot = self._client.user_id
+        invite = invite_sender(invite_state, bot)
+        try:
+            if invite is not None and self._accept_invite_from(invite[0]):
+                await self._calls("join", lambda: self._client.join(room_id))
+                if invite[1]:
+                    self._state.remember_direct_room(invite[0], room_id)
+            else:
+                await self._calls("reject invite", lambda: self._client.room_leave(room_id))
+        except PlatformError as error:
+            log.warning("invite to %s not answered: %s", room_id, error)
+
+    async def _timeline(self, room_id: str, timeline: Any, since: str) -> list[Event]:
+        events, joined_now = after_own_join(_sources(timeline.events), self._client.user_id)
+        if timeline.limited and timeline.prev_batch and not joined_now:
+            events = await self._missed(room_id, timeline.prev_batch, since) + events
+        return events
+
+    async def _missed(self, room_id: str, before: str, since: str) -> list[Event]:
+        """Events the limited timeline left out, between `since` and `before`, oldest first."""
+        missed: list[Event] = []
+        start = before
+        while True:
+            page = await self._calls("messages", partial(self._page_back, room_id, start, since))
+            missed.extend(_sources(page.chunk))
+            if not page.chunk or not page.end or page.end == start:
+                return list(reversed(missed))
+            start = page.end
+
+    async def _page_back(self, room_id: str, start: str, end: str) -> Any:
+        return await self._client.room_messages(
+            room_id, start=start, end=end, direction=MessageDirection.back, limit=PAGE_SIZE
+        )
+
+    async def _deliver(self, room_id: str, events: list[Event]) -> None:
+        context = RoomContext(
+            bot_user_id=self._client.user_id,
+            is_direct=self._state.is_direct_room(room_id),
+            buttons_of=self._state.buttons,
+        )
+        for event in events:
+            inbound = translate(room_id, event, context)
+            if inbound is None:
+                continue
+            try:
+                await self._on_inbound(inbound)
+            except Exception:
+                # One failing handler must not stall the room nor replay every later event.
+                log.exception("handling %s in %s failed", inbound.event_id, room_id)
