@@ -8,7 +8,7 @@ from handlers.context import Context, Refusal
 from handlers.warroom import refresh
 
 
-async def _move(ctx: Context, transition: Transition, said: str) -> None:
+async def _move(ctx: Context, transition: Transition, said: str, after: str = "") -> None:
     incident = ctx.require_incident()
     try:
         previous = incident.apply(transition, ctx.now)
@@ -16,7 +16,7 @@ async def _move(ctx: Context, transition: Transition, said: str) -> None:
         raise Refusal(str(refused)) from None
     event = ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)
     ctx.services.store.save(incident, [event])
-    await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.")
+    await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.{after}")
     await refresh(ctx.services, incident)
 
 
@@ -25,7 +25,7 @@ async def contain(ctx: Context, command: Simple) -> None:
 
     Mark the incident contained.
     """
-    await _move(ctx, Transition.CONTAIN, "is contained")
+    await _move(ctx, Transition.CONTAIN, "contained")
 
 
 async def resolve(ctx: Context, command: Simple) -> None:
@@ -33,7 +33,7 @@ async def resolve(ctx: Context, command: Simple) -> None:
 
     Mark the incident resolved.
     """
-    await _move(ctx, Transition.RESOLVE, "is resolved")
+    await _move(ctx, Transition.RESOLVE, "resolved")
 
 
 async def close(ctx: Context, command: Simple) -> None:
@@ -42,7 +42,7 @@ async def close(ctx: Context, command: Simple) -> None:
     Close a resolved incident and conclude its record (coordinators only).
     """
     ctx.require_coordinator("close an incident")
-    await _move(ctx, Transition.CLOSE, "is closed; the record is concluded")
+    await _move(ctx, Transition.CLOSE, "closed", " The record is concluded.")
 
 
 async def reopen(ctx: Context, command: Simple) -> None:
@@ -50,4 +50,4 @@ async def reopen(ctx: Context, command: Simple) -> None:
 
     Reopen a resolved incident (back to response).
     """
-    await _move(ctx, Transition.REOPEN, "is reopened")
+    await _move(ctx, Transition.REOPEN, "reopened")

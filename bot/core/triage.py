@@ -159,7 +159,7 @@ def answer_points(questionnaire: Questionnaire, answers: Mapping[str, str]) -> d
     values: dict[str, float] = {}
     for question in questionnaire.questions:
         answer = answers.get(question.id)
-        if answer is not None and question.options:
+        if answer is not None and question.kind is not QuestionKind.TIME:
             values[question.id] = question.points(answer)
     return values
 

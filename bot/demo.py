@@ -1,0 +1,87 @@
+"""`rrt demo`: a ransomware incident at a hospital, played through the real handlers.
+
+It runs on the console platform with a simulated clock and leaves its SQLite database behind,
+so that `rrt log verify` can check the record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.adapters.console import ConsolePlatform
+from bot.bootstrap import build
+from bot.core.clock import FakeClock
+from config.settings import Settings
+
+START = datetime(2026, 11, 30, 8, 10, tzinfo=UTC)  # a Monday morning in Brussels
+
+COORDINATOR = "anna-peeters"
+ANALYSTS = ("sofie-janssens", "thomas-wouters")
+
+# (analyst index, question, how it is answered, option) — three ways to answer a prompt.
+TRIAGE = [
+    (0, "Q1", "click", "Malicious code"),
+    (1, "Q2", "say", "answer Q2 2026-11-30T07:45"),
+    (0, "Q3", "react", "4️⃣"),
+    (1, "Q4", "reply", "5"),
+    (0, "Q5", "click", "Critical-system data or core credentials"),
+    (1, "Q6", "click", "Directory / management"),
+    (0, "Q7", "reply", "4"),
+    (1, "Q8", "click", "Criminal or hacktivist"),
+    (0, "Q9", "click", "One organisation"),
+    (1, "Q10", "click", "No"),
+    (0, "Q11", "click", "Extended"),
+    (1, "Q12", "click", "Possible"),
+    (0, "Q13", "click", "National media"),
+    (1, "Q14a", "click", "Yes"),
+    (0, "Q14b", "click", "Yes"),
+    (1, "Q14c", "click", "No"),
+    (0, "Q14d", "click", "Unknown"),
+]
+
+
+def _fresh(db: Path) -> None:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+
+
+async def run_demo(settings: Settings, db: Path) -> str:
+    """Play the incident and return its transcript."""
+    _fresh(db)
+    clock = FakeClock(START)
+    bot = build(settings.model_copy(update={"database_url": f"sqlite:///{db}"}), clock=clock)
+    console = ConsolePlatform(on_inbound=bot.dispatcher)
+    bot.attach(console)
+    try:
+        await console.say(
+            COORDINATOR, console.lobby, "declare Ransomware at Riverside Hospital Group"
+        )
+        room = console.room_by_name("inc-").id
+        for who, _question, how, what in TRIAGE:
+            clock.advance(timedelta(minutes=2))
+            analyst = ANALYSTS[who]
+            prompt = console.last(room)
+            if how == "click":
+                await console.click(analyst, prompt.id, what)
+            elif how == "react":
+                await console.react(analyst, prompt.id, what)
+            elif how == "reply":
+                await console.say(analyst, room, what, reply_to=prompt.id)
+            else:
+                await console.say(analyst, room, what)
+        clock.advance(timedelta(minutes=3))
+        await console.say(COORDINATOR, room, "confirm")
+        clock.advance(timedelta(minutes=20))
+        await console.say(ANALYSTS[0], room, "note Encryptor found on 40 servers; backups intact.")
+        clock.advance(timedelta(hours=5))
+        await console.say(COORDINATOR, room, "contain")
+        clock.advance(timedelta(days=2))
+        await console.say(COORDINATOR, room, "resolve")
+        clock.advance(timedelta(days=1))
+        await console.say(COORDINATOR, room, "timeline")
+        await console.say(COORDINATOR, room, "close")
+    finally:
+        bot.close()
+    return console.text()
