@@ -171,4 +171,6 @@ def _from_message(
         text=text,
         target_message_id=target,
         is_direct=is_direct,
+        # In a channel, chatter is only an answer to a bot prompt; commands go via /incident.
+        addressed=is_direct,
     )
