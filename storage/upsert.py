@@ -27,9 +27,14 @@ def insert_new(
     session: Session, table: Table, values: Mapping[str, Any], keys: Sequence[str]
 ) -> bool:
     """Insert the row unless one with these keys exists; True when it was inserted."""
-    statement = _insert(session, table).values(**values)
-    result = session.exec(statement.on_conflict_do_nothing(index_elements=list(keys)))
-    return bool(result.rowcount == 1)
+    statement = (
+        _insert(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        # RETURNING rather than rowcount, which drivers do not all report for this statement.
+        .returning(*[table.c[key] for key in keys])
+    )
+    return session.exec(statement).first() is not None
 
 
 def increment(session: Session, table: Table, key: str, key_value: Any, counter: str) -> int:

@@ -15,8 +15,8 @@ from storage.sql_store import SqlStore, open_store
 # Imported rather than listed in `pytest_plugins`: pytest accepts that only in the top-level
 # conftest.
 from tests.fixtures.postgres import (  # noqa: F401
+    fresh_postgres_url,
     postgres_cluster,
-    postgres_database_url,
     postgres_url,
 )
 
@@ -28,7 +28,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database on each backend."""
     if request.param == "sqlite":
         return database_url_for_path(tmp_path / "var" / "rrt.db")
-    url: str = request.getfixturevalue("postgres_database_url")
+    url: str = request.getfixturevalue("fresh_postgres_url")
     return url
 
 
