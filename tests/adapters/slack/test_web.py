@@ -1,0 +1,78 @@
+"""Web API failures: 429 with Retry-After, error codes, an unreachable server."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from bot.adapters.slack.limits import Rate, RateLimiter
+from bot.adapters.slack.web import SlackWeb, web_client
+from bot.port import PlatformError
+from tests.adapters.slack.conftest import BOT_TOKEN
+from tests.fixtures.slack_api import FakeSlack
+
+
+def slack_web(base_url: str) -> SlackWeb:
+    return SlackWeb(web_client(BOT_TOKEN, base_url), RateLimiter({}))
+
+
+async def test_429_is_retried_after_retry_after(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.rate_limit_next("pins.add", retry_after=1)
+    await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    first, retry = slack_api.calls_to("pins.add")
+    assert retry.at - first.at >= 0.95
+    assert retry.params == first.params
+
+
+async def test_persistent_429_becomes_ratelimited(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.rate_limit_next("pins.add", retry_after=0, times=3)
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert raised.value.code == "ratelimited"
+    assert len(slack_api.calls_to("pins.add")) == 3
+
+
+async def test_missing_scope_names_the_scope(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.fail_next("pins.add", "missing_scope")
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert raised.value.code == "missing_scope"
+
+
+async def test_unknown_error_code_keeps_the_code(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.fail_next("pins.add", "team_access_not_granted")
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert raised.value.code == "team_access_not_granted"
+    assert raised.value.detail == "Slack refused pins.add (team_access_not_granted)."
+
+
+async def test_unreachable_slack() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    web = slack_web(f"http://127.0.0.1:{port}/api/")
+    with pytest.raises(PlatformError) as raised:
+        await web.call("auth.test", web.client.auth_test)
+    assert raised.value.code == "unreachable"
+
+
+async def test_calls_are_paced_by_the_limiter(slack_api: FakeSlack) -> None:
+    waits: list[float] = []
+
+    async def record_wait(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    now = [0.0]
+    limiter = RateLimiter({"pins.add": Rate(1, 3.0)}, monotonic=lambda: now[0], sleep=record_wait)
+    web = SlackWeb(web_client(BOT_TOKEN, slack_api.base_url), limiter)
+    for _ in range(2):
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert waits == [3.0]
+    assert len(slack_api.calls_to("pins.add")) == 2
