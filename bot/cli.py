@@ -63,7 +63,7 @@ def cmd_roster_check(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
     problems = check_roster(path)
     for problem in problems:
-        print(problem)
+        print(problem.render(str(path)))
     if problems:
         return 1
     print(f"{path}: OK")
