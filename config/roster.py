@@ -66,15 +66,36 @@ def _validate(
     return valid, problems
 
 
-def _placeholder_orgs(data: Any, valid: list[tuple[int, Any]]) -> list[Organisation]:
-    """Keep the ids of malformed organisations known, so their people are not reported too."""
-    known = {index for index, _ in valid}
-    extra = [
-        Organisation.model_construct(id=entry["id"], name=entry["id"], kind="other")
-        for index, entry in enumerate(data.get("orgs") or [])
-        if index not in known and isinstance(entry, dict) and isinstance(entry.get("id"), str)
-    ]
-    return [org for _, org in valid] + extra
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _stand_in(model: type[BaseModel], entry: Any) -> Any:
+    """An unvalidated copy of a malformed entry's identifying fields, so checks across
+    entries (duplicates, unknown organisations and roles) still see it."""
+    raw = entry if isinstance(entry, dict) else {}
+    handles = raw.get("handles")
+    return model.model_construct(
+        id=raw.get("id") if isinstance(raw.get("id"), str) else "",
+        name="",
+        kind="other",
+        org=raw.get("org") if isinstance(raw.get("org"), str) else "",
+        roles=_strings(raw.get("roles")),
+        handles={
+            str(k): v
+            for k, v in (handles.items() if isinstance(handles, dict) else ())
+            if isinstance(v, str)
+        },
+    )
+
+
+def _complete(
+    model: type[BaseModel], section: str, data: Any, valid: list[tuple[int, Any]]
+) -> list[Any]:
+    """Every entry in file order: the validated ones, and stand-ins for the rest."""
+    entries = data.get(section) if isinstance(data.get(section), list) else []
+    checked = dict(valid)
+    return [checked.get(index) or _stand_in(model, entry) for index, entry in enumerate(entries)]
 
 
 def parse_roster(
@@ -96,12 +117,12 @@ def parse_roster(
     orgs, org_problems = _validate(Organisation, "orgs", data, node)
     people, people_problems = _validate(Person, "people", data, node)
     problems += org_problems + people_problems
-    indices = [index for index, _ in people]
+    everyone = _complete(Person, "people", data, people)
     for loc, message in consistency_issues(
-        [person for _, person in people], _placeholder_orgs(data, orgs), roles
+        everyone, _complete(Organisation, "orgs", data, orgs), roles
     ):
-        if loc[0] == "people":
-            loc = ("people", indices[int(loc[1])], *loc[2:])
+        if loc[-1] == "org" and not everyone[int(loc[1])].org:
+            continue  # a missing organisation is already reported
         problems.append(RosterProblem(line_of(node, loc), f"{_where(data, loc)}: {message}"))
     problems.sort(key=lambda problem: problem.line)
     if problems:

@@ -280,26 +280,31 @@ def assemble(
 ) -> list[RoleAssignment]:
     """Picks and backups for every role the level still lacks, in team-table order.
 
-    Nobody is picked for two roles at once; a person picked for one role may still back up
-    another.
+    Nobody is picked for two roles at once: the roles with the fewest spare candidates choose
+    first, so a person who is the only one for a role is kept for it. A person picked for one
+    role may still back up another.
     """
     on_team = {person for people in team.values() for person in people}
+    missing = missing_roles(rules, facts, team)
+    ranked = {
+        role: rank_candidates(rules, roster, facts, role, exclude=on_team, active=active, now=now)
+        for role in missing
+    }
     picked: set[str] = set()
-    assignments = []
-    for role, needed in missing_roles(rules, facts, team).items():
-        ranked = rank_candidates(
-            rules, roster, facts, role, exclude=on_team, active=active, now=now
+    picks: dict[str, list[Candidate]] = {}
+    for role in sorted(missing, key=lambda role: len(ranked[role]) - missing[role]):
+        picks[role] = [c for c in ranked[role] if c.person_id not in picked][: missing[role]]
+        picked.update(c.person_id for c in picks[role])
+    return [
+        RoleAssignment(
+            role=role,
+            needed=needed,
+            picks=picks[role],
+            backups=[c for c in ranked[role] if c not in picks[role]],
+            duty_contacts=duty_contacts_for(rules, roster, facts, role, ranked[role], on_team),
         )
-        picks = [c for c in ranked if c.person_id not in picked][:needed]
-        picked.update(c.person_id for c in picks)
-        backups = [c for c in ranked if c not in picks]
-        contacts = duty_contacts_for(rules, roster, facts, role, ranked, on_team)
-        assignments.append(
-            RoleAssignment(
-                role=role, needed=needed, picks=picks, backups=backups, duty_contacts=contacts
-            )
-        )
-    return assignments
+        for role, needed in missing.items()
+    ]
 
 
 def coordinator_for_declaration(
