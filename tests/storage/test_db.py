@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.db import database_url_for_path, is_postgresql, make_engine
+
+
+def test_url_for_a_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert database_url_for_path("var/rrt.db") == f"sqlite:///{tmp_path}/var/rrt.db"
+
+
+def test_sqlite_file_gets_its_directory_wal_and_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(database_url_for_path(tmp_path / "deep" / "er" / "rrt.db"))
+    try:
+        with engine.connect() as connection:
+            journal = connection.execute(text("PRAGMA journal_mode")).scalar_one()
+            foreign_keys = connection.execute(text("PRAGMA foreign_keys")).scalar_one()
+        assert (tmp_path / "deep" / "er" / "rrt.db").exists()
+        assert (journal, foreign_keys) == ("wal", 1)
+        assert not is_postgresql(engine)
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_transactions_are_real(tmp_path: Path) -> None:
+    engine = make_engine(database_url_for_path(tmp_path / "rrt.db"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        def insert_then_fail() -> None:
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO t VALUES (1)"))
+                raise RuntimeError("abort")
+
+        with pytest.raises(RuntimeError):
+            insert_then_fail()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_in_memory_sqlite_is_one_database_for_all_sessions() -> None:
+    engine = make_engine("sqlite://")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_urls_use_psycopg_3(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+        assert is_postgresql(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database URL"):
+        make_engine("mysql://localhost/rrt")

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, Engine, inspect, text
+
+from storage.db import make_engine
+from storage.log import GENESIS_HASH
+from storage.migrations import MIGRATIONS, Migration, SchemaTooNew, current_version, migrate
+from storage.sql_store import SqlStore, open_store
+
+TABLES = {
+    "incidents",
+    "rooms",
+    "log",
+    "log_head",
+    "prompts",
+    "inbox",
+    "key_values",
+    "incident_counters",
+    "schema_version",
+}
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    created = make_engine(store_url)
+    yield created
+    created.dispose()
+
+
+def add_column(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE key_values ADD COLUMN note VARCHAR"))
+
+
+def fail(connection: Connection) -> None:
+    connection.execute(text("CREATE TABLE half_done (id INTEGER)"))
+    raise RuntimeError("step failed")
+
+
+def test_fresh_database_gets_the_initial_tables(engine: Engine) -> None:
+    assert current_version(engine) == 0
+
+    assert migrate(engine) == len(MIGRATIONS)
+
+    assert current_version(engine) == 1
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    with engine.connect() as connection:
+        head = connection.execute(text("SELECT id, seq, hash FROM log_head")).all()
+    assert [tuple(row) for row in head] == [(1, 0, GENESIS_HASH)]
+
+
+def test_migrating_again_is_harmless(store_url: str) -> None:
+    store = open_store(store_url)
+    store.kv.set("k", "v")
+    store.append([])
+    store.close()
+
+    engine = make_engine(store_url)
+    try:
+        assert migrate(engine) == 1
+        assert migrate(engine) == 1
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version FROM schema_version")).scalars()
+            assert list(versions) == [1]
+            assert connection.execute(text("SELECT count(*) FROM log_head")).scalar_one() == 1
+    finally:
+        engine.dispose()
+    reopened = open_store(store_url)
+    assert reopened.kv.get("k") == "v"
+    reopened.close()
+
+
+def test_database_at_an_older_version_gets_only_the_newer_steps(engine: Engine) -> None:
+    migrate(engine)
+    applied: list[int] = []
+
+    def second(connection: Connection) -> None:
+        applied.append(2)
+        add_column(connection)
+
+    newer = (*MIGRATIONS, Migration(2, "key notes", second))
+
+    assert migrate(engine, newer) == 2
+    assert migrate(engine, newer) == 2
+
+    assert applied == [2]
+    assert current_version(engine) == 2
+    assert "note" in {column["name"] for column in inspect(engine).get_columns("key_values")}
+
+
+def test_failed_step_leaves_the_previous_version(engine: Engine) -> None:
+    migrate(engine)
+
+    with pytest.raises(RuntimeError, match="step failed"):
+        migrate(engine, (*MIGRATIONS, Migration(2, "broken", fail)))
+
+    assert current_version(engine) == 1
+    assert "half_done" not in inspect(engine).get_table_names()
+
+
+def test_database_from_a_newer_release_is_refused(engine: Engine) -> None:
+    migrate(engine, (*MIGRATIONS, Migration(2, "key notes", add_column)))
+
+    with pytest.raises(SchemaTooNew, match="schema version 2"):
+        migrate(engine)
+
+
+def test_steps_must_be_numbered_in_order(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="in order"):
+        migrate(engine, (Migration(2, "skips one", add_column),))
+
+
+def test_open_store_migrates(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        assert isinstance(store, SqlStore)
+        assert current_version(store.engine) == len(MIGRATIONS)
+    finally:
+        store.close()
