@@ -1,8 +1,8 @@
 """Versioned schema migrations, applied in order at start-up.
 
 Each step runs in its own transaction together with the record of its version, so a failed step
-leaves the database at the previous version. A change to a table's shape is a new step; step 1
-creates the tables as they were first released.
+leaves the database at the previous version. Step 1 builds the tables from `storage/tables.py`:
+when a table's shape changes there, pin step 1 to the old shape and add a step that alters it.
 """
 
 from __future__ import annotations
