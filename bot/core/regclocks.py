@@ -47,6 +47,8 @@ class ClockRule(BaseModel):
     def _one_trigger(self) -> ClockRule:
         if (self.when is None) == (self.after is None):
             raise ValueError("give exactly one of `when` (a Q14 duty) or `after` (a clock)")
+        if self.after is not None and (self.latest is not None or self.start != "t0"):
+            raise ValueError("a clock started by `after` runs from the filing: no `latest`/`start`")
         if (self.shorter_when is None) != (self.shorter_within is None):
             raise ValueError("`shorter_when` and `shorter_within` go together")
         return self
@@ -160,7 +162,7 @@ def file(
     present = {c.id for c in clocks}
     for name, rule in rules.clocks.items():
         if rule.after == clock_id and name not in present:
-            due = _due(rule, at, at, answers)
+            due = _due(rule, at, at, answers)  # no `latest` here, so T0 is not needed
             result.append(Clock(id=name, title=rule.title, started_at=at, due=due))
     return result
 

@@ -161,6 +161,12 @@ def test_clock_rules_are_checked() -> None:
     loop = {"a": {**base, "after": "b"}, "b": {**base, "after": "a"}}
     with pytest.raises(ValidationError, match="loop"):
         ClockRules.model_validate({"clocks": loop, "remind_before": ["1h"]})
+    capped = {
+        "a": {**base, "when": "nis2_significant"},
+        "b": {**base, "after": "a", "latest": "1d"},
+    }
+    with pytest.raises(ValidationError, match="runs from the filing"):
+        ClockRules.model_validate({"clocks": capped, "remind_before": ["1h"]})
     half = {"a": {**base, "when": "nis2_significant", "shorter_when": "trust_service_provider"}}
     with pytest.raises(ValidationError, match="go together"):
         ClockRules.model_validate({"clocks": half, "remind_before": ["1h"]})

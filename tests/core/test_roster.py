@@ -3,7 +3,7 @@ from datetime import UTC, datetime, time
 import pytest
 from pydantic import ValidationError
 
-from bot.core.roster import OnCallWindow, Roster, Weekday
+from bot.core.roster import OnCallWindow, Person, Roster, Weekday
 from bot.core.tlp import TLP
 from tests.fixtures.rosters import ORGS, person, roster
 
@@ -124,9 +124,9 @@ def test_duty_contacts_and_holders() -> None:
         ),
     ],
 )
-def test_inconsistent_rosters_are_refused(people: list[object], message: str) -> None:
+def test_inconsistent_rosters_are_refused(people: list[Person], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        Roster(orgs=ORGS, people=people)  # type: ignore[arg-type]
+        Roster(orgs=ORGS, people=people)
 
 
 def test_roster_round_trips_through_json() -> None:

@@ -1,3 +1,4 @@
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -24,17 +25,15 @@ POLICY = policy()
 NIGHT = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)  # Tuesday 02:00 in Brussels
 
 
-def ranked_ids(team: Roster, incident: TeamFacts, role: str, **extra: object) -> list[str]:
-    active = extra.pop("active", {})
-    exclude = extra.pop("exclude", ())
+def ranked_ids(
+    team: Roster,
+    incident: TeamFacts,
+    role: str,
+    exclude: Collection[str] = (),
+    active: Mapping[str, int] | None = None,
+) -> list[str]:
     found = rank_candidates(
-        POLICY,
-        team,
-        incident,
-        role,
-        exclude=exclude,
-        active=active,
-        now=MONDAY_10H,  # type: ignore[arg-type]
+        POLICY, team, incident, role, exclude=exclude, active=active or {}, now=MONDAY_10H
     )
     return [candidate.person_id for candidate in found]
 
