@@ -25,7 +25,6 @@ from bot.adapters.slack.inbound import (
 )
 from bot.adapters.slack.limits import RateLimiter
 from bot.adapters.slack.platform import SlackPlatform
-from bot.adapters.slack.state import SlackState
 from bot.adapters.slack.web import SlackWeb, web_client
 from bot.core.store import KeyValue
 from bot.port import Inbound, InboundHandler
@@ -42,7 +41,13 @@ STOP_GRACE_SECONDS = 10.0
 
 
 class SlackAdapter(SlackPlatform):
-    """The Slack app: `ChatPlatform` for sending, `start()`/`stop()` for receiving."""
+    """The Slack app: `ChatPlatform` for sending, `start()`/`stop()` for receiving.
+
+    `store` keeps button values and DM channels across restarts; `on_inbound` gets every
+    event once per process (the bot's inbox drops repeats across restarts by `event_id`).
+    `mode="socket"` needs `app_token`; `mode="http"` needs `signing_secret` and serves
+    POST {host}:{port}/slack/events. `api_base_url` points the Web API elsewhere (tests).
+    """
 
     def __init__(
         self,
@@ -64,7 +69,6 @@ class SlackAdapter(SlackPlatform):
             raise ValueError("HTTP mode needs the app's signing secret")
         client = web_client(bot_token, api_base_url)
         super().__init__(SlackWeb(client, limiter), store)
-        self._buttons = SlackState(store)
         self._on_inbound = on_inbound
         self._mode = mode
         self._app_token = app_token
@@ -147,7 +151,7 @@ class SlackAdapter(SlackPlatform):
 
     async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         # Bolt has already acked: events are acknowledged before their listener runs.
-        inbound = from_event(body, context.bot_user_id, self._buttons.buttons)
+        inbound = from_event(body, context.bot_user_id, self._state.buttons)
         if inbound is not None:
             self._deliver(inbound)
 

@@ -32,16 +32,20 @@ class MemoryKeyValue:
 
 
 class Received:
-    """The inbound handler under test: records what arrives; `gate` can hold it up."""
+    """The inbound handler under test: records what arrives; `gate` can hold it up and
+    event ids in `failing` make it raise, as a buggy handler would."""
 
     def __init__(self) -> None:
         self.items: list[Inbound] = []
         self.gate: asyncio.Event | None = None
+        self.failing: set[str] = set()
         self._arrived = asyncio.Event()
 
     async def __call__(self, inbound: Inbound) -> None:
         self.items.append(inbound)
         self._arrived.set()
+        if inbound.event_id in self.failing:
+            raise RuntimeError("handler bug")
         if self.gate is not None:
             await self.gate.wait()
 

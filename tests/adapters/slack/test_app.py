@@ -285,3 +285,22 @@ async def test_socket_retry_is_acked_and_handled_once(
     )
     items = await received.wait_for(2)
     assert [inbound.event_id for inbound in items] == ["Ev0DUP", "Ev0NEXT"]
+
+
+async def test_a_failing_handler_is_logged_and_later_events_still_arrive(
+    socket_app: SlackAdapter,
+    slack_api: FakeSlack,
+    received: Received,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    received.failing.add("Ev0BAD")
+    await slack_api.ack_for(
+        await slack_api.push("events_api", event_callback(member_joined(), "Ev0BAD"))
+    )
+    await slack_api.ack_for(
+        await slack_api.push("events_api", event_callback(message("hi"), "Ev0OK"))
+    )
+    items = await received.wait_for(2)
+    assert {inbound.event_id for inbound in items} == {"Ev0BAD", "Ev0OK"}
+    await socket_app.stop()  # waits for running handlers
+    assert "Handling a Slack event failed" in caplog.text
