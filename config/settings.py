@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,8 @@ CONFIG_DIR = Path(__file__).parent
 
 
 class SlackSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not pass unnoticed
+
     bot_token: SecretStr | None = None
     app_token: SecretStr | None = None  # Socket Mode
     signing_secret: SecretStr | None = None  # HTTP mode
@@ -43,6 +45,8 @@ class SlackSettings(BaseModel):
 
 
 class MatrixSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     homeserver: str | None = None
     user_id: str | None = None
     access_token: SecretStr | None = None
