@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from nio import AsyncClient, MessageDirection
+from nio import AsyncClient, InviteMemberEvent, MessageDirection
 
 from bot.adapters.matrix.calls import MatrixCalls
 from bot.adapters.matrix.inbound import (
@@ -27,6 +27,20 @@ PAGE_SIZE = 100
 
 def _sources(events: list[Any]) -> list[Event]:
     return [event.source for event in events if isinstance(getattr(event, "source", None), dict)]
+
+
+def _invite_members(invite_state: list[Any]) -> list[Event]:
+    """Membership events of an invite; nio strips their content from `source`, so rebuild it."""
+    return [
+        {
+            "type": "m.room.member",
+            "state_key": event.state_key,
+            "sender": event.sender,
+            "content": event.content,
+        }
+        for event in invite_state
+        if isinstance(event, InviteMemberEvent)
+    ]
 
 
 class SyncLoop:
@@ -65,7 +79,7 @@ class SyncLoop:
         if self._encrypt:
             await self._share_keys()
         for room_id, invited in response.rooms.invite.items():
-            await self._answer_invite(room_id, _sources(invited.invite_state))
+            await self._answer_invite(room_id, _invite_members(invited.invite_state))
         # The first sync only marks where the bot starts: history before it is not acted on.
         if since is not None:
             for room_id, joined in response.rooms.join.items():
