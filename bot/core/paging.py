@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from bot.core.durations import Duration
 from bot.core.levels import Level
+from bot.core.team import RoleAssignment
 
 
 class PagingRule(BaseModel):
@@ -117,6 +118,17 @@ class RolePaging(BaseModel):
     @property
     def settled(self) -> bool:
         return self.filled or self.exhausted
+
+    @classmethod
+    def of(cls, assignment: RoleAssignment) -> RolePaging:
+        """Page a role as team assembly proposed it: picks, then backups, then duty contacts."""
+        ranked = [c.person_id for c in assignment.picks + assignment.backups]
+        return cls(
+            role=assignment.role,
+            needed=assignment.needed,
+            candidates=ranked,
+            duty_contacts=assignment.duty_contacts,
+        )
 
     def declined(self, person_id: str) -> bool:
         return any(p.person_id == person_id and p.status is PageStatus.DECLINED for p in self.pages)

@@ -18,6 +18,7 @@ from bot.core.paging import (
     start,
     timeout,
 )
+from bot.core.team import Candidate, RoleAssignment
 from tests.fixtures.rosters import MONDAY_10H, policy
 
 RULES = policy().paging
@@ -26,6 +27,19 @@ L1, L2, L3 = RULES[Level.L1], RULES[Level.L2], RULES[Level.L3]
 
 def paged(decisions: list[Decision]) -> list[str]:
     return [d.page.person_id for d in decisions if isinstance(d, PagePerson)]
+
+
+def candidate(person_id: str) -> Candidate:
+    return Candidate(
+        person_id=person_id,
+        role="analyst",
+        on_call=True,
+        skills=[],
+        languages=[],
+        active_assignments=0,
+        needs_approval=False,
+        reason="on call now; 0 active incidents",
+    )
 
 
 def role(
@@ -232,6 +246,20 @@ def test_a_higher_level_adds_roles_to_the_running_paging() -> None:
     decisions = pager.start(role("legal", ["lea"]))
     assert paged(decisions) == ["lea"]
     assert [r.role for r in pager.state.roles] == ["analyst", "legal"]
+
+
+def test_an_assembled_role_is_paged_picks_first() -> None:
+    proposal = RoleAssignment(
+        role="analyst",
+        needed=1,
+        picks=[candidate("bob")],
+        backups=[candidate("ann"), candidate("cas")],
+        duty_contacts=["desk"],
+    )
+    paging = RolePaging.of(proposal)
+    assert paging.candidates == ["bob", "ann", "cas"]
+    assert paging.duty_contacts == ["desk"]
+    assert paged(Pager(L2).start(paging)) == ["bob"]
 
 
 def test_the_input_state_is_never_changed_and_survives_json() -> None:
