@@ -1,0 +1,152 @@
+"""The `rrt` command line, run as a real process in a scratch directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_ROSTER = REPO / "config" / "roster.example.yaml"
+
+
+def rrt(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `rrt` with HOME and the working directory in `cwd`, free of RRT_* settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
+    }
+    env.update(HOME=str(cwd), PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo run for the module; tests that tamper with it work on a copy."""
+    workdir = tmp_path_factory.mktemp("demo")
+    played = rrt("demo", "--db", "demo.db", "--quiet", cwd=workdir)
+    assert played.returncode == 0, played.stderr
+    assert "rrt log verify --db demo.db" in played.stdout
+    assert "Ransomware" not in played.stdout  # --quiet leaves the transcript out
+    assert sorted(path.name for path in workdir.iterdir()) == ["demo.db"]
+    return workdir / "demo.db"
+
+
+def copy_of(db: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(db, copy)
+    return copy
+
+
+def test_the_demo_leaves_a_log_that_verifies(demo_db: Path) -> None:
+    verified = rrt("log", "verify", "--db", str(demo_db), cwd=demo_db.parent)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.startswith("log OK: ")
+    assert "entries" in verified.stdout
+
+
+def test_an_edited_log_row_is_named(demo_db: Path, tmp_path: Path) -> None:
+    db = copy_of(demo_db, tmp_path)
+    with sqlite3.connect(db) as connection:
+        (seq, data) = connection.execute(
+            "SELECT seq, data FROM log WHERE kind = 'answered' ORDER BY seq LIMIT 1"
+        ).fetchone()
+        connection.execute(
+            "UPDATE log SET data = ? WHERE seq = ?", (data.replace("Q1", "Q13"), seq)
+        )
+    connection.close()
+
+    verified = rrt("log", "verify", "--db", str(db), cwd=tmp_path)
+
+    assert verified.returncode == 1
+    assert f"log TAMPERED at entry {seq}" in verified.stdout
+
+
+def test_a_deleted_log_row_is_noticed(demo_db: Path, tmp_path: Path) -> None:
+    db = copy_of(demo_db, tmp_path)
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM log WHERE seq = 3")
+    connection.close()
+
+    verified = rrt("log", "verify", "--db", str(db), cwd=tmp_path)
+
+    assert verified.returncode == 1
+    assert "log TAMPERED" in verified.stdout
+
+
+def test_log_verify_on_an_empty_database_fails(tmp_path: Path) -> None:
+    verified = rrt("log", "verify", "--db", "empty.db", cwd=tmp_path)
+    assert verified.returncode == 1
+    assert "never initialised" in verified.stdout
+
+
+def test_the_example_roster_checks_clean(tmp_path: Path) -> None:
+    checked = rrt("roster", "check", str(EXAMPLE_ROSTER), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip() == f"{EXAMPLE_ROSTER}: OK"
+
+
+def test_a_broken_roster_prints_file_and_line_per_problem(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        "orgs:\n"
+        "  - id: cert\n"
+        "    name: CERT\n"
+        "    kind: cert\n"
+        "people:\n"
+        "  - id: alice\n"
+        "    name: Alice\n"
+        "    org: nowhere\n"
+        "    roles: [coordinator, wizard]\n"
+        "    max_tlp: PURPLE\n",
+        encoding="utf-8",
+    )
+
+    checked = rrt("roster", "check", "roster.yaml", cwd=tmp_path)
+
+    assert checked.returncode == 1
+    lines = checked.stdout.splitlines()
+    assert [line.split(":")[1] for line in lines] == ["8", "9", "10"]
+    assert all(line.startswith("roster.yaml:") for line in lines)
+    assert "unknown organisation 'nowhere'" in lines[0]
+    assert "unknown role 'wizard'" in lines[1]
+    assert "PURPLE" in lines[2]
+
+
+def test_an_invalid_settings_file_exits_2_naming_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("slack:\n  http_port: lots\n", encoding="utf-8")
+
+    checked = rrt("--config", "bad.yaml", "roster", "check", str(EXAMPLE_ROSTER), cwd=tmp_path)
+
+    assert checked.returncode == 2
+    assert checked.stdout == ""
+    assert "bad.yaml: slack.http_port:" in checked.stderr
+
+
+def test_an_unknown_setting_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("organisaton: cert\n", encoding="utf-8")
+    checked = rrt("--config", "bad.yaml", "log", "verify", "--db", "x.db", cwd=tmp_path)
+    assert checked.returncode == 2
+    assert "bad.yaml: organisaton:" in checked.stderr
+    assert not (tmp_path / "x.db").exists()  # nothing ran
+
+
+def test_a_missing_subcommand_is_a_usage_error(tmp_path: Path) -> None:
+    called = rrt(cwd=tmp_path)
+    assert called.returncode == 2
+    assert "usage: rrt" in called.stderr
