@@ -38,6 +38,7 @@ from storage.tables import (
     LogRow,
     PromptRow,
     RoomRow,
+    TimerRow,
     table_of,
 )
 
@@ -79,7 +80,14 @@ def _create_initial_tables(connection: Connection) -> None:
     connection.execute(insert(table_of(LogHead)).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial tables", _create_initial_tables),)
+def _create_timers(connection: Connection) -> None:
+    table_of(TimerRow).create(connection)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial tables", _create_initial_tables),
+    Migration(2, "timers", _create_timers),
+)
 
 
 def current_version(engine: Engine) -> int:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
+from bot.core.store import LATE_AFTER, Timer
 from storage import log
 from storage.db import make_engine
 from storage.migrations import migrate
@@ -20,9 +22,10 @@ from storage.tables import (
     KeyValueRow,
     PromptRow,
     RoomRow,
+    TimerRow,
     table_of,
 )
-from storage.timestamps import to_utc
+from storage.timestamps import from_db, to_utc
 from storage.upsert import increment, insert_new, upsert
 
 
@@ -148,6 +151,72 @@ class SqlStore:
         with Session(self.engine) as session:
             return [(row.platform, row.event_id, row.payload) for row in session.exec(query)]
 
+    # TimerStore
+
+    def schedule(self, incident_id: str, kind: str, key: str, due_at: datetime) -> None:
+        values = {"incident_id": incident_id, "kind": kind, "key": key, "due_at": to_utc(due_at)}
+        keys = ["incident_id", "kind", "key", "due_at"]
+        with Session(self.engine) as session, session.begin():
+            insert_new(session, table_of(TimerRow), {**values, "late": False}, keys)
+
+    def cancel(self, incident_id: str, kind: str, key: str) -> None:
+        statement = delete(table_of(TimerRow)).where(
+            col(TimerRow.incident_id) == incident_id,
+            col(TimerRow.kind) == kind,
+            col(TimerRow.key) == key,
+            col(TimerRow.fired_at).is_(None),
+        )
+        with Session(self.engine) as session, session.begin():
+            session.exec(statement)
+
+    def pending_timers(self, incident_id: str) -> list[Timer]:
+        query = (
+            select(TimerRow)
+            .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_(None))
+            .order_by(col(TimerRow.due_at), col(TimerRow.id))
+        )
+        with Session(self.engine) as session:
+            return [_timer(row) for row in session.exec(query)]
+
+    def due(self, now: datetime) -> list[Timer]:
+        query = (
+            select(TimerRow)
+            .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= to_utc(now))
+            .order_by(col(TimerRow.due_at), col(TimerRow.id))
+        )
+        with Session(self.engine) as session:
+            return [_timer(row) for row in session.exec(query)]
+
+    def claim(self, timer_id: int, now: datetime) -> bool:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(TimerRow, timer_id)
+            if row is None or row.fired_at is not None:
+                return False
+            late = to_utc(now) - from_db(row.due_at) > LATE_AFTER
+            # The condition on fired_at makes the claim atomic between processes.
+            statement = (
+                update(table_of(TimerRow))
+                .where(col(TimerRow.id) == timer_id, col(TimerRow.fired_at).is_(None))
+                .values(fired_at=to_utc(now), late=late)
+            )
+            return session.exec(statement).rowcount == 1
+
+    def fired(self, incident_id: str) -> list[Timer]:
+        """Timers of an incident that have fired, in firing order."""
+        query = (
+            select(TimerRow)
+            .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_not(None))
+            .order_by(col(TimerRow.fired_at), col(TimerRow.id))
+        )
+        with Session(self.engine) as session:
+            return [_timer(row) for row in session.exec(query)]
+
+    def next_due_at(self) -> datetime | None:
+        query = select(func.min(TimerRow.due_at)).where(col(TimerRow.fired_at).is_(None))
+        with Session(self.engine) as session:
+            found = session.exec(query).first()
+            return from_db(found) if found is not None else None
+
     def _incidents(self, *, open_only: bool) -> list[Incident]:
         query = select(IncidentRow).order_by(col(IncidentRow.year), col(IncidentRow.seq))
         if open_only:
@@ -186,6 +255,19 @@ def _bind_rooms(session: Session, incident: Incident) -> None:
     for room in incident.rooms.values():
         session.add(RoomRow(platform=room.platform, room_id=room.room_id, incident_id=incident.id))
     session.flush()
+
+
+def _timer(row: TimerRow) -> Timer:
+    assert row.id is not None
+    return Timer(
+        id=row.id,
+        incident_id=row.incident_id,
+        kind=row.kind,
+        key=row.key,
+        due_at=from_db(row.due_at),
+        fired_at=from_db(row.fired_at) if row.fired_at is not None else None,
+        late=row.late,
+    )
 
 
 def _incident(row: IncidentRow) -> Incident:

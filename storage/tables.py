@@ -115,3 +115,23 @@ class IncidentCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last_seq: int
+
+
+class TimerRow(SQLModel, table=True):
+    """A pending or fired deadline of an incident (ack, check-in, clock reminder).
+
+    The database is the source of truth: the scheduler only wakes the bot at the next `due_at`.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (UniqueConstraint("incident_id", "kind", "key", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(index=True)
+    kind: str
+    key: str
+    due_at: datetime = Field(sa_column=_utc_column(index=True))
+    fired_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    late: bool = False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.events import LogEvent, LogRecord
@@ -41,6 +43,47 @@ class IncidentStore(Protocol):
     def prompt(self, platform: str, message_id: str) -> tuple[str, str] | None:
         """(incident_id, key) for a message the bot sent, if bound."""
         ...
+
+
+# A timer that fires more than this after its due time fell due while the bot was down.
+LATE_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A deadline stored with its incident: an ack, a check-in, a clock reminder."""
+
+    id: int
+    incident_id: str
+    kind: str  # e.g. "ack", "checkin", "checkin_grace", "clock"
+    key: str  # what it is about within the incident, e.g. "analyst/bob/<paged at>"
+    due_at: datetime
+    fired_at: datetime | None = None
+    late: bool = False
+
+
+class TimerStore(Protocol):
+    """Every pending deadline is a row; the scheduler only wakes the bot."""
+
+    def schedule(self, incident_id: str, kind: str, key: str, due_at: datetime) -> None:
+        """Add a timer; the same (incident, kind, key, due time) is added once only."""
+        ...
+
+    def cancel(self, incident_id: str, kind: str, key: str) -> None:
+        """Drop the pending (not yet fired) timers of this kind and key."""
+        ...
+
+    def pending_timers(self, incident_id: str) -> list[Timer]: ...
+
+    def due(self, now: datetime) -> list[Timer]:
+        """Pending timers due at or before `now`, soonest first."""
+        ...
+
+    def claim(self, timer_id: int, now: datetime) -> bool:
+        """Mark a timer fired (late when past `LATE_AFTER`); False when it had already fired."""
+        ...
+
+    def next_due_at(self) -> datetime | None: ...
 
 
 class Inbox(Protocol):

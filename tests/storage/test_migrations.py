@@ -20,7 +20,10 @@ TABLES = {
     "key_values",
     "incident_counters",
     "schema_version",
+    "timers",
 }
+LATEST = len(MIGRATIONS)
+NEXT = LATEST + 1
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def test_fresh_database_gets_the_initial_tables(engine: Engine) -> None:
 
     assert migrate(engine) == len(MIGRATIONS)
 
-    assert current_version(engine) == 1
+    assert current_version(engine) == LATEST
     assert set(inspect(engine).get_table_names()) >= TABLES
     with engine.connect() as connection:
         head = connection.execute(text("SELECT id, seq, hash FROM log_head")).all()
@@ -59,11 +62,11 @@ def test_migrating_again_is_harmless(store_url: str) -> None:
 
     engine = make_engine(store_url)
     try:
-        assert migrate(engine) == 1
-        assert migrate(engine) == 1
+        assert migrate(engine) == LATEST
+        assert migrate(engine) == LATEST
         with engine.connect() as connection:
             versions = connection.execute(text("SELECT version FROM schema_version")).scalars()
-            assert list(versions) == [1]
+            assert list(versions) == list(range(1, NEXT))
             assert connection.execute(text("SELECT count(*) FROM log_head")).scalar_one() == 1
     finally:
         engine.dispose()
@@ -77,16 +80,16 @@ def test_database_at_an_older_version_gets_only_the_newer_steps(engine: Engine) 
     applied: list[int] = []
 
     def second(connection: Connection) -> None:
-        applied.append(2)
+        applied.append(NEXT)
         add_column(connection)
 
-    newer = (*MIGRATIONS, Migration(2, "key notes", second))
+    newer = (*MIGRATIONS, Migration(NEXT, "key notes", second))
 
-    assert migrate(engine, newer) == 2
-    assert migrate(engine, newer) == 2
+    assert migrate(engine, newer) == NEXT
+    assert migrate(engine, newer) == NEXT
 
-    assert applied == [2]
-    assert current_version(engine) == 2
+    assert applied == [NEXT]
+    assert current_version(engine) == NEXT
     assert "note" in {column["name"] for column in inspect(engine).get_columns("key_values")}
 
 
@@ -94,16 +97,16 @@ def test_failed_step_leaves_the_previous_version(engine: Engine) -> None:
     migrate(engine)
 
     with pytest.raises(RuntimeError, match="step failed"):
-        migrate(engine, (*MIGRATIONS, Migration(2, "broken", fail)))
+        migrate(engine, (*MIGRATIONS, Migration(NEXT, "broken", fail)))
 
-    assert current_version(engine) == 1
+    assert current_version(engine) == LATEST
     assert "half_done" not in inspect(engine).get_table_names()
 
 
 def test_database_from_a_newer_release_is_refused(engine: Engine) -> None:
-    migrate(engine, (*MIGRATIONS, Migration(2, "key notes", add_column)))
+    migrate(engine, (*MIGRATIONS, Migration(NEXT, "key notes", add_column)))
 
-    with pytest.raises(SchemaTooNew, match="schema version 2"):
+    with pytest.raises(SchemaTooNew, match=f"schema version {NEXT}"):
         migrate(engine)
 
 
