@@ -248,3 +248,27 @@ async def test_upload_file_posts_an_m_file(world: MatrixWorld) -> None:
     assert content["info"] == {"mimetype": "application/pdf", "size": len(report)}
     downloaded = ok(await alice.client.download(mxc=content["url"]))
     assert downloaded.body == report
+
+
+async def test_password_login_keeps_its_device_between_restarts(world: MatrixWorld) -> None:
+    first = world.adapter(access_token=None, password="bot-password")
+    await first.start()
+    await first.stop()
+    second = world.adapter(access_token=None, password="bot-password")
+    await second.start()
+
+    device_id = world.store.get("matrix:device_id")
+    assert device_id
+    owner = AsyncClient(world.synapse.base_url, world.bot_user_id)
+    owner.restore_login(world.bot_user_id, "CHECK", world.bot_token)
+    try:
+        devices = ok(await owner.devices()).devices
+    finally:
+        await owner.close()
+    # One device from registration, one for the bot however often it starts.
+    assert len(devices) == 2
+    assert device_id in {device.id for device in devices}
+    room_id = await open_war_room(world, second)
+    await world.analysts[0].say(room_id, "!incident status")
+    [status] = await world.inbox.wait_for_actions(world.analysts[0].user_id, 1)
+    assert status.text == "status"

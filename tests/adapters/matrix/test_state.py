@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from bot.adapters.matrix.state import MatrixState
+from bot.port import Button
+from tests.adapters.matrix.support import MemoryKeyValue
+
+
+def test_state_survives_a_new_instance_over_the_same_store() -> None:
+    store = MemoryKeyValue()
+    first = MatrixState(store)
+    first.next_batch = "s72_1"
+    first.device_id = "RRTDEVICE"
+    first.remember_buttons("$page", (Button("Accept", "page accept", "primary"),))
+    first.remember_direct_room("@alice:rrt.test", "!dm:rrt.test")
+
+    again = MatrixState(store)
+
+    assert (again.next_batch, again.device_id) == ("s72_1", "RRTDEVICE")
+    assert again.buttons("$page") == (Button("Accept", "page accept", "primary"),)
+    assert again.buttons("$other") == ()
+    assert again.direct_room("@alice:rrt.test") == "!dm:rrt.test"
+    assert again.is_direct_room("!dm:rrt.test")
+    assert not again.is_direct_room("!war:rrt.test")
+
+
+def test_a_fresh_store_knows_nothing() -> None:
+    state = MatrixState(MemoryKeyValue())
+
+    assert (state.next_batch, state.device_id, state.direct_room("@a:rrt.test")) == (
+        None,
+        None,
+        None,
+    )
