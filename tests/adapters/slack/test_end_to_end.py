@@ -1,0 +1,480 @@
+"""A whole incident through the real bot and the real Slack app, against the local fake Slack.
+
+Requests are signed as Slack signs them (HTTP mode) or pushed as Socket Mode envelopes; every
+Web API call the bot makes goes to the fake, which records it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.adapters.slack import RateLimiter, SlackAdapter
+from bot.bootstrap import Bot, build
+from bot.core.clock import FakeClock
+from bot.core.lifecycle import State
+from bot.port import Inbound, InboundHandler
+from config.settings import Settings
+from handlers.replies import SLACK_KEYCAPS
+from storage.verify_cli import verify_report
+from tests.adapters.slack.payloads import (
+    block_action,
+    event_callback,
+    form,
+    interactive_form,
+    message,
+    reaction_added,
+    signed_headers,
+    slash_command,
+)
+from tests.fixtures.roster import small_roster
+from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
+
+BOT_TOKEN = "xoxb-end-to-end"
+APP_TOKEN = "xapp-1-end-to-end"
+SIGNING_SECRET = "e2e0signing0secret0000000000000a"
+LOBBY = "C0LOBBY01"
+ALICE, BOB, CARLA = "UALICE", "UBOB", "UCARLA"
+START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+WAIT_SECONDS = 5.0  # only a failing test waits this long
+# The worked example of the triage policy: scores 63.1, band High, proposes L2.
+WORKED_EXAMPLE = {
+    "Q1": "malicious-code",
+    "Q2": "declared",
+    "Q3": "essential",
+    "Q4": "denial",
+    "Q5": "critical-data",
+    "Q6": "directory",
+    "Q7": "effect",
+    "Q8": "criminal",
+    "Q9": "one",
+    "Q10": "no",
+    "Q11": "extended",
+    "Q12": "possible",
+    "Q13": "national",
+    "Q14a": "yes",
+    "Q14b": "yes",
+    "Q14c": "no",
+    "Q14d": "no",
+}
+ANSWERED_BY_THREAD_REPLY = "Q3"
+ANSWERED_BY_REACTION = "Q4"
+# Log kinds of the incident's course; other records (paging, reminders) may come between them.
+MILESTONES = {"declared", "war_room_opened", "state_changed", "level_proposed", "level_confirmed"}
+
+Kind = Literal["command", "interactive", "event"]
+
+
+class Deliveries:
+    """Stands between the adapter and the dispatcher to tell a test when an event was handled."""
+
+    def __init__(self) -> None:
+        self.dispatcher: InboundHandler | None = None
+        self.handled: list[str] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(self, inbound: Inbound) -> None:
+        assert self.dispatcher is not None
+        try:
+            await self.dispatcher(inbound)
+        finally:
+            self.handled.append(inbound.event_id)
+            self._changed.set()
+
+    async def wait_for(self, event_id: str) -> None:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while event_id not in self.handled:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+class Transport(Protocol):
+    async def deliver(self, kind: Kind, payload: Params) -> None: ...
+
+
+class SignedHttp:
+    """Slack's HTTP delivery: form or JSON bodies, v0-signed, answered with a 200 ack."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url
+
+    async def post(self, body: str, content_type: str, headers: dict[str, str]) -> int:
+        sent = {"Content-Type": content_type, **headers}
+        async with self.session.post(self.url, data=body, headers=sent) as response:
+            return response.status
+
+    async def deliver(self, kind: Kind, payload: Params) -> None:
+        body, content_type = encoded(kind, payload)
+        assert await self.post(body, content_type, signed_headers(body, SIGNING_SECRET)) == 200
+
+
+def encoded(kind: Kind, payload: Params) -> tuple[str, str]:
+    if kind == "command":
+        return form(payload), "application/x-www-form-urlencoded"
+    if kind == "interactive":
+        return interactive_form(payload), "application/x-www-form-urlencoded"
+    return json.dumps(payload), "application/json"
+
+
+ENVELOPE_TYPES: dict[Kind, str] = {
+    "command": "slash_commands",
+    "interactive": "interactive",
+    "event": "events_api",
+}
+
+
+class SocketEnvelopes:
+    """Slack's Socket Mode delivery: envelopes over the websocket, each acked by its id."""
+
+    def __init__(self, slack: FakeSlack) -> None:
+        self.slack = slack
+
+    async def deliver(self, kind: Kind, payload: Params) -> None:
+        envelope_id = await self.slack.push(ENVELOPE_TYPES[kind], payload)
+        assert (await self.slack.ack_for(envelope_id))["envelope_id"] == envelope_id
+
+
+class Workspace:
+    """People acting in Slack, each action waited on until the bot has handled it."""
+
+    def __init__(self, bot: Bot, slack: FakeSlack, transport: Transport, deliveries: Deliveries):
+        self.bot = bot
+        self.slack = slack
+        self.transport = transport
+        self.deliveries = deliveries
+        self._serial = itertools.count(1)
+
+    def _next(self) -> int:
+        return next(self._serial)
+
+    async def command(self, user: str, channel: str, text: str) -> None:
+        trigger = f"trig-command-{self._next()}"
+        payload = {
+            **slash_command(text, trigger),
+            "user_id": user,
+            "user_name": user.lower(),
+            "channel_id": channel,
+            "channel_name": "incidents",
+        }
+        await self.transport.deliver("command", payload)
+        await self.deliveries.wait_for(f"command:{trigger}")
+
+    async def click(self, user: str, posted: Params, value: str) -> None:
+        trigger = f"trig-click-{self._next()}"
+        channel = str(posted["channel"])
+        payload = block_action(value, str(posted["ts"]), trigger)
+        payload["user"] = {"id": user, "username": user.lower(), "team_id": "T0TEAM001"}
+        payload["container"]["channel_id"] = channel
+        payload["channel"] = {"id": channel, "name": "war-room"}
+        payload["actions"][0]["action_id"] = f"rrt_button_{button_values(posted).index(value)}"
+        await self.transport.deliver("interactive", payload)
+        await self.deliveries.wait_for(f"action:{trigger}")
+
+    async def reply_in_thread(self, user: str, posted: Params, text: str) -> None:
+        serial = self._next()
+        reply = message(
+            text,
+            ts=f"1764490000.{serial:06d}",
+            thread_ts=str(posted["ts"]),
+            parent_user_id=BOT_USER_ID,
+        )
+        await self.event({**reply, "user": user, "channel": posted["channel"]}, serial)
+
+    async def react(self, user: str, posted: Params, reaction: str) -> None:
+        event = {
+            **reaction_added(reaction, str(posted["ts"])),
+            "user": user,
+            "item": {"type": "message", "channel": posted["channel"], "ts": posted["ts"]},
+        }
+        await self.event(event, self._next())
+
+    async def event(self, event: Params, serial: int) -> None:
+        event_id = f"Ev0E2E{serial:04d}"
+        await self.transport.deliver("event", event_callback(event, event_id))
+        await self.deliveries.wait_for(event_id)
+
+    def posts_in(self, channel: str) -> list[Params]:
+        return [posted for posted in self.slack.posted if posted["channel"] == channel]
+
+    def last_text(self, channel: str) -> str:
+        return str(self.posts_in(channel)[-1]["text"])
+
+    def question(self, channel: str, question_id: str) -> Params:
+        asked = [p for p in self.posts_in(channel) if f" · {question_id}: " in p["text"]]
+        assert asked, f"{question_id} was never asked"
+        return asked[-1]
+
+    def war_room(self, name_prefix: str) -> str:
+        (channel,) = [c for c in self.slack.channels.values() if c["name"].startswith(name_prefix)]
+        return str(channel["id"])
+
+
+def button_values(posted: Params) -> list[str]:
+    blocks = posted["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    return [
+        element["value"]
+        for block in blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+# ---- wiring
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def bot(tmp_path: Path, clock: FakeClock) -> Iterator[Bot]:
+    wired = build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'rrt.db'}"),
+        clock=clock,
+        roster=small_roster(),
+    )
+    yield wired
+    wired.close()
+
+
+@pytest_asyncio.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with running_fake_slack() as fake:
+        yield fake
+
+
+async def attached(bot: Bot, adapter: SlackAdapter, deliveries: Deliveries) -> SlackAdapter:
+    deliveries.dispatcher = bot.dispatcher
+    bot.attach(adapter)
+    await adapter.start()
+    return adapter
+
+
+def adapter_for(bot: Bot, slack: FakeSlack, deliveries: Deliveries, **mode: Any) -> SlackAdapter:
+    # No client-side pacing: the fake does not rate-limit, and pacing would only slow the test.
+    return SlackAdapter(
+        bot_token=BOT_TOKEN,
+        store=bot.store.kv,
+        on_inbound=deliveries,
+        api_base_url=slack.base_url,
+        limiter=RateLimiter({}),
+        **mode,
+    )
+
+
+@pytest_asyncio.fixture
+async def http_adapter(
+    bot: Bot, slack: FakeSlack
+) -> AsyncIterator[tuple[SlackAdapter, Deliveries]]:
+    deliveries = Deliveries()
+    adapter = adapter_for(
+        bot, slack, deliveries, mode="http", signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0
+    )
+    await attached(bot, adapter, deliveries)
+    yield adapter, deliveries
+    await adapter.stop()
+
+
+@pytest_asyncio.fixture
+async def http(
+    bot: Bot, slack: FakeSlack, http_adapter: tuple[SlackAdapter, Deliveries]
+) -> AsyncIterator[tuple[Workspace, SignedHttp]]:
+    adapter, deliveries = http_adapter
+    async with aiohttp.ClientSession() as session:
+        signed = SignedHttp(session, f"http://127.0.0.1:{adapter.http_port}/slack/events")
+        yield Workspace(bot, slack, signed, deliveries), signed
+
+
+@pytest_asyncio.fixture
+async def socket(bot: Bot, slack: FakeSlack) -> AsyncIterator[Workspace]:
+    deliveries = Deliveries()
+    adapter = await attached(
+        bot, adapter_for(bot, slack, deliveries, app_token=APP_TOKEN), deliveries
+    )
+    yield Workspace(bot, slack, SocketEnvelopes(slack), deliveries)
+    await adapter.stop()
+
+
+# ---- the incident
+
+
+async def declare(ws: Workspace, title: str = "Ransomware at hospital") -> str:
+    await ws.command(ALICE, LOBBY, f"declare {title}")
+    return ws.war_room("inc-2026-")
+
+
+async def run_whole_incident(ws: Workspace, clock: FakeClock) -> str:
+    """Declaration to closing as people would do it in Slack; returns the war room's id."""
+    slack = ws.slack
+    room = await declare(ws)
+
+    (create,) = slack.calls_to("conversations.create")
+    assert re.fullmatch(r"inc-2026-0001-ransomware-at-hospital", create.params["name"])
+    (topic,) = [c for c in slack.calls_to("conversations.setTopic") if c.params["channel"] == room]
+    assert str(topic.params["topic"]).startswith("TLP:AMBER")
+    (purpose,) = slack.calls_to("conversations.setPurpose")
+    assert purpose.params["purpose"] == "INC-2026-0001 · Ransomware at hospital"
+    (invite,) = slack.calls_to("conversations.invite")
+    assert ALICE in str(invite.params["users"])
+    headline, first_question = ws.posts_in(room)[:2]
+    assert str(headline["text"]).startswith("🚨 INC-2026-0001 · Ransomware at hospital")
+    (pin,) = slack.calls_to("pins.add")
+    assert (pin.params["channel"], pin.params["timestamp"]) == (room, headline["ts"])
+    assert "Triage 1/17 · Q1" in first_question["text"]
+    assert "answer Q1 malicious-code" in button_values(first_question)
+    assert ws.last_text(LOBBY).startswith("Declared INC-2026-0001")
+
+    for n, (question_id, option) in enumerate(WORKED_EXAMPLE.items()):
+        clock.advance(timedelta(minutes=1))
+        analyst = BOB if n % 2 else CARLA
+        asked = ws.question(room, question_id)
+        number = button_values(asked).index(f"answer {question_id} {option}") + 1
+        if question_id == ANSWERED_BY_THREAD_REPLY:
+            await ws.reply_in_thread(analyst, asked, str(number))
+        elif question_id == ANSWERED_BY_REACTION:
+            await ws.react(analyst, asked, SLACK_KEYCAPS[number - 1])
+        else:
+            await ws.click(analyst, asked, f"answer {question_id} {option}")
+        assert f"{question_id} → {option}" in recent_text(ws, room)
+    said = "\n".join(str(p["text"]) for p in ws.posts_in(room))
+    assert "Proposed level L2: Score 63.1 (High) → L2, because S >= 55." in said
+    assert "Police liaison required." in said
+
+    await ws.command(ALICE, room, "confirm")
+    assert "Level L2 confirmed by Alice Martin." in recent_text(ws, room)
+    assert "Level L2 (national cyber security incident)" in headline_now(slack, headline)
+    for command in ("contain", "resolve", "close"):
+        clock.advance(timedelta(hours=1))
+        await ws.command(ALICE, room, command)
+    assert ws.last_text(room).startswith("INC-2026-0001 closed by Alice Martin.")
+    headline_updates = [
+        c for c in slack.calls_to("chat.update") if c.params["ts"] == headline["ts"]
+    ]
+    assert len(headline_updates) >= len(WORKED_EXAMPLE) + 4  # every answer and every move
+    return room
+
+
+def recent_text(ws: Workspace, room: str) -> str:
+    """The bot's last few posts: an answer's acknowledgement comes before the next question."""
+    return "\n".join(str(p["text"]) for p in ws.posts_in(room)[-3:])
+
+
+def headline_now(slack: FakeSlack, headline: Params) -> str:
+    updates = [c for c in slack.calls_to("chat.update") if c.params["ts"] == headline["ts"]]
+    assert updates, "the headline was never updated"
+    return str(updates[-1].params["text"])
+
+
+def assert_recorded_whole_incident(bot: Bot, database: Path) -> None:
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.state is State.CLOSED
+    assert incident.answers["Q1"].author == "carla"
+    assert incident.answers[ANSWERED_BY_THREAD_REPLY].author == "carla"
+    assert incident.answers[ANSWERED_BY_REACTION].author == "bob"
+    assert {q: a.option for q, a in incident.answers.items()} == WORKED_EXAMPLE
+    records = [(r.event.kind, r.event.actor) for r in bot.store.log("INC-2026-0001")]
+    answered = [(kind, actor) for kind, actor in records if kind == "answered"]
+    assert answered == [("answered", "bob" if n % 2 else "carla") for n in range(17)]
+    milestones = [pair for pair in records if pair[0] in MILESTONES]
+    assert milestones == [
+        ("declared", "alice"),
+        ("war_room_opened", "alice"),
+        ("state_changed", "alice"),
+        ("level_proposed", "bob"),  # Q14c completes the answers the level rules need
+        ("level_confirmed", "alice"),
+        *[("state_changed", "alice")] * 4,
+    ]
+    transitions = [
+        (r.event.data["from_state"], r.event.data["to_state"])
+        for r in bot.store.log("INC-2026-0001")
+        if r.event.kind == "state_changed"
+    ]
+    assert transitions == [
+        ("declared", "triage"),
+        ("triage", "response"),
+        ("response", "contained"),
+        ("contained", "resolved"),
+        ("resolved", "closed"),
+    ]
+    intact, report = verify_report(f"sqlite:///{database}")
+    assert intact, report
+
+
+async def test_a_whole_incident_over_signed_http(
+    http: tuple[Workspace, SignedHttp], bot: Bot, clock: FakeClock, tmp_path: Path
+) -> None:
+    ws, _ = http
+    await run_whole_incident(ws, clock)
+    assert_recorded_whole_incident(bot, tmp_path / "rrt.db")
+
+
+async def test_a_whole_incident_over_socket_mode(
+    socket: Workspace, bot: Bot, clock: FakeClock, tmp_path: Path
+) -> None:
+    await run_whole_incident(socket, clock)
+    assert_recorded_whole_incident(bot, tmp_path / "rrt.db")
+
+
+# ---- delivery failures
+
+
+async def test_a_retried_command_opens_one_war_room(
+    http: tuple[Workspace, SignedHttp], bot: Bot, slack: FakeSlack
+) -> None:
+    ws, signed = http
+    payload = {**slash_command("declare Ransomware at hospital", "trig-retried"), "user_id": ALICE}
+    body = form({**payload, "channel_id": LOBBY})
+    retry = {**signed_headers(body, SIGNING_SECRET), "X-Slack-Retry-Num": "1"}
+    retry["X-Slack-Retry-Reason"] = "http_timeout"
+    for headers in (signed_headers(body, SIGNING_SECRET), retry):
+        assert await signed.post(body, "application/x-www-form-urlencoded", headers) == 200
+    await ws.deliveries.wait_for("command:trig-retried")
+    await ws.command(ALICE, LOBBY, "declare Phishing wave")
+    names = [call.params["name"] for call in slack.calls_to("conversations.create")]
+    assert names == ["inc-2026-0001-ransomware-at-hospital", "inc-2026-0002-phishing-wave"]
+    assert ws.deliveries.handled.count("command:trig-retried") == 1
+    assert [i.id for i in bot.store.open_incidents()] == ["INC-2026-0001", "INC-2026-0002"]
+
+
+async def test_a_forged_signature_declares_nothing(
+    http: tuple[Workspace, SignedHttp], bot: Bot, slack: FakeSlack
+) -> None:
+    _, signed = http
+    body = form({**slash_command("declare Fake emergency"), "user_id": ALICE})
+    forged = signed_headers(body, secret="not-the-signing-secret")
+    assert await signed.post(body, "application/x-www-form-urlencoded", forged) == 401
+    assert slack.calls_to("conversations.create") == []
+    assert bot.store.open_incidents() == []
+    assert bot.store.unhandled() == []
+    assert bot.store.log() == []
+
+
+async def test_a_refused_web_api_call_is_explained_and_the_bot_carries_on(
+    http: tuple[Workspace, SignedHttp], bot: Bot, slack: FakeSlack
+) -> None:
+    ws, _ = http
+    slack.fail_next("conversations.create", "restricted_action")
+    await ws.command(ALICE, LOBBY, "declare Ransomware at hospital")
+    assert ws.last_text(LOBBY) == (
+        "The chat platform refused that (restricted_action). What was recorded is kept."
+    )
+    assert slack.channels == {}
+
+    await ws.command(ALICE, LOBBY, "declare Ransomware at hospital")
+    room = ws.war_room("inc-2026-0002-")
+    assert ws.last_text(LOBBY).startswith("Declared INC-2026-0002")
+    assert "Triage 1/17 · Q1" in ws.last_text(room)
