@@ -45,6 +45,9 @@ class MatrixCalls:
         self._rate_limit_attempts = rate_limit_attempts
         self._sleep = sleep
 
+    async def back_off(self, failures: int) -> None:
+        await self._sleep(self._backoff.delay(failures))
+
     async def __call__(
         self, what: str, operation: Callable[[], Awaitable[Any]], *, forever: bool = False
     ) -> Any:

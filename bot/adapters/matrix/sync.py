@@ -66,8 +66,17 @@ class SyncLoop:
         self._encrypt = encrypt
 
     async def run(self) -> None:
+        """Syncs until cancelled; a failed sync is logged and retried after a back-off."""
+        failures = 0
         while True:
-            await self.sync_once(self._timeout_ms)
+            try:
+                await self.sync_once(self._timeout_ms)
+                failures = 0
+            except Exception:
+                # The loop is the bot's only ear: it keeps going whatever one sync met.
+                failures += 1
+                log.exception("sync failed (%d in a row)", failures)
+                await self._calls.back_off(failures)
 
     async def sync_once(self, timeout_ms: int) -> None:
         since = self._state.next_batch

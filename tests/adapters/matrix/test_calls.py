@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from aiohttp import web
 from nio import ErrorResponse, RoomSendResponse
 
+from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.matrix.calls import Backoff, MatrixCalls
 from bot.port import Outbound, PlatformError, RoomSpec
 from tests.adapters.matrix.conftest import MatrixWorld
@@ -109,26 +111,28 @@ async def test_unreachable_homeserver_raises_after_the_attempts() -> None:
     assert sleep.delays == [0.5, 1.0]
 
 
-class RateLimitingProxy:
-    """A real HTTP front for Synapse that answers the first message send with a 429."""
+Rule = Callable[[web.Request], bool]
+
+
+class TroubleProxy:
+    """A real HTTP front for Synapse that answers chosen requests with an error, once each."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.limited: list[str] = []
         self.base_url = ""
+        self.planned: list[tuple[Rule, int, dict[str, Any]]] = []
+        self.answered: list[str] = []
+
+    def fail_once(self, rule: Rule, status: int, error: dict[str, Any]) -> None:
+        self.planned.append((rule, status, error))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        is_message = request.method == "PUT" and "/send/m.room.message/" in request.path
-        if is_message and not self.limited:
-            self.limited.append(request.path)
-            return web.json_response(
-                {
-                    "errcode": "M_LIMIT_EXCEEDED",
-                    "error": "Too many requests",
-                    "retry_after_ms": 250,
-                },
-                status=429,
-            )
+        for planned in self.planned:
+            rule, status, error = planned
+            if rule(request):
+                self.planned.remove(planned)
+                self.answered.append(f"{request.method} {request.path}")
+                return web.json_response(error, status=status)
         async with (
             aiohttp.ClientSession() as session,
             session.request(
@@ -143,12 +147,20 @@ class RateLimitingProxy:
             )
 
 
+def is_message_send(request: web.Request) -> bool:
+    return request.method == "PUT" and "/send/m.room.message/" in request.path
+
+
+def is_sync(request: web.Request) -> bool:
+    return request.path.endswith("/sync")
+
+
 @pytest.fixture
-async def proxy(world: MatrixWorld) -> AsyncIterator[RateLimitingProxy]:
-    front = RateLimitingProxy(world.synapse.base_url)
+async def proxy(world: MatrixWorld) -> AsyncIterator[TroubleProxy]:
+    front = TroubleProxy(world.synapse.base_url)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", front.handle)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -158,27 +170,56 @@ async def proxy(world: MatrixWorld) -> AsyncIterator[RateLimitingProxy]:
     await runner.cleanup()
 
 
-@pytest.mark.matrix
-async def test_rate_limited_send_is_retried_once(
-    world: MatrixWorld, proxy: RateLimitingProxy
-) -> None:
-    sleep = RecordedSleep()
-    adapter = world.adapter(homeserver=proxy.base_url, sleep=sleep)
-    await adapter.start()
+async def open_room(world: MatrixWorld, adapter: MatrixAdapter) -> str:
     alice = world.analysts[0]
     room_id = await adapter.create_room(
         RoomSpec(name="INC", slug="inc", topic="t", invite=(alice.user_id,))
     )
     await alice.join(room_id)
+    return room_id
+
+
+@pytest.mark.matrix
+async def test_rate_limited_send_is_retried_once(world: MatrixWorld, proxy: TroubleProxy) -> None:
+    proxy.fail_once(
+        is_message_send,
+        429,
+        {"errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests", "retry_after_ms": 250},
+    )
+    sleep = RecordedSleep()
+    adapter = world.adapter(homeserver=proxy.base_url, sleep=sleep)
+    await adapter.start()
+    room_id = await open_room(world, adapter)
 
     sent = await adapter.send(room_id, Outbound("Containment started."))
 
-    assert len(proxy.limited) == 1
+    assert len(proxy.answered) == 1
     assert 0.25 in sleep.delays
     bodies = [
         event["content"].get("body")
-        for event in await alice.recent_events(room_id)
+        for event in await world.analysts[0].recent_events(room_id)
         if event["type"] == "m.room.message"
     ]
     assert bodies == ["Containment started."]
     assert sent.message_id.startswith("$")
+
+
+@pytest.mark.matrix
+async def test_sync_loop_carries_on_after_a_server_error(
+    world: MatrixWorld, proxy: TroubleProxy
+) -> None:
+    adapter = world.adapter(homeserver=proxy.base_url, sync_timeout_ms=200)
+    await adapter.start()
+    room_id = await open_room(world, adapter)
+    alice = world.analysts[0]
+    proxy.fail_once(is_sync, 500, {"errcode": "M_UNKNOWN", "error": "Internal server error"})
+    for _ in range(100):  # the next long-poll ends within 200 ms
+        if proxy.answered:
+            break
+        await asyncio.sleep(0.05)
+    assert [answer.rsplit("/", 1)[-1] for answer in proxy.answered] == ["sync"]
+
+    await alice.say(room_id, "!incident status")
+
+    [status] = await world.inbox.wait_for_actions(alice.user_id, 1)
+    assert status.text == "status"
