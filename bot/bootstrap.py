@@ -8,10 +8,12 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.roster import Roster
 from bot.core.triage import Questionnaire
 from bot.port import ChatPlatform
+from config.policy import Policy, load_policy
 from config.roster import load_roster
 from config.settings import Settings
 from config.triage import load_questionnaire
-from handlers.context import Services
+from bot.scheduler import Scheduler
+from handlers.context import Rules, Services
 from handlers.dispatch import Dispatcher
 from storage.sql_store import SqlStore, open_store
 
@@ -22,6 +24,7 @@ class Bot:
     dispatcher: Dispatcher
     store: SqlStore
     settings: Settings
+    scheduler: Scheduler
     platforms: list[ChatPlatform] = field(default_factory=list)
 
     def attach(self, platform: ChatPlatform) -> None:
@@ -29,6 +32,7 @@ class Bot:
         self.platforms.append(platform)
 
     def close(self) -> None:
+        self.scheduler.stop()
         self.store.close()
 
 
@@ -38,20 +42,39 @@ def build(
     clock: Clock | None = None,
     roster: Roster | None = None,
     questionnaire: Questionnaire | None = None,
+    policy: Policy | None = None,
 ) -> Bot:
     """Open the store (migrating it), load policy and roster, and make the dispatcher.
 
     Platforms are attached afterwards, since each adapter needs the dispatcher to call.
+    A long-running bot calls `bot.scheduler.start()` once its platforms are connected.
     """
     clock = clock or SystemClock()
     store = open_store(settings.database_url, clock)
+    policy = policy or load_policy(settings.policy_file)
     services = Services(
         store=store,
+        timers=store,
         clock=clock,
         questionnaire=questionnaire or load_questionnaire(settings.triage_file),
         roster=roster or load_roster(settings.roster_file),
+        rules=rules_of(policy),
         organisation=settings.organisation,
     )
     return Bot(
-        services=services, dispatcher=Dispatcher(services, store), store=store, settings=settings
+        services=services,
+        dispatcher=Dispatcher(services, store),
+        store=store,
+        settings=settings,
+        scheduler=Scheduler(services),
+    )
+
+
+def rules_of(policy: Policy) -> Rules:
+    return Rules(
+        team=policy,
+        roles=policy.role_names,
+        paging=policy.paging,
+        cadence=policy.cadence,
+        regulatory=policy.regulatory,
     )

@@ -17,5 +17,5 @@ async def answer(ctx: Context, command: AnswerQuestion) -> None:
     question = ctx.services.questionnaire.question(command.question)
     if question is None:
         raise Refusal(f"There is no question {command.question}.")
-    said = record_answer(ctx, incident, question, command.option)
-    await after_answer(ctx, incident, question.id, said)
+    said, events = record_answer(ctx, incident, question, command.option)
+    await after_answer(ctx, incident, question.id, said, events)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.cadence import CadenceRule
 from bot.core.clock import Clock
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
+from bot.core.levels import Level
+from bot.core.paging import PagingRule
+from bot.core.regclocks import ClockRules
 from bot.core.roster import Person, Roster
-from bot.core.store import IncidentStore
+from bot.core.store import IncidentStore, TimerStore
+from bot.core.team import TeamRules
 from bot.core.triage import Questionnaire
 from bot.port import Button, ChatPlatform, Inbound, Outbound, SentMessage
 from handlers.headline import marked
@@ -23,14 +28,32 @@ class Refusal(Exception):
     """A command that cannot be carried out; the message is meant for the user."""
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The policy as the handlers use it (loaded from the policy file at start-up)."""
+
+    team: TeamRules
+    roles: Sequence[str]
+    paging: Mapping[Level, PagingRule]
+    cadence: Mapping[Level, CadenceRule]
+    regulatory: ClockRules
+
+
 @dataclass
 class Services:
     store: IncidentStore
+    timers: TimerStore
     clock: Clock
     questionnaire: Questionnaire
     roster: Roster
+    rules: Rules
     organisation: str  # the owning organisation of incidents declared here
     platforms: dict[str, ChatPlatform] = field(default_factory=dict)
+    on_timers_changed: Callable[[], None] | None = None  # re-arms the scheduler's wake-up
+
+    def name(self, person_id: str) -> str:
+        person = self.roster.person(person_id)
+        return person.name if person else person_id
 
 
 @dataclass

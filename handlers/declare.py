@@ -10,6 +10,7 @@ from bot.port import RoomSpec
 from handlers.context import Context
 from handlers.headline import marked, topic
 from handlers.slug import room_slug
+from handlers.team_flow import page_coordinator
 from handlers.triage_flow import ask_next
 from handlers.warroom import post_headline
 
@@ -67,4 +68,5 @@ async def declare(ctx: Context, command: Declare) -> None:
     )
     if not ctx.inbound.is_direct and ctx.inbound.room_id != room.room_id:
         await ctx.reply(f"Declared {incident.id}. War room: {spec.name}")
+    await page_coordinator(services, incident)
     await ask_next(services, incident)

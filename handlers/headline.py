@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.incident import Incident
+from bot.core.regclocks import next_deadline
 
 EXERCISE_MARK = "EXERCISE"
 
@@ -32,6 +33,29 @@ def severity_text(incident: Incident) -> str:
     return f"{incident.band} ({incident.score:.1f})"
 
 
+def team_text(incident: Incident) -> str | None:
+    team = incident.team
+    if team is None and not incident.proposals:
+        return None
+    roles = team.roles if team else []
+    waiting = [p for p in incident.proposals if team is None or team.role(p.role) is None]
+    filled = sum(min(len(r.accepted), r.needed) for r in roles)
+    needed = sum(r.needed for r in roles) + sum(p.needed for p in waiting)
+    paging = sum(len(r.pending) for r in roles)
+    unfilled = [r.role for r in roles if not r.filled and not r.pending]
+    text = f"Team {filled}/{needed} filled · {paging} being paged"
+    if unfilled:
+        text += " · unfilled: " + ", ".join(unfilled)
+    if waiting:
+        text += f" · {len(waiting)} role(s) awaiting approval"
+    return text
+
+
+def deadline_text(incident: Incident) -> str | None:
+    clock = next_deadline(incident.clocks)
+    return None if clock is None else f"Next deadline: {clock.title} due {when(clock.due)}"
+
+
 def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
     lines = [
         marked(incident, f"🚨 {incident.id} · {incident.title}"),
@@ -41,6 +65,7 @@ def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
     ]
     if incident.police_liaison_required:
         lines.append("Police liaison required: legal investigation integrated from the start.")
+    lines.extend(line for line in (team_text(incident), deadline_text(incident)) if line)
     lines.extend(extra_lines)
     return "\n".join(lines)
 

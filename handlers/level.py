@@ -7,6 +7,9 @@ from bot.core.events import LogEvent
 from bot.core.incident import Incident
 from bot.core.lifecycle import State, Transition
 from handlers.context import Context, Refusal
+from handlers.checkins import plan_checkins
+from handlers.team_flow import assemble_for_level
+from handlers.timer_sync import sync_timers
 from handlers.warroom import refresh
 
 
@@ -32,9 +35,12 @@ async def confirm(ctx: Context, command: Confirm) -> None:
     incident.confirmed_level = proposal
     events = [ctx.event("level_confirmed", level=proposal.value)]
     events += _close_triage(ctx, incident)
+    events += plan_checkins(ctx, incident)
     ctx.services.store.save(incident, events)
+    sync_timers(ctx.services, incident)
     await ctx.reply(f"Level {proposal.value} confirmed by {ctx.person.name}.")
     await refresh(ctx.services, incident)
+    await assemble_for_level(ctx.services, incident)
 
 
 async def set_level(ctx: Context, command: SetLevel) -> None:
@@ -57,8 +63,11 @@ async def set_level(ctx: Context, command: SetLevel) -> None:
         )
     ]
     events += _close_triage(ctx, incident)
+    events += plan_checkins(ctx, incident)
     ctx.services.store.save(incident, events)
+    sync_timers(ctx.services, incident)
     await ctx.reply(
         f"Level set to {command.level.value} by {ctx.person.name}. Reason: {command.reason}"
     )
     await refresh(ctx.services, incident)
+    await assemble_for_level(ctx.services, incident)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.commands import Simple
 from bot.core.lifecycle import Transition, TransitionRefused
 from handlers.context import Context, Refusal
+from handlers.timer_sync import sync_timers
 from handlers.warroom import refresh
 
 
@@ -16,6 +17,7 @@ async def _move(ctx: Context, transition: Transition, said: str, after: str = ""
         raise Refusal(str(refused)) from None
     event = ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)
     ctx.services.store.save(incident, [event])
+    sync_timers(ctx.services, incident)  # check-ins stop once resolved; all timers at closing
     await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.{after}")
     await refresh(ctx.services, incident)
 

@@ -8,21 +8,31 @@ from typing import Any
 
 from bot.core.commands import (
     AnswerQuestion,
+    Approve,
+    CheckinUpdate,
     Command,
     Confirm,
     Declare,
+    Filed,
     Help,
     Note,
+    PageAnswer,
+    PageMember,
+    Release,
     SetLevel,
     SetTlp,
     Simple,
+    Swap,
 )
+from handlers.checkins import update
+from handlers.clocks import clocks, filed
 from handlers.answer import answer
 from handlers.context import Context
 from handlers.declare import declare
 from handlers.level import confirm, set_level
 from handlers.lifecycle import close, contain, reopen, resolve
 from handlers.notes import note, status, timeline
+from handlers.team import approve, page, release, swap, team
 from handlers.tlp import set_tlp
 
 Handler = Callable[[Context, Any], Awaitable[None]]
@@ -56,6 +66,14 @@ HANDLERS: dict[str, Handler] = {
     "resolve": resolve,
     "close": close,
     "reopen": reopen,
+    "page": page,
+    "approve": approve,
+    "release": release,
+    "swap": swap,
+    "team": team,
+    "update": update,
+    "filed": filed,
+    "clocks": clocks,
     "help": help_command,
 }
 
@@ -76,6 +94,18 @@ def command_name(command: Command) -> str:
             return "note"
         case Help():
             return "help"
+        case PageAnswer() | PageMember():
+            return "page"
+        case Approve():
+            return "approve"
+        case Release():
+            return "release"
+        case Swap():
+            return "swap"
+        case CheckinUpdate():
+            return "update"
+        case Filed():
+            return "filed"
         case Simple(name=name):
             return name
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.incident import Incident
 from bot.port import Inbound, InboundKind
 from handlers.context import Services
+from handlers.team_flow import PAGE_KEY
 from handlers.triage_flow import TRIAGE_KEY
 
 KEYCAPS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
@@ -31,8 +32,14 @@ def reaction_number(reaction: str) -> int | None:
     return None
 
 
+PAGE_CHOICES = {"1": "accept", "accept": "accept", "2": "decline", "decline": "decline"}
+
+
 def answer_text(services: Services, inbound: Inbound, incident: Incident | None) -> str | None:
     """The command text an inbound event stands for, or None when it asks nothing of the bot."""
+    page = _page_answer(services, inbound)
+    if page is not None:
+        return page
     prompt_question = _prompted_question(services, inbound)
     if inbound.kind is InboundKind.REACTION:
         number = reaction_number(inbound.reaction)
@@ -47,6 +54,23 @@ def answer_text(services: Services, inbound: Inbound, incident: Incident | None)
     if not inbound.addressed and inbound.kind is InboundKind.TEXT:
         return None
     return text
+
+
+def _page_answer(services: Services, inbound: Inbound) -> str | None:
+    """A reaction 1/2 or a reply `1`/`2`/`accept`/`decline` to a page's direct message."""
+    if inbound.target_message_id is None or inbound.kind is InboundKind.BUTTON:
+        return None
+    bound = services.store.prompt(inbound.platform, inbound.target_message_id)
+    if bound is None or not bound[1].startswith(PAGE_KEY):
+        return None
+    if inbound.kind is InboundKind.REACTION:
+        number = reaction_number(inbound.reaction)
+        choice = PAGE_CHOICES.get(str(number))
+    else:
+        choice = PAGE_CHOICES.get(inbound.text.strip().lower())
+    if choice is None:
+        return None
+    return f"page {choice} {bound[0]} {bound[1].removeprefix(PAGE_KEY)}"
 
 
 def _prompted_question(services: Services, inbound: Inbound) -> str | None:

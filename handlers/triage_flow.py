@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.core.events import LogEvent
 from bot.core.incident import Answer, Incident
 from bot.core.levels import Level
 from bot.core.triage import UNKNOWN, Question, QuestionKind, evaluate, next_question, raise_only
 from bot.port import Button
+from handlers.clocks import announce_started, reconcile_clocks
 from handlers.context import Context, Refusal, Services
+from handlers.team_flow import assemble_for_level
+from handlers.timer_sync import sync_timers
 from handlers.warroom import announce, refresh
 
 TRIAGE_KEY = "triage:"
@@ -62,8 +66,13 @@ def _resolve_option(question: Question, option: str) -> str:
     return chosen.key
 
 
-def record_answer(ctx: Context, incident: Incident, question: Question, option: str) -> str:
-    """Store the answer and re-evaluate; returns what to say. Raises Refusal when closed."""
+def record_answer(
+    ctx: Context, incident: Incident, question: Question, option: str
+) -> tuple[str, list[LogEvent]]:
+    """Store the answer and re-evaluate; returns what to say and what was logged.
+
+    Raises Refusal when triage is closed.
+    """
     previous = incident.answers.get(question.id)
     reopening = previous is not None and previous.option == UNKNOWN
     if not incident.triage_open and not reopening:
@@ -84,6 +93,8 @@ def record_answer(ctx: Context, incident: Incident, question: Question, option: 
         incident.t0 = (
             incident.declared_at if key in ("declared", UNKNOWN) else (datetime.fromisoformat(key))
         )
+    if question.kind in (QuestionKind.TIME, QuestionKind.DUTY):
+        events += reconcile_clocks(ctx.services, incident, ctx.person.id)
     said = f"{question.id} → {key} (answered by {ctx.person.name})."
     answers = {k: a.option for k, a in incident.answers.items()}
     result = evaluate(ctx.services.questionnaire, answers)
@@ -110,7 +121,8 @@ def record_answer(ctx: Context, incident: Incident, question: Question, option: 
             if _above_confirmed(incident, proposal):
                 said += " A coordinator confirms with `confirm`."
     ctx.services.store.save(incident, events)
-    return said
+    sync_timers(ctx.services, incident)
+    return said, events
 
 
 def _above_confirmed(incident: Incident, proposal: Level) -> bool:
@@ -118,9 +130,14 @@ def _above_confirmed(incident: Incident, proposal: Level) -> bool:
     return confirmed is None or proposal.rank > confirmed.rank
 
 
-async def after_answer(ctx: Context, incident: Incident, question_id: str, said: str) -> None:
+async def after_answer(
+    ctx: Context, incident: Incident, question_id: str, said: str, events: list[LogEvent]
+) -> None:
     await ctx.reply(said)
     await refresh(ctx.services, incident)
+    await announce_started(ctx.services, incident, events)
+    if any(event.kind == "level_proposed" for event in events):
+        await assemble_for_level(ctx.services, incident)
     answers = {k: a.option for k, a in incident.answers.items()}
     pending = next_question(ctx.services.questionnaire, answers)
     if incident.triage_open and pending is not None:

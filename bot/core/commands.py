@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.levels import Level
@@ -61,11 +62,68 @@ class Simple:
 
 
 @dataclass(frozen=True, slots=True)
+class PageAnswer:
+    """A paged person accepts or declines, from the page's buttons."""
+
+    accept: bool
+    incident_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageMember:
+    person: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    person: str
+
+
+@dataclass(frozen=True, slots=True)
+class Swap:
+    leaving: str
+    joining: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    person: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinUpdate:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    clock: str
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None = None
 
 
-Command = Declare | AnswerQuestion | Confirm | SetLevel | SetTlp | Note | Simple | Help
+Command = (
+    Declare
+    | AnswerQuestion
+    | Confirm
+    | SetLevel
+    | SetTlp
+    | Note
+    | Simple
+    | Help
+    | PageAnswer
+    | PageMember
+    | Release
+    | Swap
+    | Approve
+    | CheckinUpdate
+    | Filed
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +132,16 @@ class ParseError:
     reason: str
 
 
-SIMPLE_COMMANDS = ("status", "timeline", "contain", "resolve", "close", "reopen")
+SIMPLE_COMMANDS = (
+    "status",
+    "timeline",
+    "contain",
+    "resolve",
+    "close",
+    "reopen",
+    "team",
+    "clocks",
+)
 COMMAND_NAMES = (
     "declare",
     "answer",
@@ -83,6 +150,13 @@ COMMAND_NAMES = (
     "tlp",
     "note",
     *SIMPLE_COMMANDS,
+    "page",
+    "release",
+    "swap",
+    "approve",
+    "update",
+    "checkin",
+    "filed",
     "help",
 )
 
@@ -108,6 +182,8 @@ def parse(text: str) -> Command | ParseError:
         return ParseError(name, f"`{name}` takes no arguments.") if args else Simple(name)
     if name == "note":  # a note keeps its own line breaks and spacing
         return _parse_note(cleaned[len(words[0]) :].strip())
+    if name in ("update", "checkin"):
+        return _parse_update(name, cleaned[len(words[0]) :].strip())
     parser = _PARSERS.get(name)
     if parser is None:
         return ParseError(None, f"Unknown command `{_shorten(name)}`. Try `help`.")
@@ -213,6 +289,58 @@ def _parse_note(text: str) -> Command | ParseError:
     return Note(text=text)
 
 
+def _parse_update(name: str, text: str) -> Command | ParseError:
+    if not text:
+        return ParseError(name, "Write Conditions / Actions / Needs after the command.")
+    if len(text) > MAX_TEXT:
+        return ParseError(name, f"The update is too long (at most {MAX_TEXT} characters).")
+    return CheckinUpdate(text=text)
+
+
+def _parse_page(args: list[str]) -> Command | ParseError:
+    if args and args[0].lower() in ("accept", "decline"):
+        if len(args) != 3:
+            return ParseError("page", "Use the buttons of the page, or `page accept <id> <role>`.")
+        return PageAnswer(
+            accept=args[0].lower() == "accept", incident_id=args[1].upper(), role=args[2].lower()
+        )
+    lowered = [word.lower() for word in args]
+    if "as" not in lowered:
+        return ParseError("page", "Name the person and the role, e.g. `page Bob as analyst`.")
+    at = len(lowered) - 1 - lowered[::-1].index("as")
+    person, role = " ".join(args[:at]), args[at + 1 :]
+    if not person or len(role) != 1:
+        return ParseError("page", "Name the person and one role, e.g. `page Bob as analyst`.")
+    return PageMember(person=person, role=role[0].lower())
+
+
+def _one_person(name: str) -> Callable[[list[str]], Command | ParseError]:
+    def parse_person(args: list[str]) -> Command | ParseError:
+        if not args:
+            return ParseError(name, "Name the person, by id, full name or first name.")
+        person = " ".join(args)
+        return Release(person=person) if name == "release" else Approve(person=person)
+
+    return parse_person
+
+
+def _parse_swap(args: list[str]) -> Command | ParseError:
+    lowered = [word.lower() for word in args]
+    if "with" not in lowered:
+        return ParseError("swap", "Use `swap <person> with <person>`.")
+    at = lowered.index("with")
+    leaving, joining = " ".join(args[:at]), " ".join(args[at + 1 :])
+    if not leaving or not joining:
+        return ParseError("swap", "Use `swap <person> with <person>`.")
+    return Swap(leaving=leaving, joining=joining)
+
+
+def _parse_filed(args: list[str]) -> Command | ParseError:
+    if len(args) != 1:
+        return ParseError("filed", "Name one clock, e.g. `filed nis2_early_warning`.")
+    return Filed(clock=args[0].lower())
+
+
 def _parse_help(args: list[str]) -> Command | ParseError:
     if len(args) > 1:
         return ParseError("help", "Ask about one command, e.g. `help declare`.")
@@ -226,4 +354,9 @@ _PARSERS = {
     "level": _parse_level,
     "tlp": _parse_tlp,
     "help": _parse_help,
+    "page": _parse_page,
+    "release": _one_person("release"),
+    "approve": _one_person("approve"),
+    "swap": _parse_swap,
+    "filed": _parse_filed,
 }

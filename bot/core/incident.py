@@ -7,8 +7,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from bot.core.cadence import CheckinPlan
 from bot.core.levels import Level
 from bot.core.lifecycle import State, Transition, next_state
+from bot.core.paging import RolePaging, TeamPaging
+from bot.core.regclocks import Clock
 from bot.core.tlp import DEFAULT_TLP, TLP
 
 INCIDENT_ID = re.compile(r"^INC-(\d{4})-(\d{4,})$")
@@ -53,6 +56,13 @@ class Incident(BaseModel):
     named_orgs: list[str] = Field(default_factory=list)  # shared with under TLP:AMBER
     rooms: dict[str, WarRoom] = Field(default_factory=dict)
     state_since: datetime | None = None
+    team: TeamPaging | None = None  # who is paged and who accepted, per role
+    team_level: Level | None = None  # the level the team was last assembled for
+    reasons: dict[str, str] = Field(default_factory=dict)  # person id -> why chosen
+    proposals: list[RolePaging] = Field(default_factory=list)  # TLP:RED, awaiting approval
+    approved: list[str] = Field(default_factory=list)  # TLP:RED: approved by the coordinator
+    checkins: CheckinPlan | None = None
+    clocks: list[Clock] = Field(default_factory=list)
 
     @property
     def level(self) -> Level | None:

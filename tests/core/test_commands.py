@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,15 +14,22 @@ from bot.core.commands import (
     MAX_TEXT,
     MAX_TITLE,
     AnswerQuestion,
+    Approve,
+    CheckinUpdate,
     Command,
     Confirm,
     Declare,
+    Filed,
     Help,
     Note,
+    PageAnswer,
+    PageMember,
     ParseError,
+    Release,
     SetLevel,
     SetTlp,
     Simple,
+    Swap,
     clean,
     parse,
 )
@@ -188,9 +197,7 @@ def check_answer(text: str) -> None:
         else:
             assert result.command is None
     else:
-        assert isinstance(
-            result, Declare | AnswerQuestion | Confirm | SetLevel | SetTlp | Note | Simple | Help
-        )
+        assert isinstance(result, get_args(Command))
 
 
 @given(st.text())
@@ -215,3 +222,51 @@ def test_declared_titles_and_notes_carry_no_control_characters(text: str) -> Non
         if isinstance(carried, str):
             assert carried == carried.strip()
             assert not any(ch in carried for ch in "\x00\x1b\x7f\u202e\u200b\u2066\r")
+
+
+TEAM_COMMANDS: list[tuple[str, Command]] = [
+    ("page accept inc-2026-0001 analyst", PageAnswer(True, "INC-2026-0001", "analyst")),
+    ("page decline INC-2026-0001 Forensics", PageAnswer(False, "INC-2026-0001", "forensics")),
+    ("page Bob Peeters as analyst", PageMember(person="Bob Peeters", role="analyst")),
+    ("page bob AS Scribe", PageMember(person="bob", role="scribe")),
+    ("release Carla Dubois", Release(person="Carla Dubois")),
+    ("approve dirk", Approve(person="dirk")),
+    ("swap bob with Carla Dubois", Swap(leaving="bob", joining="Carla Dubois")),
+    (
+        "update C: stable\nA: reimaging\nN: none",
+        CheckinUpdate(text="C: stable\nA: reimaging\nN: none"),
+    ),
+    ("checkin all quiet", CheckinUpdate(text="all quiet")),
+    ("filed NIS2_early_warning", Filed(clock="nis2_early_warning")),
+    ("team", Simple("team")),
+    ("clocks", Simple("clocks")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TEAM_COMMANDS)
+def test_team_commands_parse(text: str, expected: Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "page",
+        "page bob",
+        "page accept INC-2026-0001",
+        "page as analyst",
+        "page bob as",
+        "release",
+        "approve",
+        "swap bob",
+        "swap with carla",
+        "update",
+        "filed",
+        "filed a b",
+        "team now",
+    ],
+)
+def test_malformed_team_commands_are_refused_with_their_usage(text: str) -> None:
+    result = parse(text)
+    assert isinstance(result, ParseError)
+    assert result.command == text.split()[0]

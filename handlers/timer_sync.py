@@ -1,0 +1,75 @@
+"""Which timers an incident needs now, kept in step with the timers table.
+
+The incident snapshot decides: every open page has an ack deadline, a running check-in plan a
+due time and a grace end, every running clock its reminders. Syncing after each save adds the
+missing rows and drops the pending ones that no longer apply; a fired row is never added again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.cadence import grace_ends, next_due
+from bot.core.durations import format_duration
+from bot.core.incident import Incident
+from bot.core.lifecycle import State
+from bot.core.regclocks import reminders
+from handlers.context import Services
+
+ACK = "ack"
+CHECKIN = "checkin"
+CHECKIN_GRACE = "checkin_grace"
+CLOCK = "clock"
+CHECKIN_STATES = (State.RESPONSE, State.CONTAINED)
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    kind: str
+    key: str
+    due_at: datetime
+
+
+def ack_key(role: str, person_id: str, paged_at: datetime) -> str:
+    return f"{role}/{person_id}/{paged_at.isoformat()}"
+
+
+def wanted(services: Services, incident: Incident) -> set[Wanted]:
+    if not incident.is_open:
+        return set()
+    found: set[Wanted] = set()
+    if incident.team is not None:
+        for page in incident.team.pending():
+            key = ack_key(page.role, page.person_id, page.paged_at)
+            found.add(Wanted(ACK, key, page.deadline))
+    plan = incident.checkins
+    if plan is not None and incident.state in CHECKIN_STATES:
+        rule = services.rules.cadence[plan.level]
+        found.add(Wanted(CHECKIN, "slot", next_due(plan, rule)))
+        found.add(Wanted(CHECKIN_GRACE, "slot", grace_ends(plan, rule)))
+    for clock in incident.clocks:
+        if clock.running:
+            for reminder in reminders(clock, services.rules.regulatory.remind_before):
+                before = reminder.before
+                tag = "overdue" if reminder.overdue or before is None else format_duration(before)
+                found.add(Wanted(CLOCK, f"{clock.id}/{tag}", reminder.at))
+    return found
+
+
+def sync_timers(services: Services, incident: Incident) -> None:
+    """Make the pending timers of the incident match what its snapshot needs."""
+    now = services.clock.now()
+    timers = services.timers
+    wanted_now = wanted(services, incident)
+    pending = {Wanted(t.kind, t.key, t.due_at) for t in timers.pending_timers(incident.id)}
+    for stale in pending - wanted_now:
+        timers.cancel(incident.id, stale.kind, stale.key)
+    pending = {Wanted(t.kind, t.key, t.due_at) for t in timers.pending_timers(incident.id)}
+    for missing in wanted_now - pending:
+        # A reminder already past when its clock starts is not sent late; the start says so.
+        if missing.kind == CLOCK and missing.due_at <= now:
+            continue
+        timers.schedule(incident.id, missing.kind, missing.key, missing.due_at)
+    if services.on_timers_changed is not None:
+        services.on_timers_changed()

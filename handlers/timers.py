@@ -1,0 +1,69 @@
+"""Firing due timers: each is claimed once, then handled by its kind."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.core.incident import Incident
+from bot.core.paging import timeout
+from bot.core.store import LATE_AFTER, Timer
+from handlers.checkins import checkin_missed, request_checkin
+from handlers.clocks import remind
+from handlers.context import Services, log
+from handlers.team_flow import bot_event, carry_out, paging_rule
+from handlers.timer_sync import ACK, CHECKIN, CHECKIN_GRACE, CLOCK, sync_timers
+
+LATE_NOTE = " (late: the bot was offline)"
+
+Fire = Callable[[Services, Incident, Timer, str], Awaitable[None]]
+
+
+async def ack_timed_out(services: Services, incident: Incident, timer: Timer, note: str) -> None:
+    role, person_id, _paged_at = timer.key.split("/", 2)
+    if incident.team is None:
+        return
+    now = services.clock.now()
+    team, decisions = timeout(
+        incident.team, paging_rule(services, incident), role=role, person_id=person_id, now=now
+    )
+    if team is incident.team:
+        return  # answered meanwhile
+    incident.team = team
+    event = bot_event(
+        services, incident, "page_timed_out", person=person_id, role=role, late=bool(note)
+    )
+    await carry_out(services, incident, decisions, [event], late_note=note)
+
+
+FIRES: dict[str, Fire] = {
+    ACK: ack_timed_out,
+    CHECKIN: request_checkin,
+    CHECKIN_GRACE: checkin_missed,
+    CLOCK: remind,
+}
+
+
+async def fire_due(services: Services, now: datetime | None = None) -> list[Timer]:
+    """Claim and handle every timer due by `now`; returns those this call fired."""
+    moment = now or services.clock.now()
+    fired: list[Timer] = []
+    for timer in services.timers.due(moment):
+        if not services.timers.claim(timer.id, moment):
+            continue  # another process fired it
+        late = moment - timer.due_at > LATE_AFTER
+        fired.append(timer)
+        incident = services.store.get(timer.incident_id)
+        if incident is None or not incident.is_open:
+            continue
+        try:
+            await FIRES[timer.kind](services, incident, timer, LATE_NOTE if late else "")
+        except Exception:
+            log.exception("%s: timer %s %s failed", timer.incident_id, timer.kind, timer.key)
+    return fired
+
+
+def rebuild(services: Services) -> None:
+    """At start: make the timers table match every open incident (the snapshots are the truth)."""
+    for incident in services.store.open_incidents():
+        sync_timers(services, incident)
