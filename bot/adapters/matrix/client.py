@@ -120,7 +120,9 @@ class MatrixAdapter:
             )
             device_id = response.device_id
         else:
-            device_id = client.device_id or (await self._calls("whoami", client.whoami)).device_id
+            # The token belongs to one device; asking also proves the token works.
+            whoami = await self._calls("whoami", client.whoami)
+            device_id = whoami.device_id or client.device_id
         client.restore_login(settings.user_id, device_id, client.access_token)
         self._state.device_id = device_id
 

@@ -4,7 +4,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -12,10 +12,9 @@ from bot.adapters.matrix import MatrixAdapter, MatrixSettings
 from bot.adapters.matrix.calls import Sleep
 from tests.adapters.matrix.support import Analyst, Inbox, MemoryKeyValue
 
-if TYPE_CHECKING:
-    from tests.fixtures.synapse import SynapseServer
-
-pytest_plugins = ["tests.fixtures.synapse"]
+# Imported rather than listed in `pytest_plugins`: pytest accepts that only in the top-level
+# conftest.
+from tests.fixtures.synapse import SynapseServer, synapse_fixture  # noqa: F401
 
 _user_numbers = itertools.count(1)
 
