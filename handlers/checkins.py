@@ -1,4 +1,4 @@
-"""Check-ins (policy §4): the coordinator owes a Conditions / Actions / Needs update on a cadence."""
+"""Check-ins (policy §4): the coordinator owes a Conditions / Actions / Needs update."""
 
 from __future__ import annotations
 

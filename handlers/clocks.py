@@ -81,11 +81,9 @@ async def remind(services: Services, incident: Incident, timer: Timer, note: str
     overdue = tag == "overdue"
     event = bot_event(services, incident, "clock_reminder", clock=clock.id, overdue=overdue)
     services.store.save(incident, [event])
-    text = (
-        f"⏰ {clock.title} is overdue (was due {when(clock.due)}). File it and say `filed {clock.id}`."
-        if overdue
-        else f"⏰ {clock.title} due in {tag}, at {when(clock.due)}. When sent: `filed {clock.id}`."
-    )
+    then = f"was due {when(clock.due)}" if overdue else f"due in {tag}, at {when(clock.due)}"
+    state = "is overdue" if overdue else "reminder"
+    text = f"⏰ {clock.title} {state} ({then}). When filed, say `filed {clock.id}`."
     await announce(services, incident, text + note)
 
 

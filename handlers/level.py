@@ -6,8 +6,8 @@ from bot.core.commands import Confirm, SetLevel
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
 from bot.core.lifecycle import State, Transition
-from handlers.context import Context, Refusal
 from handlers.checkins import plan_checkins
+from handlers.context import Context, Refusal
 from handlers.team_flow import assemble_for_level
 from handlers.timer_sync import sync_timers
 from handlers.warroom import refresh

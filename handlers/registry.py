@@ -24,9 +24,9 @@ from bot.core.commands import (
     Simple,
     Swap,
 )
+from handlers.answer import answer
 from handlers.checkins import update
 from handlers.clocks import clocks, filed
-from handlers.answer import answer
 from handlers.context import Context
 from handlers.declare import declare
 from handlers.level import confirm, set_level
