@@ -291,8 +291,6 @@ async def carry_out(
     incident: Incident,
     decisions: Sequence[Decision],
     events: Sequence[LogEvent] = (),
-    *,
-    late_note: str = "",
 ) -> None:
     """Record the decisions with the snapshot, then page, cancel and alert as they say.
 
@@ -319,7 +317,7 @@ async def carry_out(
                     services,
                     incident,
                     f"⚠️ Role unfilled: {role} ({missing} missing) after paging cycle {cycle}; "
-                    f"paging again.{late_note}",
+                    "paging again.",
                 )
             case Exhausted(role=role, missing=missing):
                 await announce(
@@ -327,7 +325,7 @@ async def carry_out(
                     incident,
                     f"⛔ Paging for {role} stopped after "
                     f"{paging_rule(services, incident).max_cycles} cycles; {missing} still "
-                    f"missing. Page someone by hand: `page <person> as {role}`.{late_note}",
+                    f"missing. Page someone by hand: `page <person> as {role}`.",
                 )
             case NotNeeded(role=role, person_id=person_id):
                 await _direct(

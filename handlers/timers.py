@@ -13,6 +13,7 @@ from handlers.clocks import remind
 from handlers.context import Services, log
 from handlers.team_flow import bot_event, carry_out, paging_rule
 from handlers.timer_sync import ACK, CHECKIN, CHECKIN_GRACE, CLOCK, sync_timers
+from handlers.warroom import announce
 
 LATE_NOTE = " (late: the bot was offline)"
 
@@ -33,7 +34,12 @@ async def ack_timed_out(services: Services, incident: Incident, timer: Timer, no
     event = bot_event(
         services, incident, "page_timed_out", person=person_id, role=role, late=bool(note)
     )
-    await carry_out(services, incident, decisions, [event], late_note=note)
+    await announce(
+        services,
+        incident,
+        f"No answer from {services.name(person_id)} as {role} in time; paging on.{note}",
+    )
+    await carry_out(services, incident, decisions, [event])
 
 
 FIRES: dict[str, Fire] = {

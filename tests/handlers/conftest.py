@@ -37,9 +37,13 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "team.db"
 
 
-def wire(db: Path, clock: FakeClock) -> Bot:
+def wire(db: Path, clock: FakeClock, chat: ConsolePlatform | None = None) -> Bot:
+    """A bot on `db`; pass the chat of a stopped bot to restart on the same platform."""
     wired = build(Settings(database_url=f"sqlite:///{db}"), clock=clock, roster=team_roster())
-    wired.attach(ConsolePlatform(on_inbound=wired.dispatcher))
+    if chat is None:
+        chat = ConsolePlatform()
+    chat.on_inbound = wired.dispatcher
+    wired.attach(chat)
     return wired
 
 
