@@ -70,6 +70,36 @@ def cmd_roster_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Regenerate an incident's report from its log."""
+    from bot.reporting.files import RedReportRefused, write_report
+    from bot.reporting.render import render
+    from config.roster import load_roster
+    from storage.sql_store import open_store
+
+    store = open_store(_database_url(args, settings))
+    try:
+        incident = store.get(args.incident)
+        if incident is None:
+            print(f"No incident {args.incident} in this database.", file=sys.stderr)
+            return 1
+        roster = load_roster(settings.roster_file)
+        names = {p.id: (p.name, p.org) for p in roster.people}
+        report = render(incident, store.log(incident.id), names)
+    finally:
+        store.close()
+    if args.stdout:
+        print(report.markdown)
+        return 0
+    try:
+        paths = write_report(incident, report, Path(args.out or settings.reports_dir))
+    except RedReportRefused as refused:
+        print(f"{refused} Use --stdout to read it here.", file=sys.stderr)
+        return 1
+    print("\n".join(str(path) for path in paths))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="rrt", description="Rapid Reaction Team incident bot")
     root.add_argument("--config", type=Path, help="YAML settings file (or RRT_CONFIG_FILE)")
@@ -101,6 +131,12 @@ def parser() -> argparse.ArgumentParser:
     check = roster_cmd.add_parser("check", help="report every problem in a roster file")
     check.add_argument("file")
     check.set_defaults(func=cmd_roster_check)
+    report = commands.add_parser("report", help="regenerate an incident report from the log")
+    report.add_argument("incident", help="e.g. INC-2026-0001")
+    report.add_argument("--db", help="SQLite file (default: the configured database)")
+    report.add_argument("--out", help="directory (default: the configured reports directory)")
+    report.add_argument("--stdout", action="store_true", help="print the Markdown instead")
+    report.set_defaults(func=cmd_report)
     return root
 
 

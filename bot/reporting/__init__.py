@@ -1,0 +1,1 @@
+"""The incident report: computed from the log, rendered from templates."""

@@ -1,0 +1,35 @@
+"""One line of plain language per log event, for the timeline and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.core.events import LogEvent
+
+
+def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
+    who = names.get(event.actor, event.actor)
+    data = event.data
+    subject = names.get(str(data.get("person", "")), str(data.get("person", "")))
+    match event.kind:
+        case "declared":
+            return f"{who} declared “{data.get('title')}” ({data.get('tlp')})"
+        case "answered":
+            return f"{who} answered {data.get('question')} → {data.get('option')}"
+        case "level_proposed":
+            return f"triage proposed {data.get('level')}: {data.get('explanation')}"
+        case "level_confirmed":
+            return f"{who} confirmed {data.get('level')}"
+        case "level_set":
+            return f"{who} set the level to {data.get('level')} ({data.get('reason')})"
+        case "tlp_changed":
+            return f"{who} changed TLP {data.get('from_tlp')} → {data.get('to_tlp')}"
+        case "state_changed":
+            return f"{who} moved the incident to {data.get('to_state')}"
+        case "note":
+            return f"{who}: {data.get('text')}"
+        case "paged" | "page_accepted" | "page_declined" | "page_timed_out":
+            verb = event.kind.removeprefix("page_").replace("_", " ")
+            return f"{subject} {verb} as {data.get('role')}"
+        case _:
+            return f"{who}: {event.kind.replace('_', ' ')}"

@@ -1,0 +1,83 @@
+"""Report metrics, computed from the incident log alone (nothing is stored twice)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+
+from bot.core.events import LogRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    declared_at: datetime | None
+    time_to_triage: timedelta | None  # declaration → level confirmed or set
+    time_to_team: timedelta | None  # declaration → last role filled
+    time_to_contained: timedelta | None
+    time_to_resolved: timedelta | None
+    ack_latency_by_role: dict[str, timedelta] = field(default_factory=dict)  # median
+
+
+def _first(
+    records: Sequence[LogRecord], *kinds: str, to_state: str | None = None
+) -> datetime | None:
+    for record in records:
+        event = record.event
+        if event.kind not in kinds:
+            continue
+        if to_state is not None and event.data.get("to_state") != to_state:
+            continue
+        return event.at
+    return None
+
+
+def _since(start: datetime | None, end: datetime | None) -> timedelta | None:
+    return end - start if start is not None and end is not None else None
+
+
+def ack_latencies(records: Sequence[LogRecord]) -> dict[str, list[timedelta]]:
+    """Per role, the time from each page to its acceptance."""
+    paged: dict[tuple[str, str], datetime] = {}
+    latencies: dict[str, list[timedelta]] = defaultdict(list)
+    for record in records:
+        event = record.event
+        person, role = event.data.get("person"), event.data.get("role")
+        if not isinstance(person, str) or not isinstance(role, str):
+            continue
+        if event.kind == "paged":
+            paged[(person, role)] = event.at
+        elif event.kind == "page_accepted" and (person, role) in paged:
+            latencies[role].append(event.at - paged.pop((person, role)))
+    return dict(latencies)
+
+
+def compute(records: Sequence[LogRecord]) -> Metrics:
+    declared = _first(records, "declared")
+    filled = [r.event.at for r in records if r.event.kind == "role_filled"]
+    return Metrics(
+        declared_at=declared,
+        time_to_triage=_since(declared, _first(records, "level_confirmed", "level_set")),
+        time_to_team=_since(declared, max(filled) if filled else None),
+        time_to_contained=_since(declared, _first(records, "state_changed", to_state="contained")),
+        time_to_resolved=_since(declared, _first(records, "state_changed", to_state="resolved")),
+        ack_latency_by_role={
+            role: timedelta(seconds=median(d.total_seconds() for d in values))
+            for role, values in sorted(ack_latencies(records).items())
+        },
+    )
+
+
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours or days:
+        parts.append(f"{hours} h")
+    parts.append(f"{mins} min")
+    return " ".join(parts)

@@ -1,0 +1,99 @@
+"""Render the incident report as Markdown and as a self-contained HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from bot.core.events import LogRecord
+from bot.core.incident import Incident
+from bot.reporting.describe import describe_event
+from bot.reporting.metrics import Metrics, compute, duration
+
+_ENV = Environment(
+    loader=PackageLoader("bot.reporting", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["duration"] = duration
+_ENV.filters["describe"] = describe_event
+_ENV.filters["utc"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+TLP_COLOURS = {  # FIRST TLP 2.0 colours: text on black
+    "TLP:RED": "#FF2B2B",
+    "TLP:AMBER+STRICT": "#FFC000",
+    "TLP:AMBER": "#FFC000",
+    "TLP:GREEN": "#33FF00",
+    "TLP:CLEAR": "#FFFFFF",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    filename_stem: str
+    markdown: str
+    html: str
+
+
+def _team(
+    records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        event = record.event
+        person, role = event.data.get("person"), event.data.get("role")
+        if not isinstance(person, str) or not isinstance(role, str):
+            continue
+        name, org = names.get(person, (person, ""))
+        row = rows.setdefault(
+            (person, role),
+            {"role": role, "person": name, "org": org, "paged": None, "acked": None, "state": ""},
+        )
+        if event.kind == "paged":
+            row["paged"], row["state"] = event.at, "paged"
+        elif event.kind == "page_accepted":
+            row["acked"], row["state"] = event.at, "accepted"
+        elif event.kind in ("page_declined", "page_timed_out", "released"):
+            row["state"] = event.kind.removeprefix("page_").replace("_", " ")
+    return list(rows.values())
+
+
+def _of_kind(records: Sequence[LogRecord], *kinds: str) -> list[LogRecord]:
+    return [r for r in records if r.event.kind in kinds]
+
+
+def context(
+    incident: Incident, records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+) -> dict[str, Any]:
+    metrics: Metrics = compute(records)
+    return {
+        "incident": incident,
+        "tlp": incident.tlp.value,
+        "tlp_colour": TLP_COLOURS[incident.tlp.value],
+        "exercise": incident.is_exercise,
+        "levels": _of_kind(records, "level_proposed", "level_confirmed", "level_set"),
+        "team": _team(records, names),
+        "clocks": _of_kind(records, "clock_started", "clock_filed", "clock_reminder"),
+        "checkins": _of_kind(records, "checkin_requested", "checkin", "checkin_missed"),
+        "lessons": _of_kind(records, "lesson"),
+        "timeline": list(records),
+        "metrics": metrics,
+        "names": {pid: name for pid, (name, _org) in names.items()},
+    }
+
+
+def render(
+    incident: Incident, records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+) -> Report:
+    values = context(incident, records, names)
+    stem = f"{incident.id}-report" + ("-EXERCISE" if incident.is_exercise else "")
+    return Report(
+        filename_stem=stem,
+        markdown=_ENV.get_template("report.md.j2").render(values),
+        html=_ENV.get_template("report.html.j2").render(values),
+    )
