@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.adapters.console import ConsolePlatform
-from bot.bootstrap import build
+from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
 from config.settings import Settings
 
@@ -37,8 +37,44 @@ TRIAGE = [
     (1, "Q14a", "click", "Yes"),
     (0, "Q14b", "click", "Yes"),
     (1, "Q14c", "click", "No"),
-    (0, "Q14d", "click", "Unknown"),
+    (0, "Q14d", "click", "No"),
 ]
+
+# How the paged people answer, in the order they are paged; everyone after accepts.
+ANSWERS = ["decline", "accept", "accept", "timeout"]
+TICK = timedelta(minutes=5)
+
+
+async def wait(bot: Bot, clock: FakeClock, span: timedelta) -> None:
+    """Let time pass, firing each timer as it falls due."""
+    end = clock.now() + span
+    while clock.now() < end:
+        clock.advance(min(TICK, end - clock.now()))
+        await bot.scheduler.fire_due()
+
+
+async def answer_page(console: ConsolePlatform, person_id: str, label: str) -> None:
+    room = console.direct_room(person_id)
+    assert room is not None, f"{person_id} was never paged"
+    page = next(m for m in reversed(room.messages) if m.buttons)
+    await console.click(person_id, page.id, label)
+
+
+async def answer_pages(bot: Bot, console: ConsolePlatform, clock: FakeClock, incident: str) -> None:
+    """Work through the pages as they come: one decline, one timeout, the rest accept."""
+    script = list(ANSWERS)
+    for _ in range(40):
+        current = bot.store.get(incident)
+        pending = current.team.pending() if current and current.team else []
+        if not pending:
+            return
+        page = pending[0]
+        action = script.pop(0) if script else "accept"
+        clock.advance(timedelta(minutes=2))
+        if action == "timeout":
+            await wait(bot, clock, page.deadline - clock.now())
+        else:
+            await answer_page(console, page.person_id, action.title())
 
 
 def _fresh(db: Path) -> None:
@@ -59,10 +95,13 @@ async def run_demo(settings: Settings, db: Path) -> str:
             COORDINATOR, console.lobby, "declare Ransomware at Riverside Hospital Group"
         )
         room = console.room_by_name("inc-").id
+        incident = bot.store.open_incidents()[0].id
+        clock.advance(timedelta(minutes=1))
+        await answer_page(console, COORDINATOR, "Accept")
         for who, _question, how, what in TRIAGE:
             clock.advance(timedelta(minutes=2))
             analyst = ANALYSTS[who]
-            prompt = console.last(room)
+            prompt = next(m for m in reversed(console.rooms[room].messages) if m.buttons)
             if how == "click":
                 await console.click(analyst, prompt.id, what)
             elif how == "react":
@@ -73,9 +112,19 @@ async def run_demo(settings: Settings, db: Path) -> str:
                 await console.say(analyst, room, what)
         clock.advance(timedelta(minutes=3))
         await console.say(COORDINATOR, room, "confirm")
-        clock.advance(timedelta(minutes=20))
+        await answer_pages(bot, console, clock, incident)
+        await console.say(COORDINATOR, room, "team")
         await console.say(ANALYSTS[0], room, "note Encryptor found on 40 servers; backups intact.")
-        clock.advance(timedelta(hours=5))
+        await wait(bot, clock, timedelta(hours=2) - (clock.now() - START) + timedelta(minutes=40))
+        await console.say(
+            COORDINATOR,
+            room,
+            "update Conditions: 40 servers encrypted, spread stopped. "
+            "Actions: restoring from backups. Needs: a second forensic analyst.",
+        )
+        await wait(bot, clock, timedelta(hours=3))  # the next check-in goes unanswered
+        await console.say(COORDINATOR, room, "filed nis2_early_warning")
+        await console.say(COORDINATOR, room, "clocks")
         await console.say(COORDINATOR, room, "contain")
         clock.advance(timedelta(days=2))
         await console.say(COORDINATOR, room, "resolve")

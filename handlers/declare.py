@@ -46,6 +46,7 @@ async def declare(ctx: Context, command: Declare) -> None:
     services.store.save(incident, [declared])  # recorded before any platform call
 
     platform = ctx.platform
+    previous = incident.apply(Transition.START_TRIAGE, now)  # logged once the room exists
     spec = RoomSpec(
         name=marked(incident, f"{incident.id} · {incident.title}"),
         slug=room_slug(incident.id, incident.title),
@@ -55,10 +56,11 @@ async def declare(ctx: Context, command: Declare) -> None:
         history_from_join=incident.tlp is TLP.RED,
         coordinator=ctx.inbound.user_id if ctx.person.holds("coordinator") else None,
     )
-    room = WarRoom(platform=platform.name, room_id=await platform.create_room(spec))
+    room = WarRoom(
+        platform=platform.name, room_id=await platform.create_room(spec), topic=spec.topic
+    )
     incident.rooms[platform.name] = room
     await post_headline(services, incident, room)
-    previous = incident.apply(Transition.START_TRIAGE, now)
     services.store.save(
         incident,
         [

@@ -320,12 +320,14 @@ async def carry_out(
                     "paging again.",
                 )
             case Exhausted(role=role, missing=missing):
+                state = incident.team.role(role) if incident.team else None
+                cycles = state.cycle if state else 1
                 await announce(
                     services,
                     incident,
-                    f"⛔ Paging for {role} stopped after "
-                    f"{paging_rule(services, incident).max_cycles} cycles; {missing} still "
-                    f"missing. Page someone by hand: `page <person> as {role}`.",
+                    f"⛔ Paging for {role} stopped after {cycles} cycle{'s' if cycles > 1 else ''}"
+                    f"; {missing} still missing. Page someone by hand: "
+                    f"`page <person> as {role}`.",
                 )
             case NotNeeded(role=role, person_id=person_id):
                 await _direct(

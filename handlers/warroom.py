@@ -30,13 +30,16 @@ async def announce(
 async def refresh(services: Services, incident: Incident) -> None:
     """Bring the pinned headline and the topic up to date in every war room."""
     text = headline(incident)
+    wanted_topic = topic(incident)
     for room in incident.rooms.values():
         platform = services.platforms.get(room.platform)
         if platform is None or room.headline_id is None:
             continue
         try:
             await platform.edit(SentMessage(room.room_id, room.headline_id), Outbound(text=text))
-            await platform.set_topic(room.room_id, topic(incident))
+            if room.topic != wanted_topic:
+                await platform.set_topic(room.room_id, wanted_topic)
+                room.topic = wanted_topic
         except PlatformError as error:
             log.warning("%s: could not refresh the headline: %s", incident.id, error)
 

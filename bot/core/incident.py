@@ -34,6 +34,7 @@ class WarRoom(BaseModel):
     platform: str
     room_id: str
     headline_id: str | None = None
+    topic: str | None = None  # as last set, so that an unchanged topic is not set again
 
 
 class Incident(BaseModel):
