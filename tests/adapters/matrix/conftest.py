@@ -10,11 +10,15 @@ import pytest
 
 from bot.adapters.matrix import MatrixAdapter, MatrixSettings
 from bot.adapters.matrix.calls import Sleep
+from bot.bootstrap import Bot, build
+from bot.core.clock import Clock
+from bot.core.roster import Organisation, Roster
+from bot.core.tlp import TLP
+from bot.serve import invite_policy
+from config.settings import Settings
 from tests.adapters.matrix.support import Analyst, Inbox, MemoryKeyValue
-
-# Imported rather than listed in `pytest_plugins`: pytest accepts that only in the top-level
-# conftest.
-from tests.fixtures.synapse import SynapseServer, synapse_fixture  # noqa: F401
+from tests.fixtures.roster import person
+from tests.fixtures.synapse import SynapseServer
 
 _user_numbers = itertools.count(1)
 
@@ -81,5 +85,90 @@ class MatrixWorld:
 @pytest.fixture
 async def world(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixWorld]:
     created = MatrixWorld(synapse, tmp_path / "nio")
+    yield created
+    await created.close()
+
+
+class Team:
+    """A bot account and four roster members on the test homeserver, and the roster naming them.
+
+    Matrix ids are unique per test (the homeserver lives for the whole session); roster ids are
+    the usual alice (coordinator), bob and carla (analysts), dirk (police liaison).
+    """
+
+    def __init__(self, synapse: SynapseServer, directory: Path) -> None:
+        self.synapse = synapse
+        self.bot_user_id, self.bot_token = synapse.register(unique("rrt"), "bot-password")
+        self.members = {
+            person_id: Analyst(synapse.base_url, *synapse.register(unique(person_id), "pw"))
+            for person_id in ("alice", "bob", "carla", "dirk")
+        }
+        self.alice, self.bob, self.carla = (self.members[p] for p in ("alice", "bob", "carla"))
+        self.database = directory / "rrt.db"
+        self.store_dir = directory / "nio"
+        self.roster = Roster(
+            orgs=[
+                Organisation(id="cert", name="National CERT", kind="cert"),
+                Organisation(id="police", name="Federal police cyber unit", kind="police"),
+            ],
+            people=[
+                person(
+                    person_id,
+                    name,
+                    org,
+                    roles,
+                    handles={"console": person_id, "matrix": self.members[person_id].user_id},
+                    **extra,
+                )
+                for person_id, name, org, roles, extra in ROSTER
+            ],
+        )
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database}"
+
+    def connection(self) -> MatrixSettings:
+        return MatrixSettings(
+            homeserver=self.synapse.base_url,
+            user_id=self.bot_user_id,
+            access_token=self.bot_token,
+            store_dir=self.store_dir,
+            sync_timeout_ms=5_000,
+            backoff_initial=0.05,
+            backoff_max=0.5,
+            connection_attempts=200,
+        )
+
+    async def start_bot(self, clock: Clock) -> tuple[Bot, MatrixAdapter]:
+        """The bot as `rrt run` wires it, on this team's database and device."""
+        bot = build(Settings(database_url=self.database_url), clock=clock, roster=self.roster)
+        adapter = MatrixAdapter(
+            self.connection(),
+            bot.store.kv,
+            bot.dispatcher,
+            accept_invite_from=invite_policy(self.roster, []),
+        )
+        bot.attach(adapter)
+        await adapter.start()
+        await bot.dispatcher.replay()
+        return bot, adapter
+
+    async def close(self) -> None:
+        for member in self.members.values():
+            await member.client.close()
+
+
+ROSTER: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
+    ("alice", "Alice Martin", "cert", ["coordinator"], {}),
+    ("bob", "Bob Peeters", "cert", ["analyst"], {}),
+    ("carla", "Carla Dubois", "cert", ["analyst", "forensics"], {}),
+    ("dirk", "Dirk Janssens", "police", ["police_liaison"], {"max_tlp": TLP.AMBER}),
+]
+
+
+@pytest.fixture
+async def team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
+    created = Team(synapse, tmp_path)
     yield created
     await created.close()

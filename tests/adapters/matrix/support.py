@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from nio import AsyncClient, ErrorResponse, MessageDirection
+from nio import AsyncClient, ErrorResponse, MessageDirection, RoomPreset
 
 from bot.port import Inbound, InboundKind
+from config.triage import load_questionnaire
 
 WAIT_SECONDS = 15.0
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, seconds: float) -> T:
+    """The first non-None result of `probe`, asked again until `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = await probe()
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what} after {seconds:.0f}s")
 
 
 class MemoryKeyValue:
@@ -103,7 +116,86 @@ class Analyst:
         )
         return [event.source for event in response.chunk]
 
+    async def open_room(self, *invite: str) -> str:
+        response = ok(
+            await self.client.room_create(preset=RoomPreset.private_chat, invite=list(invite))
+        )
+        room_id: str = response.room_id
+        return room_id
+
+    async def invited_room_named(self, prefix: str) -> str | None:
+        """The room this person is invited to whose name starts with `prefix`, if any."""
+        ok(await self.client.sync(timeout=0, full_state=True))
+        for room_id, room in self.client.invited_rooms.items():
+            if (room.name or "").startswith(prefix):
+                return room_id
+        return None
+
+    async def bot_messages(self, room_id: str, bot_user_id: str) -> list[dict[str, Any]]:
+        """The bot's messages in a room, oldest first, leaving out its edits."""
+        return [
+            event
+            for event in reversed(await self.recent_events(room_id, limit=100))
+            if event["sender"] == bot_user_id
+            and event["type"] == "m.room.message"
+            and event["content"].get("m.relates_to", {}).get("rel_type") != "m.replace"
+        ]
+
     async def invited_rooms(self) -> dict[str, Any]:
         response = ok(await self.client.sync(timeout=0, full_state=True))
         rooms: dict[str, Any] = response.rooms.invite
         return rooms
+
+
+# The worked example of the triage policy: scores 63.1, band High, proposes L2.
+WORKED_EXAMPLE = {
+    "Q1": "malicious-code",
+    "Q2": "declared",
+    "Q3": "essential",
+    "Q4": "denial",
+    "Q5": "critical-data",
+    "Q6": "directory",
+    "Q7": "effect",
+    "Q8": "criminal",
+    "Q9": "one",
+    "Q10": "no",
+    "Q11": "extended",
+    "Q12": "possible",
+    "Q13": "national",
+    "Q14a": "yes",
+    "Q14b": "yes",
+    "Q14c": "no",
+    "Q14d": "no",
+}
+
+
+def option_number(question_id: str, key: str) -> int:
+    """The 1-based number the bot shows beside an option of the default questionnaire."""
+    question = load_questionnaire().question(question_id)
+    assert question is not None, question_id
+    return [option.key for option in question.options].index(key) + 1
+
+
+class RoomWatch:
+    """Reads, as one member, what the bot posted in a room, waiting (bounded) for it."""
+
+    def __init__(self, member: Analyst, room_id: str, bot_user_id: str, seconds: float) -> None:
+        self.member = member
+        self.room_id = room_id
+        self.bot_user_id = bot_user_id
+        self.seconds = seconds
+
+    async def messages(self) -> list[dict[str, Any]]:
+        return await self.member.bot_messages(self.room_id, self.bot_user_id)
+
+    async def message_with(self, text: str) -> dict[str, Any]:
+        """The bot's latest message whose body contains `text`."""
+
+        async def latest() -> dict[str, Any] | None:
+            found = [m for m in await self.messages() if text in m["content"]["body"]]
+            return found[-1] if found else None
+
+        return await eventually(latest, f"the bot to say {text!r}", self.seconds)
+
+    async def question(self, question_id: str) -> dict[str, Any]:
+        return await self.message_with(f" · {question_id}: ")
