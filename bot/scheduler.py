@@ -61,6 +61,11 @@ class Scheduler:
             misfire_grace_time=None,
         )
 
+    def next_wake(self) -> datetime | None:
+        """When the bot will next wake, if armed."""
+        job = self._apscheduler.get_job(WAKE_JOB) if self._apscheduler else None
+        return job.next_run_time if job is not None else None
+
     async def _wake(self) -> None:
         try:
             await self.fire_due()
