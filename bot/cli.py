@@ -58,15 +58,21 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_roster_check(args: argparse.Namespace, settings: Settings) -> int:
-    from config.roster import check_roster
+    """Print problems, then warnings; only problems fail the check."""
+    from datetime import date
+
+    from config.roster_warnings import WarningRules, check_roster_file, configured_platforms
 
     path = Path(args.file)
-    problems = check_roster(path)
-    for problem in problems:
+    platforms = args.platform or configured_platforms(settings)
+    rules = WarningRules(today=date.today(), platforms=platforms, stale_days=args.stale_days)
+    checked = check_roster_file(path, rules)
+    for problem in [*checked.problems, *checked.warnings]:
         print(problem.render(str(path)))
-    if problems:
+    if checked.problems:
         return 1
-    print(f"{path}: OK")
+    count = len(checked.warnings)
+    print(f"{path}: OK ({count} warning{'s' * (count != 1)})" if count else f"{path}: OK")
     return 0
 
 
@@ -128,8 +134,23 @@ def parser() -> argparse.ArgumentParser:
     roster_cmd = commands.add_parser("roster", help="the roster").add_subparsers(
         dest="roster_command", required=True
     )
+    from config.roster_warnings import DEFAULT_STALE_DAYS, KNOWN_PLATFORMS
+
     check = roster_cmd.add_parser("check", help="report every problem in a roster file")
     check.add_argument("file")
+    check.add_argument(
+        "--platform",
+        action="append",
+        choices=KNOWN_PLATFORMS,
+        help="expect a handle on this platform (repeatable; default: the configured ones)",
+    )
+    check.add_argument(
+        "--stale-days",
+        type=int,
+        default=DEFAULT_STALE_DAYS,
+        metavar="N",
+        help=f"warn when an entry was last reviewed over N days ago (default {DEFAULT_STALE_DAYS})",
+    )
     check.set_defaults(func=cmd_roster_check)
     report = commands.add_parser("report", help="regenerate an incident report from the log")
     report.add_argument("incident", help="e.g. INC-2026-0001")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,22 @@ SECTIONS = ("orgs", "people")
 class RosterProblem:
     line: int
     message: str
+    warning: bool = False  # worth fixing, but the roster still loads
 
     def render(self, source: str) -> str:
-        return f"{source}:{self.line}: {self.message}"
+        severity = "warning: " if self.warning else ""
+        return f"{source}:{self.line}: {severity}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRoster:
+    """The roster (None when there are problems) and what later checks need to place lines."""
+
+    roster: Roster | None
+    problems: list[RosterProblem]
+    node: Node | None = None  # None when the text is not a roster at all
+    everyone: list[Person] = field(default_factory=list)  # file order; stand-ins when invalid
+    valid_people: list[tuple[int, Person]] = field(default_factory=list)  # (index, person)
 
 
 def _where(data: Any, loc: Sequence[str | int]) -> str:
@@ -102,15 +115,23 @@ def parse_roster(
     text: str, roles: Collection[str] | None = None
 ) -> tuple[Roster | None, list[RosterProblem]]:
     """The roster, or None with every problem found; `roles` limits the role names allowed."""
+    parsed = read_roster(text, roles)
+    return parsed.roster, parsed.problems
+
+
+def read_roster(text: str, roles: Collection[str] | None = None) -> ParsedRoster:
+    """Like `parse_roster`, keeping the YAML nodes and the entries that did validate."""
     try:
         node, data = parse(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        return None, [RosterProblem(line, f"not valid YAML: {getattr(error, 'problem', error)}")]
+        problem = RosterProblem(line, f"not valid YAML: {getattr(error, 'problem', error)}")
+        return ParsedRoster(None, [problem])
     problems = [RosterProblem(line, f"duplicate key {key!r}") for line, key in duplicate_keys(node)]
     if not isinstance(data, dict):
-        return None, [*problems, RosterProblem(1, "expected `orgs:` and `people:` sections")]
+        missing = RosterProblem(1, "expected `orgs:` and `people:` sections")
+        return ParsedRoster(None, [*problems, missing])
     for key in data:
         if key not in SECTIONS:
             problems.append(RosterProblem(line_of(node, [key]), f"unknown section {key!r}"))
@@ -125,12 +146,11 @@ def parse_roster(
             continue  # a missing organisation is already reported
         problems.append(RosterProblem(line_of(node, loc), f"{_where(data, loc)}: {message}"))
     problems.sort(key=lambda problem: problem.line)
-    if problems:
-        return None, problems
-    return Roster(orgs=[o for _, o in orgs], people=[p for _, p in people]), []
+    roster = None if problems else Roster(orgs=[o for _, o in orgs], people=[p for _, p in people])
+    return ParsedRoster(roster, problems, node, everyone, people)
 
 
-def _read(path: Path) -> str:
+def roster_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as error:
@@ -139,14 +159,16 @@ def _read(path: Path) -> str:
 
 def check_roster(path: Path, roles: Collection[str] | None = None) -> list[RosterProblem]:
     """Every problem in the file; role names default to those of the packaged policy."""
-    _, problems = parse_roster(_read(path), roles if roles is not None else load_policy().roles)
+    _, problems = parse_roster(
+        roster_text(path), roles if roles is not None else load_policy().roles
+    )
     return problems
 
 
 def load_roster(path: Path, roles: Collection[str] | None = None) -> Roster:
     """The roster, or ConfigError listing each problem as FILE:LINE: message."""
     roster, problems = parse_roster(
-        _read(path), roles if roles is not None else load_policy().roles
+        roster_text(path), roles if roles is not None else load_policy().roles
     )
     if roster is None:
         raise ConfigError("\n".join(problem.render(str(path)) for problem in problems))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -140,6 +140,7 @@ class Person(BaseModel):
     available: bool | None = None  # declared override: None follows the on-call windows
     duty_contact: bool = False  # answers for the organisation when a role stays unfilled
     handles: dict[str, str] = Field(default_factory=dict)  # platform -> user id
+    reviewed: date | None = None  # last confirmed by the person or their organisation
 
     @property
     def first_name(self) -> str:
