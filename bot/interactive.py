@@ -105,6 +105,7 @@ async def run_console(
     out(INTRO.format(who=session.who))
     try:
         await bot.dispatcher.replay()
+        bot.scheduler.start()
         while True:
             text = await asyncio.to_thread(stream.readline)
             if not text or not await session.line(text):

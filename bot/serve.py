@@ -102,6 +102,7 @@ async def serve(settings: Settings) -> int:
         replayed = await bot.dispatcher.replay()
         if replayed:
             log.warning("handled %d command(s) received before a restart", replayed)
+        bot.scheduler.start()  # timers that fell due while the bot was down fire now, once
         await stop.wait()
     finally:
         for platform in reversed(platforms):
