@@ -1,0 +1,68 @@
+"""`rrt run`'s Slack wiring: the adapter built from settings serves signed requests."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.bootstrap import build
+from bot.core.clock import FakeClock
+from bot.serve import slack_platform
+from config.settings import Settings, SlackSettings
+from tests.adapters.slack.payloads import form, signed_headers, slash_command
+from tests.fixtures.roster import small_roster
+from tests.fixtures.slack_api import FakeSlack
+
+SIGNING_SECRET = "serve0signing0secret000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_the_adapter_from_settings_declares_over_signed_http(
+    tmp_path: Path, slack_api: FakeSlack
+) -> None:
+    port = free_port()
+    slack = SlackSettings(
+        bot_token=SecretStr("xoxb-serve"),
+        signing_secret=SecretStr(SIGNING_SECRET),
+        mode="http",
+        http_host="127.0.0.1",
+        http_port=port,
+        api_url=slack_api.base_url,
+    )
+    bot = build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'rrt.db'}", slack=slack),
+        clock=FakeClock(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)),
+        roster=small_roster(),
+    )
+    adapter = slack_platform(bot.settings.slack, bot)
+    bot.attach(adapter)
+    await adapter.start()
+    try:
+        assert adapter.http_port == port
+        body = form({**slash_command("declare Ransomware at hospital"), "user_id": "UALICE"})
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        headers.update(signed_headers(body, SIGNING_SECRET))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers
+            ) as ack,
+        ):
+            assert ack.status == 200
+        (create,) = await slack_api.wait_for_calls("conversations.create")
+        assert create.params["name"] == "inc-2026-0001-ransomware-at-hospital"
+        assert create.headers["Authorization"] == "Bearer xoxb-serve"
+        await adapter.stop()  # lets the declaration finish
+        assert [incident.id for incident in bot.store.open_incidents()] == ["INC-2026-0001"]
+    finally:
+        await adapter.stop()
+        bot.close()
