@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config.errors import ConfigError
@@ -106,6 +107,27 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the annual evaluation (Markdown, HTML and charts) from every incident's log."""
+    from bot.core.clock import SystemClock
+    from bot.reporting.evaluation import evaluate
+    from bot.reporting.evaluation_render import render_evaluation, write_evaluation
+    from config.roster import load_roster
+    from storage.sql_store import open_store
+
+    store = open_store(_database_url(args, settings))
+    try:
+        cases = [(incident, store.log(incident.id)) for incident in store.all_incidents()]
+    finally:
+        store.close()
+    orgs = {person.id: person.org for person in load_roster(settings.roster_file).people}
+    year_end = datetime(args.year + 1, 1, 1, tzinfo=UTC)
+    evaluation = evaluate(args.year, cases, orgs, as_of=min(SystemClock().now(), year_end))
+    paths = write_evaluation(render_evaluation(evaluation), Path(args.out or settings.reports_dir))
+    print("\n".join(str(path) for path in paths))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="rrt", description="Rapid Reaction Team incident bot")
     root.add_argument("--config", type=Path, help="YAML settings file (or RRT_CONFIG_FILE)")
@@ -158,6 +180,11 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="directory (default: the configured reports directory)")
     report.add_argument("--stdout", action="store_true", help="print the Markdown instead")
     report.set_defaults(func=cmd_report)
+    evaluate = commands.add_parser("evaluate", help="write the annual evaluation")
+    evaluate.add_argument("--year", type=int, required=True, help="e.g. 2026")
+    evaluate.add_argument("--db", help="SQLite file (default: the configured database)")
+    evaluate.add_argument("--out", help="directory (default: the configured reports directory)")
+    evaluate.set_defaults(func=cmd_evaluate)
     return root
 
 
