@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.commands import Note, Simple
-from bot.core.events import LogEvent
+from bot.reporting.describe import describe_event
 from handlers.context import Context
 from handlers.headline import headline, when
 
@@ -36,30 +36,6 @@ async def status(ctx: Context, command: Simple) -> None:
         f"{i.label} — {i.state.value}, {i.level.value if i.level else 'triage'}" for i in incidents
     ]
     await ctx.reply("Open incidents:\n" + "\n".join(lines))
-
-
-def describe_event(event: LogEvent, names: dict[str, str]) -> str:
-    who = names.get(event.actor, event.actor)
-    data = event.data
-    match event.kind:
-        case "declared":
-            return f"{who} declared “{data.get('title')}” ({data.get('tlp')})"
-        case "answered":
-            return f"{who} answered {data.get('question')} → {data.get('option')}"
-        case "level_proposed":
-            return f"triage proposed {data.get('level')}: {data.get('explanation')}"
-        case "level_confirmed":
-            return f"{who} confirmed {data.get('level')}"
-        case "level_set":
-            return f"{who} set the level to {data.get('level')} ({data.get('reason')})"
-        case "tlp_changed":
-            return f"{who} changed TLP {data.get('from_tlp')} → {data.get('to_tlp')}"
-        case "state_changed":
-            return f"{who} moved the incident to {data.get('to_state')}"
-        case "note":
-            return f"{who}: {data.get('text')}"
-        case _:
-            return f"{who}: {event.kind.replace('_', ' ')}"
 
 
 async def timeline(ctx: Context, command: Simple) -> None:
