@@ -88,9 +88,11 @@ async def answer(
     await watch.message_with(f"{question_id} → {option} (answered by {name}).")
 
 
-async def answer_all(team: Team, watch: RoomWatch, clock: FakeClock, first: int = 0) -> None:
-    """The analysts answer the worked example from question `first` on, taking turns."""
-    for n, (question_id, option) in enumerate(list(WORKED_EXAMPLE.items())[first:], first):
+async def answer_all(
+    team: Team, watch: RoomWatch, clock: FakeClock, first: int = 0, stop: int | None = None
+) -> None:
+    """The analysts answer the worked example's questions `first` to `stop`, taking turns."""
+    for n, (question_id, option) in enumerate(list(WORKED_EXAMPLE.items())[first:stop], first):
         clock.advance(timedelta(minutes=1))
         if n % 2:
             await answer(team.bob, watch, question_id, option, "Bob Peeters")
