@@ -31,5 +31,27 @@ def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
         case "paged" | "page_accepted" | "page_declined" | "page_timed_out":
             verb = event.kind.removeprefix("page_").replace("_", " ")
             return f"{subject} {verb} as {data.get('role')}"
+        case "role_filled" | "role_unfilled" | "paging_exhausted":
+            what = {
+                "role_filled": "filled",
+                "role_unfilled": "still unfilled",
+                "paging_exhausted": "unfilled; paging stopped",
+            }[event.kind]
+            return f"role {data.get('role')} {what}"
+        case "team_assembled":
+            return f"team assembled for {data.get('level')}"
+        case "clock_started" | "clock_retimed":
+            verb = "started" if event.kind == "clock_started" else "re-timed"
+            return f"clock {data.get('clock')} {verb}, due {data.get('due')}"
+        case "clock_filed":
+            timing = "on time" if data.get("on_time") else "late"
+            return f"{who} filed {data.get('clock')} ({timing})"
+        case "clock_reminder":
+            state = "overdue" if data.get("overdue") else "reminder"
+            return f"clock {data.get('clock')}: {state}"
+        case "checkin":
+            return f"{who} check-in: {data.get('text')}"
+        case "checkin_requested" | "checkin_missed":
+            return f"check-in {event.kind.removeprefix('checkin_')} (due {data.get('due')})"
         case _:
             return f"{who}: {event.kind.replace('_', ' ')}"
