@@ -97,7 +97,9 @@ def test_log_verify_on_an_empty_database_fails(tmp_path: Path) -> None:
 def test_the_example_roster_checks_clean(tmp_path: Path) -> None:
     checked = rrt("roster", "check", str(EXAMPLE_ROSTER), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.strip() == f"{EXAMPLE_ROSTER}: OK"
+    lines = checked.stdout.splitlines()
+    assert all(": warning: " in line for line in lines[:-1])
+    assert lines[-1].startswith(f"{EXAMPLE_ROSTER}: OK")
 
 
 def test_a_broken_roster_prints_file_and_line_per_problem(tmp_path: Path) -> None:
@@ -119,7 +121,7 @@ def test_a_broken_roster_prints_file_and_line_per_problem(tmp_path: Path) -> Non
     checked = rrt("roster", "check", "roster.yaml", cwd=tmp_path)
 
     assert checked.returncode == 1
-    lines = checked.stdout.splitlines()
+    lines = [line for line in checked.stdout.splitlines() if ": warning: " not in line]
     assert [line.split(":")[1] for line in lines] == ["8", "9", "10"]
     assert all(line.startswith("roster.yaml:") for line in lines)
     assert "unknown organisation 'nowhere'" in lines[0]
