@@ -65,7 +65,7 @@ async def declare(team: Team) -> tuple[str, str]:
 
 async def accept_page(team: Team, member: Analyst, how: str) -> None:
     """The paged member answers the page's direct message, then joins the war room."""
-    direct = await join_when_invited(member, "")
+    direct = await join_when_invited(member, "")  # unnamed: the first room they are invited to
     page = await RoomWatch(member, direct, team.bot_user_id, WAIT_SECONDS).message_with("Accept")
     if how == "reaction":
         await member.react(direct, page["event_id"], "✅")
@@ -143,6 +143,14 @@ def assert_recorded_whole_incident(bot: Bot, team: Team) -> None:
     assert intact, report
 
 
+def pages(bot: Bot) -> list[tuple[Any, Any]]:
+    return [
+        (r.event.data["person"], r.event.data["role"])
+        for r in bot.store.log("INC-2026-0001")
+        if r.event.kind == "paged"
+    ]
+
+
 async def test_a_whole_incident_on_a_real_homeserver(team: Team) -> None:
     clock = FakeClock(START)
     bot, adapter = await team.start_bot(clock)
@@ -179,11 +187,3 @@ async def test_a_whole_incident_on_a_real_homeserver(team: Team) -> None:
     finally:
         await adapter.stop()
         bot.close()
-
-
-def pages(bot: Bot) -> list[tuple[Any, Any]]:
-    return [
-        (r.event.data["person"], r.event.data["role"])
-        for r in bot.store.log("INC-2026-0001")
-        if r.event.kind == "paged"
-    ]
