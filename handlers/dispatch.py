@@ -83,7 +83,9 @@ class Dispatcher:
         except PlatformError as error:
             log.warning("platform error handling %s: %s", inbound.event_id, error)
             await _safe_reply(
-                ctx, f"The chat platform refused that ({error.code}). What was recorded is kept."
+                ctx,
+                f"The chat platform refused that: {(error.detail or error.code).rstrip('.')} ({error.code}). "
+                "What was recorded is kept.",
             )
         except Exception:
             log.exception("failed to handle %s %s", inbound.platform, inbound.event_id)
