@@ -82,9 +82,10 @@ class Dispatcher:
             await _safe_reply(ctx, str(refusal))
         except PlatformError as error:
             log.warning("platform error handling %s: %s", inbound.event_id, error)
+            reason = (error.detail or error.code).rstrip(".")
             await _safe_reply(
                 ctx,
-                f"The chat platform refused that: {(error.detail or error.code).rstrip('.')} ({error.code}). "
+                f"The chat platform refused that: {reason} ({error.code}). "
                 "What was recorded is kept.",
             )
         except Exception:
