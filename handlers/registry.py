@@ -21,8 +21,10 @@ from bot.core.commands import (
     Release,
     SetLevel,
     SetTlp,
+    Share,
     Simple,
     Swap,
+    Unshare,
 )
 from handlers.answer import answer
 from handlers.checkins import update
@@ -32,6 +34,7 @@ from handlers.declare import declare
 from handlers.level import confirm, set_level
 from handlers.lifecycle import close, contain, reopen, resolve
 from handlers.notes import note, status, timeline
+from handlers.sharing import enforce, share, unshare
 from handlers.team import approve, page, release, swap, team
 from handlers.tlp import set_tlp
 
@@ -59,6 +62,9 @@ HANDLERS: dict[str, Handler] = {
     "confirm": confirm,
     "level": set_level,
     "tlp": set_tlp,
+    "share": share,
+    "unshare": unshare,
+    "enforce": enforce,
     "note": note,
     "status": status,
     "timeline": timeline,
@@ -90,6 +96,10 @@ def command_name(command: Command) -> str:
             return "level"
         case SetTlp():
             return "tlp"
+        case Share():
+            return "share"
+        case Unshare():
+            return "unshare"
         case Note():
             return "note"
         case Help():

@@ -6,6 +6,7 @@ from bot.core.commands import Approve, PageAnswer, PageMember, Release, Simple, 
 from bot.core.incident import Incident
 from bot.core.paging import NotNeeded, PageStatus, answer
 from bot.core.roster import Person
+from handlers.audience import qualifies
 from handlers.context import Context, Refusal
 from handlers.headline import when
 from handlers.team_flow import carry_out, invite, page_by_hand, paging_rule, remove
@@ -47,6 +48,8 @@ async def _answer_page(ctx: Context, command: PageAnswer) -> None:
         raise Refusal(f"There is no open page for {command.incident_id[:20]}.")
     ctx.incident = incident
     services = ctx.services
+    if command.accept and not qualifies(services, incident, ctx.person, inside=False):
+        raise Refusal(f"{incident.id} is now {incident.tlp.value}; your page no longer admits you.")
     team, decisions = answer(
         incident.team,
         paging_rule(services, incident),

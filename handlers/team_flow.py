@@ -119,6 +119,17 @@ async def assemble_for_level(services: Services, incident: Incident) -> None:
         incident.team_level is not None and incident.team_level.rank >= level.rank
     ):
         return
+    incident.team_level = level
+    await assemble_missing(services, incident, level)
+
+
+async def assemble_missing(
+    services: Services, incident: Incident, level: Level, *, staffable_only: bool = False
+) -> None:
+    """Page (or propose) people for every role the level lacks.
+
+    `staffable_only` leaves out roles nobody can take, so that they are not announced again.
+    """
     held = on_team(incident.team)
     for proposal in incident.proposals:  # proposed under TLP:RED, still awaiting approval
         held.setdefault(proposal.role, []).extend(["(proposed)"] * proposal.needed)
@@ -130,7 +141,10 @@ async def assemble_for_level(services: Services, incident: Incident) -> None:
         active=active_assignments(services, incident),
         now=services.clock.now(),
     )
-    incident.team_level = level
+    if staffable_only:
+        assignments = [a for a in assignments if a.picks]
+        if not assignments:
+            return
     await _start_roles(services, incident, level, assignments, announce_picks=True)
 
 
@@ -190,7 +204,8 @@ async def _start_roles(
         extra = [c.person_id for c in assignment.picks + assignment.backups]
         widened = existing.model_copy(
             update={
-                "needed": existing.needed + assignment.needed,
+                # The slots already held stay; the missing ones are added, none twice.
+                "needed": len(existing.accepted) + len(existing.pending) + assignment.needed,
                 "candidates": existing.candidates + [p for p in extra if p not in known],
                 "started": False,
                 "exhausted": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.commands import SetTlp
 from handlers.context import Context, Refusal
+from handlers.sharing import list_outsiders
 from handlers.warroom import refresh
 
 
@@ -11,6 +12,7 @@ async def set_tlp(ctx: Context, command: SetTlp) -> None:
     """tlp <label> [--reason <why>]
 
     Change the TLP label. Anyone may raise it; lowering it needs a coordinator and a reason.
+    A raise lists who no longer qualifies; a coordinator removes them with `enforce`.
     """
     incident = ctx.require_incident()
     previous = incident.tlp
@@ -31,3 +33,5 @@ async def set_tlp(ctx: Context, command: SetTlp) -> None:
         f"TLP {verb} from {previous.value} to {command.tlp.value} by {ctx.person.name}."
     )
     await refresh(ctx.services, incident)
+    if not lowering:
+        await list_outsiders(ctx, incident)

@@ -103,6 +103,16 @@ class Filed:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    orgs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unshare:
+    org: str
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None = None
 
@@ -123,6 +133,8 @@ Command = (
     | Approve
     | CheckinUpdate
     | Filed
+    | Share
+    | Unshare
 )
 
 
@@ -141,6 +153,7 @@ SIMPLE_COMMANDS = (
     "reopen",
     "team",
     "clocks",
+    "enforce",
 )
 COMMAND_NAMES = (
     "declare",
@@ -157,6 +170,8 @@ COMMAND_NAMES = (
     "update",
     "checkin",
     "filed",
+    "share",
+    "unshare",
     "help",
 )
 
@@ -341,6 +356,18 @@ def _parse_filed(args: list[str]) -> Command | ParseError:
     return Filed(clock=args[0].lower())
 
 
+def _parse_share(args: list[str]) -> Command | ParseError:
+    if not args:
+        return ParseError("share", "Name one or more organisations, e.g. `share police`.")
+    return Share(orgs=tuple(word.lower() for word in args))
+
+
+def _parse_unshare(args: list[str]) -> Command | ParseError:
+    if len(args) != 1:
+        return ParseError("unshare", "Name one organisation, e.g. `unshare police`.")
+    return Unshare(org=args[0].lower())
+
+
 def _parse_help(args: list[str]) -> Command | ParseError:
     if len(args) > 1:
         return ParseError("help", "Ask about one command, e.g. `help declare`.")
@@ -359,4 +386,6 @@ _PARSERS = {
     "approve": _one_person("approve"),
     "swap": _parse_swap,
     "filed": _parse_filed,
+    "share": _parse_share,
+    "unshare": _parse_unshare,
 }

@@ -1,0 +1,97 @@
+"""Who may stay in an incident under its TLP label and shared organisations (policy §5).
+
+A label raise or an `unshare` can leave people in the war room, or paged into it, who no
+longer qualify; they are listed at once and removed only when the coordinator confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.core.incident import Incident
+from bot.core.paging import PageStatus, RolePaging
+from bot.core.roster import Person
+from handlers.context import Services
+from handlers.team_flow import cleared, needs_approval
+
+
+@dataclass(frozen=True, slots=True)
+class Outsider:
+    """Someone in, or paged into, the war room who the label no longer admits."""
+
+    person: Person
+    members: tuple[str, ...]  # roles they hold
+    paged: tuple[str, ...]  # roles they are paged for
+    invited: bool  # in the room without a role (the declarer)
+    why: str
+
+    def describe(self) -> str:
+        places = [*(f"{r} (member)" for r in self.members), *(f"{r} (paged)" for r in self.paged)]
+        if self.invited and not places:
+            places.append("in the war room")
+        return f"• {self.person.name} ({self.person.org}): {', '.join(places)} — {self.why}"
+
+
+def qualifies(services: Services, incident: Incident, person: Person, *, inside: bool) -> bool:
+    """May `person` be in the room? Under TLP:RED those not yet inside need approval."""
+    if not cleared(services, incident, person):
+        return False
+    return inside or not needs_approval(services, incident) or person.id in incident.approved
+
+
+def outsiders(services: Services, incident: Incident) -> list[Outsider]:
+    """Members, invited people and pending pages that the label no longer admits."""
+    members: dict[str, list[str]] = {}
+    paged: dict[str, list[str]] = {}
+    for state in incident.team.roles if incident.team else []:
+        for page in state.pages:
+            if page.status is PageStatus.ACCEPTED:
+                members.setdefault(page.person_id, []).append(state.role)
+            elif page.status is PageStatus.PAGED:
+                paged.setdefault(page.person_id, []).append(state.role)
+    found: list[Outsider] = []
+    for person_id in dict.fromkeys([incident.declared_by, *members, *paged]):
+        person = services.roster.person(person_id)
+        if person is None:
+            continue
+        inside = person_id in members or person_id == incident.declared_by
+        if qualifies(services, incident, person, inside=inside):
+            continue
+        found.append(
+            Outsider(
+                person=person,
+                members=tuple(members.get(person_id, ())),
+                paged=tuple(paged.get(person_id, ())),
+                invited=person_id == incident.declared_by,
+                why=_why(services, incident, person),
+            )
+        )
+    return found
+
+
+def _why(services: Services, incident: Incident, person: Person) -> str:
+    if not incident.tlp.allows(person.max_tlp):
+        return f"cleared only up to {person.max_tlp.value}"
+    if cleared(services, incident, person):
+        return "not approved by the coordinator"
+    return f"{person.org} is not admitted under {incident.tlp.value}"
+
+
+def drop_candidates(services: Services, incident: Incident) -> None:
+    """Keep people the label does not admit out of every future page (backups, contacts)."""
+
+    def admitted(person_id: str) -> bool:
+        person = services.roster.person(person_id)
+        return person is not None and cleared(services, incident, person)
+
+    for state in [*(incident.team.roles if incident.team else []), *incident.proposals]:
+        _drop_from(state, admitted)
+
+
+def _drop_from(state: RolePaging, keep: Callable[[str], bool]) -> None:
+    state.cursor -= sum(1 for pid in state.candidates[: state.cursor] if not keep(pid))
+    state.candidates = [pid for pid in state.candidates if keep(pid)]
+    contacts_before = state.duty_contacts[: state.contact_cursor]
+    state.contact_cursor -= sum(1 for pid in contacts_before if not keep(pid))
+    state.duty_contacts = [pid for pid in state.duty_contacts if keep(pid)]
