@@ -162,11 +162,12 @@ def reports_on_time(records: Sequence[LogRecord], as_of: datetime) -> Ratio:
 
 
 def open_lessons(records: Sequence[LogRecord]) -> int:
-    """Lessons whose latest entry is not done; a lesson is known by its id, else its text."""
+    """Lessons whose latest entry (`lesson`, then `lesson_done`) is not done; a lesson is known
+    by its id, else its text."""
     done: dict[str, bool] = {}
     for record in records:
         event = record.event
-        if event.kind != "lesson":
+        if event.kind not in ("lesson", "lesson_done"):
             continue
         key = event.data.get("id", event.data.get("text"))
         done[str(key)] = bool(event.data.get("done", False))

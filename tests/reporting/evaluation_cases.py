@@ -155,9 +155,7 @@ def seeded_cases() -> list[Case]:
     e1.add(
         300, "lesson", "ann", id="x", text="Drill more", owner="ann", due="2026-05-01", done=False
     )
-    e1.add(
-        400, "lesson", "ann", id="x", text="Drill more", owner="ann", due="2026-05-01", done=True
-    )
+    e1.add(400, "lesson_done", "ann", id="x", text="Drill more", owner="ann", done=True)
     e1.add(401, "lesson", "ann", text="Shorter pages", owner="cis", due="2026-05-01")
     real(10, day(2, 10), Level.L1, e1, exercise=True)
 

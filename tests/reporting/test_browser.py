@@ -71,11 +71,12 @@ def count_near(png: Path, colour: str, rows: range | None = None, tolerance: int
         image = opened.convert("RGB")
     top, bottom = (rows.start, rows.stop) if rows else (0, image.height)
     region = image.crop((0, top, image.width, min(bottom, image.height)))
-    return sum(
-        count
-        for count, pixel in region.getcolors(maxcolors=1 << 24) or []
-        if all(abs(a - b) <= tolerance for a, b in zip(pixel, wanted, strict=True))
-    )
+    near = 0
+    for count, pixel in region.getcolors(maxcolors=1 << 24) or []:
+        assert isinstance(pixel, tuple)
+        if all(abs(a - b) <= tolerance for a, b in zip(pixel, wanted, strict=True)):
+            near += count
+    return near
 
 
 def banner_text(dom: str) -> str:
