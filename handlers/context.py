@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from bot.core.cadence import CadenceRule
 from bot.core.clock import Clock
@@ -19,7 +20,7 @@ from bot.core.store import IncidentStore, TimerStore
 from bot.core.team import TeamRules
 from bot.core.triage import Questionnaire
 from bot.port import Button, ChatPlatform, Inbound, Outbound, SentMessage
-from handlers.headline import marked
+from handlers.marking import speaking
 
 log = logging.getLogger("rrt")
 
@@ -50,6 +51,7 @@ class Services:
     organisation: str  # the owning organisation of incidents declared here
     platforms: dict[str, ChatPlatform] = field(default_factory=dict)
     on_timers_changed: Callable[[], None] | None = None  # re-arms the scheduler's wake-up
+    reports_dir: Path | None = None  # where reports of closed incidents are saved (not RED)
 
     def name(self, person_id: str) -> str:
         person = self.roster.person(person_id)
@@ -65,15 +67,14 @@ class Context:
 
     @property
     def platform(self) -> ChatPlatform:
-        return self.services.platforms[self.inbound.platform]
+        """The platform the event came from, as the incident speaks on it."""
+        return speaking(self.services.platforms[self.inbound.platform], self.incident)
 
     @property
     def now(self) -> datetime:
         return self.services.clock.now()
 
     async def reply(self, text: str, buttons: Sequence[Button] = ()) -> SentMessage:
-        if self.incident is not None:
-            text = marked(self.incident, text)
         return await self.platform.send(
             self.inbound.room_id, Outbound(text=text, buttons=tuple(buttons))
         )

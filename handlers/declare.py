@@ -8,7 +8,7 @@ from bot.core.lifecycle import Transition
 from bot.core.tlp import DEFAULT_TLP, TLP
 from bot.port import RoomSpec
 from handlers.context import Context
-from handlers.headline import marked, topic
+from handlers.headline import topic
 from handlers.slug import room_slug
 from handlers.team_flow import page_coordinator
 from handlers.triage_flow import ask_next
@@ -48,7 +48,7 @@ async def declare(ctx: Context, command: Declare) -> None:
     platform = ctx.platform
     previous = incident.apply(Transition.START_TRIAGE, now)  # logged once the room exists
     spec = RoomSpec(
-        name=marked(incident, f"{incident.id} · {incident.title}"),
+        name=f"{incident.id} · {incident.title}",
         slug=room_slug(incident.id, incident.title),
         topic=topic(incident),
         invite=(ctx.inbound.user_id,),

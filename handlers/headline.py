@@ -11,8 +11,15 @@ EXERCISE_MARK = "EXERCISE"
 
 
 def marked(incident: Incident, text: str) -> str:
-    """Every message of an exercise says so (policy §8)."""
-    return f"[{EXERCISE_MARK}] {text}" if incident.is_exercise else text
+    """Every message of an exercise says so (policy §8); marking twice changes nothing."""
+    if not incident.is_exercise or text.startswith(f"[{EXERCISE_MARK}]"):
+        return text
+    return f"[{EXERCISE_MARK}] {text}"
+
+
+def simulated(incident: Incident) -> str:
+    """An exercise's regulatory clocks are simulated: nothing is really due."""
+    return " (simulated)" if incident.is_exercise else ""
 
 
 def when(moment: datetime) -> str:
@@ -53,12 +60,14 @@ def team_text(incident: Incident) -> str | None:
 
 def deadline_text(incident: Incident) -> str | None:
     clock = next_deadline(incident.clocks)
-    return None if clock is None else f"Next deadline: {clock.title} due {when(clock.due)}"
+    if clock is None:
+        return None
+    return f"Next deadline: {clock.title} due {when(clock.due)}{simulated(incident)}"
 
 
 def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
     lines = [
-        marked(incident, f"🚨 {incident.id} · {incident.title}"),
+        f"🚨 {incident.id} · {incident.title}",
         f"{incident.tlp.value} · Level {level_text(incident)} · Severity {severity_text(incident)}"
         f" · State {incident.state.value}",
         f"T0 {when(incident.t0)} · declared {when(incident.declared_at)}",
@@ -66,6 +75,8 @@ def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
     if incident.police_liaison_required:
         lines.append("Police liaison required: legal investigation integrated from the start.")
     lines.extend(line for line in (team_text(incident), deadline_text(incident)) if line)
+    if incident.exercise_suspended_at is not None:
+        lines.append(f"REAL WORLD: exercise suspended {when(incident.exercise_suspended_at)}.")
     lines.extend(extra_lines)
     return "\n".join(lines)
 
@@ -73,4 +84,4 @@ def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
 def topic(incident: Incident) -> str:
     level = incident.level.value if incident.level else "triage"
     severity = incident.band or "pending"
-    return marked(incident, f"{incident.tlp.value} · {level} · {severity} · {incident.state.value}")
+    return f"{incident.tlp.value} · {level} · {severity} · {incident.state.value}"

@@ -38,7 +38,8 @@ from bot.core.team import (
 from bot.core.triage import answer_points
 from bot.port import Button, ChatPlatform, Outbound, PlatformError
 from handlers.context import Refusal, Services, log
-from handlers.headline import marked, when
+from handlers.headline import when
+from handlers.marking import speaker
 from handlers.timer_sync import sync_timers
 from handlers.warroom import announce, refresh
 
@@ -369,9 +370,7 @@ async def send_page(services: Services, incident: Incident, page: Page) -> None:
     )
     for platform_name, platform, handle in _reachable(services, incident, page.person_id):
         try:
-            sent = await platform.send_direct(
-                handle, Outbound(text=marked(incident, text), buttons=buttons)
-            )
+            sent = await platform.send_direct(handle, Outbound(text=text, buttons=buttons))
         except PlatformError as error:
             log.warning("%s: could not page %s: %s", incident.id, page.person_id, error)
             continue
@@ -383,7 +382,7 @@ async def send_page(services: Services, incident: Incident, page: Page) -> None:
 async def _direct(services: Services, incident: Incident, person_id: str, text: str) -> None:
     for _name, platform, handle in _reachable(services, incident, person_id):
         try:
-            await platform.send_direct(handle, Outbound(text=marked(incident, text)))
+            await platform.send_direct(handle, Outbound(text=text))
         except PlatformError as error:
             log.warning("%s: could not write to %s: %s", incident.id, person_id, error)
 
@@ -396,7 +395,7 @@ def _reachable(
         return []
     found: list[tuple[str, ChatPlatform, str]] = []
     for room in incident.rooms.values():
-        platform = services.platforms.get(room.platform)
+        platform = speaker(services.platforms, incident, room.platform)
         handle = person.handles.get(room.platform)
         if platform is not None and handle is not None:
             found.append((room.platform, platform, handle))

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from bot.core.incident import Incident, WarRoom
 from bot.port import Button, Outbound, PlatformError, SentMessage
 from handlers.context import Services, log
-from handlers.headline import headline, marked, topic
+from handlers.headline import headline, topic
+from handlers.marking import speaker, speaking
 
 
 async def announce(
@@ -15,9 +16,9 @@ async def announce(
 ) -> dict[str, SentMessage]:
     """Post to every war room of the incident; a failing platform does not stop the others."""
     sent: dict[str, SentMessage] = {}
-    message = Outbound(text=marked(incident, text), buttons=tuple(buttons))
+    message = Outbound(text=text, buttons=tuple(buttons))
     for room in incident.rooms.values():
-        platform = services.platforms.get(room.platform)
+        platform = speaker(services.platforms, incident, room.platform)
         if platform is None:
             continue
         try:
@@ -32,7 +33,7 @@ async def refresh(services: Services, incident: Incident) -> None:
     text = headline(incident)
     wanted_topic = topic(incident)
     for room in incident.rooms.values():
-        platform = services.platforms.get(room.platform)
+        platform = speaker(services.platforms, incident, room.platform)
         if platform is None or room.headline_id is None:
             continue
         try:
@@ -45,7 +46,7 @@ async def refresh(services: Services, incident: Incident) -> None:
 
 
 async def post_headline(services: Services, incident: Incident, room: WarRoom) -> None:
-    platform = services.platforms[room.platform]
+    platform = speaking(services.platforms[room.platform], incident)
     sent = await platform.send(room.room_id, Outbound(text=headline(incident)))
     room.headline_id = sent.message_id
     try:
