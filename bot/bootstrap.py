@@ -8,11 +8,11 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.roster import Roster
 from bot.core.triage import Questionnaire
 from bot.port import ChatPlatform
+from bot.scheduler import Scheduler
 from config.policy import Policy, load_policy
 from config.roster import load_roster
 from config.settings import Settings
 from config.triage import load_questionnaire
-from bot.scheduler import Scheduler
 from handlers.context import Rules, Services
 from handlers.dispatch import Dispatcher
 from storage.sql_store import SqlStore, open_store
@@ -60,6 +60,7 @@ def build(
         roster=roster or load_roster(settings.roster_file),
         rules=rules_of(policy),
         organisation=settings.organisation,
+        reports_dir=settings.reports_dir,
     )
     return Bot(
         services=services,

@@ -88,6 +88,7 @@ async def run_demo(settings: Settings, db: Path) -> str:
     _fresh(db)
     clock = FakeClock(START)
     bot = build(settings.model_copy(update={"database_url": f"sqlite:///{db}"}), clock=clock)
+    bot.services.reports_dir = None  # the demo leaves only its log; the report is posted in chat
     console = ConsolePlatform(on_inbound=bot.dispatcher)
     bot.attach(console)
     try:

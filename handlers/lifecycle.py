@@ -5,11 +5,14 @@ from __future__ import annotations
 from bot.core.commands import Simple
 from bot.core.lifecycle import Transition, TransitionRefused
 from handlers.context import Context, Refusal
+from handlers.report import conclude
 from handlers.timer_sync import sync_timers
 from handlers.warroom import refresh
 
 
-async def _move(ctx: Context, transition: Transition, said: str, after: str = "") -> None:
+async def _move(
+    ctx: Context, transition: Transition, said: str, after: str = "", concludes: bool = False
+) -> None:
     incident = ctx.require_incident()
     try:
         previous = incident.apply(transition, ctx.now)
@@ -18,6 +21,8 @@ async def _move(ctx: Context, transition: Transition, said: str, after: str = ""
     event = ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)
     ctx.services.store.save(incident, [event])
     sync_timers(ctx.services, incident)  # check-ins stop once resolved; all timers at closing
+    if concludes:  # the report goes up before the closing message, which says where it went
+        after += " " + await conclude(ctx.services, incident)
     await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.{after}")
     await refresh(ctx.services, incident)
 
@@ -41,10 +46,11 @@ async def resolve(ctx: Context, command: Simple) -> None:
 async def close(ctx: Context, command: Simple) -> None:
     """close
 
-    Close a resolved incident and conclude its record (coordinators only).
+    Close a resolved incident and conclude its record with the report (coordinators only).
+    The report is posted here and saved; under TLP:RED it stays in the war room.
     """
     ctx.require_coordinator("close an incident")
-    await _move(ctx, Transition.CLOSE, "closed", " The record is concluded.")
+    await _move(ctx, Transition.CLOSE, "closed", " The record is concluded.", concludes=True)
 
 
 async def reopen(ctx: Context, command: Simple) -> None:

@@ -1,0 +1,77 @@
+"""Concluding the record (policy §7): at closing the report is rendered from the log, posted
+into the war room as files and saved in the reports directory — never saved under TLP:RED.
+"""
+
+from __future__ import annotations
+
+from bot.core.incident import Incident
+from bot.core.tlp import TLP
+from bot.port import PlatformError
+from bot.reporting.files import write_report
+from bot.reporting.render import Report, render
+from handlers.context import Services, log
+from handlers.marking import speaker
+from handlers.team_flow import bot_event
+
+WAR_ROOM_ONLY = "war room only"
+FORMATS = (("md", "text/markdown"), ("html", "text/html"))
+
+
+def render_report(services: Services, incident: Incident) -> Report:
+    names = {person.id: (person.name, person.org) for person in services.roster.people}
+    return render(incident, services.store.log(incident.id), names)
+
+
+async def post_report(services: Services, incident: Incident, report: Report) -> list[str]:
+    """Upload the report into every war room; returns the platforms that took it."""
+    posted = []
+    title = f"Incident report {incident.id} ({incident.tlp.value})"
+    for room in incident.rooms.values():
+        platform = speaker(services.platforms, incident, room.platform)
+        if platform is None:
+            continue
+        try:
+            for extension, mimetype in FORMATS:
+                content = (report.markdown if extension == "md" else report.html).encode()
+                filename = f"{report.filename_stem}.{extension}"
+                await platform.upload_file(room.room_id, filename, content, mimetype, title)
+        except PlatformError as error:
+            log.warning("%s: could not post the report in %s: %s", incident.id, room.room_id, error)
+            continue
+        posted.append(room.platform)
+    return posted
+
+
+def save_report(services: Services, incident: Incident, report: Report) -> tuple[list[str], str]:
+    """Write the files unless the label forbids it; returns (paths, why none when empty)."""
+    if incident.tlp is TLP.RED:
+        return [], f"{TLP.RED.value}: {WAR_ROOM_ONLY}"
+    if services.reports_dir is None:
+        return [], WAR_ROOM_ONLY
+    try:
+        return [str(path) for path in write_report(incident, report, services.reports_dir)], ""
+    except OSError as error:
+        log.warning("%s: could not save the report: %s", incident.id, error)
+        return [], f"{WAR_ROOM_ONLY} (saving failed: {error.strerror or error})"
+
+
+async def conclude(services: Services, incident: Incident) -> str:
+    """Render, post and save the report of a closed incident; log and say where it went."""
+    report = render_report(services, incident)
+    posted = await post_report(services, incident, report)
+    paths, kept = save_report(services, incident, report)
+    event = bot_event(
+        services,
+        incident,
+        "report_written",
+        paths=paths,
+        where=kept or "reports directory",
+        posted_in=posted,
+    )
+    services.store.append([event])
+    if paths:
+        saved = "Saved as " + ", ".join(f"`{path}`" for path in paths) + "."
+    else:
+        saved = f"No file was saved ({kept})."
+    where = "The report is posted above." if posted else "The report could not be posted here."
+    return f"{where} {saved}"
