@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.core.commands import (
+    AddLesson,
     AnswerQuestion,
     Approve,
     CheckinUpdate,
@@ -15,6 +16,7 @@ from bot.core.commands import (
     Declare,
     Filed,
     Help,
+    LessonDone,
     Note,
     PageAnswer,
     PageMember,
@@ -31,6 +33,8 @@ from handlers.checkins import update
 from handlers.clocks import clocks, filed
 from handlers.context import Context
 from handlers.declare import declare
+from handlers.exercise import endex, realworld
+from handlers.lessons import lesson, lessons
 from handlers.level import confirm, set_level
 from handlers.lifecycle import close, contain, reopen, resolve
 from handlers.notes import note, status, timeline
@@ -80,6 +84,10 @@ HANDLERS: dict[str, Handler] = {
     "update": update,
     "filed": filed,
     "clocks": clocks,
+    "lesson": lesson,
+    "lessons": lessons,
+    "endex": endex,
+    "realworld": realworld,
     "help": help_command,
 }
 
@@ -116,6 +124,8 @@ def command_name(command: Command) -> str:
             return "update"
         case Filed():
             return "filed"
+        case AddLesson() | LessonDone():
+            return "lesson"
         case Simple(name=name):
             return name
 

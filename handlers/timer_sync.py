@@ -1,8 +1,10 @@
 """Which timers an incident needs now, kept in step with the timers table.
 
 The incident snapshot decides: every open page has an ack deadline, a running check-in plan a
-due time and a grace end, every running clock its reminders. Syncing after each save adds the
-missing rows and drops the pending ones that no longer apply; a fired row is never added again.
+due time and a grace end, every running clock its reminders, every open lesson with an owner and
+a due date its reminder (also after closing). A suspended exercise keeps only the lessons.
+Syncing after each save adds the missing rows and drops the pending ones that no longer apply;
+a fired row is never added again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ ACK = "ack"
 CHECKIN = "checkin"
 CHECKIN_GRACE = "checkin_grace"
 CLOCK = "clock"
+LESSON = "lesson"
+AFTER_CLOSING = (LESSON,)  # lessons learned are mostly due after the incident is closed
 CHECKIN_STATES = (State.RESPONSE, State.CONTAINED)
 
 
@@ -36,9 +40,13 @@ def ack_key(role: str, person_id: str, paged_at: datetime) -> str:
 
 
 def wanted(services: Services, incident: Incident) -> set[Wanted]:
-    if not incident.is_open:
-        return set()
-    found: set[Wanted] = set()
+    found = {
+        Wanted(LESSON, str(lesson.number), lesson.remind_at)
+        for lesson in incident.lessons
+        if lesson.remind_at is not None
+    }
+    if not incident.is_open or incident.exercise_suspended_at is not None:
+        return found
     if incident.team is not None:
         for page in incident.team.pending():
             key = ack_key(page.role, page.person_id, page.paged_at)

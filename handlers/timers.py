@@ -11,8 +11,17 @@ from bot.core.store import LATE_AFTER, Timer
 from handlers.checkins import checkin_missed, request_checkin
 from handlers.clocks import remind
 from handlers.context import Services, log
+from handlers.lessons import remind_lesson
 from handlers.team_flow import bot_event, carry_out, paging_rule
-from handlers.timer_sync import ACK, CHECKIN, CHECKIN_GRACE, CLOCK, sync_timers
+from handlers.timer_sync import (
+    ACK,
+    AFTER_CLOSING,
+    CHECKIN,
+    CHECKIN_GRACE,
+    CLOCK,
+    LESSON,
+    sync_timers,
+)
 from handlers.warroom import announce
 
 LATE_NOTE = " (late: the bot was offline)"
@@ -47,6 +56,7 @@ FIRES: dict[str, Fire] = {
     CHECKIN: request_checkin,
     CHECKIN_GRACE: checkin_missed,
     CLOCK: remind,
+    LESSON: remind_lesson,
 }
 
 
@@ -60,7 +70,7 @@ async def fire_due(services: Services, now: datetime | None = None) -> list[Time
         late = moment - timer.due_at > LATE_AFTER
         fired.append(timer)
         incident = services.store.get(timer.incident_id)
-        if incident is None or not incident.is_open:
+        if incident is None or not (incident.is_open or timer.kind in AFTER_CLOSING):
             continue
         try:
             await FIRES[timer.kind](services, incident, timer, LATE_NOTE if late else "")

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from bot.core.levels import Level
 from bot.core.tlp import TLP
@@ -103,6 +104,18 @@ class Filed:
 
 
 @dataclass(frozen=True, slots=True)
+class AddLesson:
+    text: str
+    owner: str | None = None  # as typed: id, name or @handle
+    due: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LessonDone:
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class Share:
     orgs: tuple[str, ...]
 
@@ -135,6 +148,8 @@ Command = (
     | Filed
     | Share
     | Unshare
+    | AddLesson
+    | LessonDone
 )
 
 
@@ -154,6 +169,9 @@ SIMPLE_COMMANDS = (
     "team",
     "clocks",
     "enforce",
+    "lessons",
+    "endex",
+    "realworld",
 )
 COMMAND_NAMES = (
     "declare",
@@ -170,6 +188,7 @@ COMMAND_NAMES = (
     "update",
     "checkin",
     "filed",
+    "lesson",
     "share",
     "unshare",
     "help",
@@ -197,6 +216,8 @@ def parse(text: str) -> Command | ParseError:
         return ParseError(name, f"`{name}` takes no arguments.") if args else Simple(name)
     if name == "note":  # a note keeps its own line breaks and spacing
         return _parse_note(cleaned[len(words[0]) :].strip())
+    if name == "lesson":
+        return _parse_lesson(cleaned[len(words[0]) :].strip())
     if name in ("update", "checkin"):
         return _parse_update(name, cleaned[len(words[0]) :].strip())
     parser = _PARSERS.get(name)
@@ -354,6 +375,35 @@ def _parse_filed(args: list[str]) -> Command | ParseError:
     if len(args) != 1:
         return ParseError("filed", "Name one clock, e.g. `filed nis2_early_warning`.")
     return Filed(clock=args[0].lower())
+
+
+def _parse_lesson(text: str) -> Command | ParseError:
+    """`lesson <text> [owner @person] [due YYYY-MM-DD]`, or `lesson done <n>`."""
+    args = text.split()
+    if args and args[0].lower() == "done" and len(args) <= 2:
+        if len(args) == 2 and args[1].isdigit():
+            return LessonDone(number=int(args[1]))
+        return ParseError("lesson", "Say which lesson is done by its number, e.g. `lesson done 2`.")
+    owner: str | None = None
+    due: date | None = None
+    while len(args) >= 2 and args[-2].lower() in ("owner", "due"):
+        flag, value = args[-2].lower(), args[-1]
+        if flag == "due" and due is None:
+            try:
+                due = date.fromisoformat(value)
+            except ValueError:
+                return ParseError("lesson", f"`{_shorten(value)}` is not a date like 2026-12-31.")
+        elif flag == "owner" and owner is None:
+            owner = value.removeprefix("@")
+        else:
+            return ParseError("lesson", f"`{flag}` is given twice.")
+        args = args[:-2]
+    lesson = " ".join(args)
+    if not lesson:
+        return ParseError("lesson", "Write the lesson learned after `lesson`.")
+    if len(lesson) > MAX_TEXT:
+        return ParseError("lesson", f"The lesson is too long (at most {MAX_TEXT} characters).")
+    return AddLesson(text=lesson, owner=owner, due=due)
 
 
 def _parse_share(args: list[str]) -> Command | ParseError:

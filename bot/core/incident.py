@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from bot.core.cadence import CheckinPlan
+from bot.core.lessons import Lesson
 from bot.core.levels import Level
 from bot.core.lifecycle import State, Transition, next_state
 from bot.core.paging import RolePaging, TeamPaging
@@ -64,6 +65,8 @@ class Incident(BaseModel):
     approved: list[str] = Field(default_factory=list)  # TLP:RED: approved by the coordinator
     checkins: CheckinPlan | None = None
     clocks: list[Clock] = Field(default_factory=list)
+    lessons: list[Lesson] = Field(default_factory=list)
+    exercise_suspended_at: datetime | None = None  # `realworld`: the exercise stops at once
 
     @property
     def level(self) -> Level | None:
