@@ -8,7 +8,7 @@ from bot.core.incident import Incident
 from bot.core.regclocks import Clock, Duty, DutyAnswer, DutyAnswers, file, reconcile
 from bot.core.store import Timer
 from handlers.context import Context, Refusal, Services
-from handlers.headline import when
+from handlers.headline import simulated, when
 from handlers.team_flow import bot_event
 from handlers.timer_sync import sync_timers
 from handlers.warroom import announce, refresh
@@ -83,7 +83,8 @@ async def remind(services: Services, incident: Incident, timer: Timer, note: str
     services.store.save(incident, [event])
     then = f"was due {when(clock.due)}" if overdue else f"due in {tag}, at {when(clock.due)}"
     state = "is overdue" if overdue else "reminder"
-    text = f"⏰ {clock.title} {state} ({then}). When filed, say `filed {clock.id}`."
+    title = clock.title + simulated(incident)
+    text = f"⏰ {title} {state} ({then}). When filed, say `filed {clock.id}`."
     await announce(services, incident, text + note)
 
 
@@ -136,7 +137,8 @@ async def clocks(ctx: Context, command: Simple) -> None:
         await ctx.reply("No regulatory clock runs (they start from the Q14 answers).")
         return
     lines = [clock_line(clock) for clock in incident.clocks]
-    await ctx.reply(f"Regulatory clocks of {incident.id}:\n" + "\n".join(lines))
+    heading = f"Regulatory clocks of {incident.id}{simulated(incident)}:"
+    await ctx.reply(heading + "\n" + "\n".join(lines))
 
 
 async def announce_started(services: Services, incident: Incident, events: list[LogEvent]) -> None:
@@ -148,4 +150,5 @@ async def announce_started(services: Services, incident: Incident, events: list[
             f"• {c.title}: due {when(c.due)}{' — already overdue' if c.due <= now else ''}"
             for c in clocks_
         ]
-        await announce(services, incident, "Regulatory clocks started:\n" + "\n".join(lines))
+        heading = f"Regulatory clocks started{simulated(incident)}:"
+        await announce(services, incident, heading + "\n" + "\n".join(lines))

@@ -53,5 +53,16 @@ def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
             return f"{who} check-in: {data.get('text')}"
         case "checkin_requested" | "checkin_missed":
             return f"check-in {event.kind.removeprefix('checkin_')} (due {data.get('due')})"
+        case "lesson":
+            return f"{who} recorded lesson {data.get('number')}: {data.get('text')}"
+        case "lesson_done":
+            return f"{who} marked lesson {data.get('number')} done"
+        case "lesson_reminded":
+            return f"{subject} reminded of lesson {data.get('number')}"
+        case "exercise_suspended":
+            return f"{who} suspended the exercise: REAL WORLD"
+        case "report_written":
+            paths = data.get("paths") or []
+            return "report saved" if paths else f"report not saved ({data.get('where')})"
         case _:
             return f"{who}: {event.kind.replace('_', ' ')}"

@@ -63,6 +63,24 @@ def _team(
     return list(rows.values())
 
 
+def _lessons(
+    records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Each lesson once, as last recorded: `lesson_done` marks it done."""
+    rows: dict[str, dict[str, Any]] = {}
+    for record in _of_kind(records, "lesson", "lesson_done"):
+        data = record.event.data
+        owner = data.get("owner")
+        rows[str(data.get("id", data.get("text")))] = {
+            "number": data.get("number", len(rows) + 1),
+            "text": data.get("text", ""),
+            "owner": names.get(owner, (owner, ""))[0] if isinstance(owner, str) else "—",
+            "due": data.get("due") or "—",
+            "state": "done" if record.event.kind == "lesson_done" or data.get("done") else "open",
+        }
+    return list(rows.values())
+
+
 def _of_kind(records: Sequence[LogRecord], *kinds: str) -> list[LogRecord]:
     return [r for r in records if r.event.kind in kinds]
 
@@ -80,7 +98,7 @@ def context(
         "team": _team(records, names),
         "clocks": _of_kind(records, "clock_started", "clock_filed", "clock_reminder"),
         "checkins": _of_kind(records, "checkin_requested", "checkin", "checkin_missed"),
-        "lessons": _of_kind(records, "lesson"),
+        "lessons": _lessons(records, names),
         "timeline": list(records),
         "metrics": metrics,
         "names": {pid: name for pid, (name, _org) in names.items()},
