@@ -1,0 +1,118 @@
+"""Closing concludes the record: the report is posted in the war room and saved, not under RED."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.console import ConsolePlatform
+from bot.bootstrap import Bot
+from bot.core.clock import FakeClock
+from bot.port import PlatformError
+from bot.reporting.describe import describe_event
+from bot.reporting.metrics import compute, duration
+from tests.handlers.concluding import console_of, declare, reporting_bot, respond_and_resolve
+from tests.handlers.conftest import kinds
+
+MD, HTML = "INC-2026-0001-report.md", "INC-2026-0001-report.html"
+
+
+@pytest.fixture
+def bot(tmp_path: Path, clock: FakeClock) -> Iterator[Bot]:
+    yield from reporting_bot(tmp_path, clock)
+
+
+@pytest.fixture
+def chat(bot: Bot) -> ConsolePlatform:
+    return console_of(bot)
+
+
+async def test_closing_posts_and_saves_the_report_from_the_log(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock, tmp_path: Path
+) -> None:
+    room = await declare(chat)
+    await respond_and_resolve(chat, room, clock)
+    await chat.say("alice", room, "note Mailbox rules reset")
+    clock.advance(timedelta(hours=1))
+    await chat.say("alice", room, "close")
+
+    posted = {name: (content.decode(), kind) for name, content, kind in chat.rooms[room].files}
+    assert sorted(posted) == [HTML, MD]
+    assert posted[MD][1] == "text/markdown"
+    assert posted[HTML][1] == "text/html"
+    saved = tmp_path / "reports"
+    assert (saved / MD).read_text(encoding="utf-8") == posted[MD][0]
+    assert (saved / HTML).read_text(encoding="utf-8") == posted[HTML][0]
+
+    records = bot.store.log("INC-2026-0001")
+    written = records[-1].event
+    assert written.kind == "report_written"
+    assert written.data["paths"] == [str(saved / MD), str(saved / HTML)]
+    assert written.data["posted_in"] == ["console"]
+    closing = chat.last(room).text
+    assert closing.startswith("INC-2026-0001 closed by Alice Martin. The record is concluded.")
+    assert f"Saved as `{saved / MD}`" in closing
+
+    markdown = posted[MD][0]
+    metrics = compute(records)
+    assert metrics.time_to_contained == timedelta(hours=1)
+    assert f"| Time to contained | {duration(metrics.time_to_contained)} |" in markdown
+    assert f"| Time to resolved | {duration(metrics.time_to_resolved)} |" in markdown
+    assert f"| Time to triage | {duration(metrics.time_to_triage)} |" in markdown
+    assert "| analyst | Bob Peeters | cert | 2026-11-30 08:10 UTC | 2026-11-30 08:15 UTC |" in (
+        markdown
+    )
+    names = {p.id: p.name for p in bot.services.roster.people}
+    for record in records[:-1]:  # the report is rendered before it is logged as written
+        assert describe_event(record.event, names) in markdown
+    assert "Alice Martin: Mailbox rules reset" in markdown
+
+
+async def test_a_red_report_is_posted_in_the_war_room_and_written_nowhere(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock, tmp_path: Path
+) -> None:
+    room = await declare(chat, "--tlp", "red")
+    for command in ("level L1 --reason one mailbox", "contain", "resolve", "close"):
+        clock.advance(timedelta(minutes=30))
+        await chat.say("alice", room, command)
+
+    assert sorted(name for name, _, _ in chat.rooms[room].files) == [HTML, MD]
+    assert all(b"TLP:RED" in content for _, content, _ in chat.rooms[room].files)
+    assert not (tmp_path / "reports").exists()
+    written = bot.store.log("INC-2026-0001")[-1].event
+    assert written.kind == "report_written"
+    assert written.data["paths"] == []
+    assert written.data["where"] == "TLP:RED: war room only"
+    assert chat.last(room).text.endswith(
+        "The report is posted above. No file was saved (TLP:RED: war room only)."
+    )
+
+
+async def test_a_refused_upload_still_saves_the_report_and_says_so(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock, tmp_path: Path
+) -> None:
+    room = await declare(chat)
+    await respond_and_resolve(chat, room, clock)
+    chat.fail_next("upload_file", PlatformError("file_too_large"))
+    await chat.say("alice", room, "close")
+
+    assert chat.rooms[room].files == []
+    assert (tmp_path / "reports" / MD).exists()
+    assert "The report could not be posted here. Saved as" in chat.last(room).text
+    assert bot.store.log("INC-2026-0001")[-1].event.data["posted_in"] == []
+
+
+async def test_only_closing_writes_a_report(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock, tmp_path: Path
+) -> None:
+    room = await declare(chat)
+    await respond_and_resolve(chat, room, clock)
+    await chat.say("bob", room, "close")
+
+    assert chat.last(room).text == "Only a coordinator can close an incident."
+    assert chat.rooms[room].files == []
+    assert kinds(bot, "report_written") == []
+    assert not (tmp_path / "reports").exists()
