@@ -14,8 +14,14 @@ from nio import AsyncClient, AsyncClientConfig, RoomPreset
 from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.adapters.matrix.calls import Backoff, MatrixCalls, Sleep
-from bot.adapters.matrix.rendering import edit_content, file_content, message_content
-from bot.adapters.matrix.rooms import room_create_arguments
+from bot.adapters.matrix.encryption import Encryption
+from bot.adapters.matrix.rendering import (
+    MediaSource,
+    edit_content,
+    file_content,
+    message_content,
+)
+from bot.adapters.matrix.rooms import encryption_state, room_create_arguments
 from bot.adapters.matrix.settings import MatrixSettings
 from bot.adapters.matrix.state import MatrixState
 from bot.adapters.matrix.sync import SyncLoop
@@ -49,7 +55,7 @@ class MatrixAdapter:
     ) -> None:
         if encrypt and not ENCRYPTION_ENABLED:
             raise PlatformError(
-                "encryption_unavailable", "Matrix encryption needs matrix-nio[e2e] (libolm)"
+                "encryption_unavailable", "Matrix encryption needs matrix-nio[e2e] (vodozemac)"
             )
         self._settings = settings
         self._state = MatrixState(store)
@@ -77,6 +83,7 @@ class MatrixAdapter:
         )
         if settings.access_token:
             self._client.access_token = settings.access_token
+        self._encryption = Encryption(self._client, self._calls) if encrypt else None
         self._sync = SyncLoop(
             self._client,
             self._calls,
@@ -85,7 +92,7 @@ class MatrixAdapter:
             accept_invite_from,
             timeout_ms=settings.sync_timeout_ms,
             timeline_limit=settings.timeline_limit,
-            encrypt=encrypt,
+            encryption=self._encryption,
         )
         self._room_version: str | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -127,6 +134,8 @@ class MatrixAdapter:
         self._state.device_id = device_id
 
     async def _send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        if self._encryption is not None:
+            await self._encryption.before_send(room_id)
         # One transaction id for every retry, so the homeserver stores the event once.
         transaction = uuid.uuid4().hex
         response = await self._calls(
@@ -235,7 +244,11 @@ class MatrixAdapter:
         response = await self._calls(
             "create direct room",
             lambda: self._client.room_create(
-                is_direct=True, preset=RoomPreset.private_chat, invite=[user_id]
+                is_direct=True,
+                preset=RoomPreset.private_chat,
+                invite=[user_id],
+                # Pages name the incident; they are as private as the war room.
+                initial_state=[encryption_state()] if self._encrypt else [],
             ),
         )
         room_id: str = response.room_id
@@ -245,15 +258,26 @@ class MatrixAdapter:
     async def upload_file(
         self, room_id: str, filename: str, content: bytes, mimetype: str, title: str
     ) -> None:
+        encrypted = False
+        if self._encryption is not None:
+            await self._encryption.before_send(room_id)
+            encrypted = self._encryption.is_encrypted(room_id)
+        uploaded_keys: dict[str, Any] = {}  # filled by the upload that succeeds
+
         async def upload() -> Any:
-            response, _ = await self._client.upload(
-                io.BytesIO(content), content_type=mimetype, filename=filename, filesize=len(content)
+            response, keys = await self._client.upload(
+                io.BytesIO(content),
+                content_type=mimetype,
+                filename=filename,
+                filesize=len(content),
+                encrypt=encrypted,
             )
+            uploaded_keys.clear()
+            uploaded_keys.update(keys or {})
             return response
 
         uploaded = await self._calls("upload", upload)
+        source = MediaSource(uploaded.content_uri, uploaded_keys if encrypted else None)
         await self._send_event(
-            room_id,
-            "m.room.message",
-            file_content(uploaded.content_uri, filename, mimetype, len(content), title),
+            room_id, "m.room.message", file_content(source, filename, mimetype, len(content), title)
         )

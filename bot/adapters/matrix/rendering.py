@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -60,13 +61,23 @@ def edit_content(original_event_id: str, message: Outbound) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class MediaSource:
+    content_uri: str
+    keys: dict[str, Any] | None = None  # key, iv, hashes: the content was encrypted with them
+
+
 def file_content(
-    content_uri: str, filename: str, mimetype: str, size: int, title: str
+    source: MediaSource, filename: str, mimetype: str, size: int, title: str
 ) -> dict[str, Any]:
-    return {
+    content: dict[str, Any] = {
         "msgtype": "m.file",
         "body": title or filename,
         "filename": filename,
-        "url": content_uri,
         "info": {"mimetype": mimetype, "size": size},
     }
+    if source.keys is None:
+        content["url"] = source.content_uri
+    else:
+        content["file"] = {**source.keys, "url": source.content_uri, "mimetype": mimetype}
+    return content

@@ -23,6 +23,10 @@ def _state(event_type: str, content: dict[str, Any], state_key: str = "") -> dic
     return {"type": event_type, "state_key": state_key, "content": content}
 
 
+def encryption_state() -> dict[str, Any]:
+    return _state("m.room.encryption", {"algorithm": MEGOLM})
+
+
 def power_levels(bot_user_id: str, coordinator: str | None, room_version: str) -> dict[str, Any]:
     """Overrides of the preset's power levels: moderators may invite and kick."""
     users: dict[str, int] = {}
@@ -50,7 +54,7 @@ def room_create_arguments(
         ),
     ]
     if encrypt:
-        initial_state.append(_state("m.room.encryption", {"algorithm": MEGOLM}))
+        initial_state.append(encryption_state())
     if space is not None:
         space_id, server_name = space
         initial_state.append(

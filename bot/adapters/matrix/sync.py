@@ -10,6 +10,7 @@ from typing import Any
 from nio import AsyncClient, InviteMemberEvent, MessageDirection
 
 from bot.adapters.matrix.calls import MatrixCalls
+from bot.adapters.matrix.encryption import Encryption
 from bot.adapters.matrix.inbound import (
     Event,
     RoomContext,
@@ -54,7 +55,7 @@ class SyncLoop:
         *,
         timeout_ms: int,
         timeline_limit: int,
-        encrypt: bool,
+        encryption: Encryption | None,
     ) -> None:
         self._client = client
         self._calls = calls
@@ -63,7 +64,7 @@ class SyncLoop:
         self._accept_invite_from = accept_invite_from
         self._timeout_ms = timeout_ms
         self._filter = {"room": {"timeline": {"limit": timeline_limit}}}
-        self._encrypt = encrypt
+        self._encryption = encryption
 
     async def run(self) -> None:
         """Syncs until cancelled; a failed sync is logged and retried after a back-off."""
@@ -85,8 +86,8 @@ class SyncLoop:
             lambda: self._client.sync(timeout=timeout_ms, sync_filter=self._filter, since=since),
             forever=True,
         )
-        if self._encrypt:
-            await self._share_keys()
+        if self._encryption is not None:
+            await self._encryption.after_sync()
         for room_id, invited in response.rooms.invite.items():
             await self._answer_invite(room_id, _invite_members(invited.invite_state))
         # The first sync only marks where the bot starts: history before it is not acted on.
@@ -94,12 +95,6 @@ class SyncLoop:
             for room_id, joined in response.rooms.join.items():
                 await self._deliver(room_id, await self._timeline(room_id, joined.timeline, since))
         self._state.next_batch = response.next_batch
-
-    async def _share_keys(self) -> None:
-        if self._client.should_upload_keys:
-            await self._calls("keys_upload", self._client.keys_upload)
-        if self._client.should_query_keys:
-            await self._calls("keys_query", self._client.keys_query)
 
     async def _answer_invite(self, room_id: str, invite_state: list[Event]) -> None:
         bot = self._client.user_id
@@ -115,6 +110,7 @@ class SyncLoop:
             log.warning("invite to %s not answered: %s", room_id, error)
 
     async def _timeline(self, room_id: str, timeline: Any, since: str) -> list[Event]:
+        await self._skip_undecryptable(room_id, timeline.events)
         events, joined_now = after_own_join(_sources(timeline.events), self._client.user_id)
         if timeline.limited and timeline.prev_batch and not joined_now:
             events = await self._missed(room_id, timeline.prev_batch, since) + events
@@ -126,10 +122,16 @@ class SyncLoop:
         start = before
         while True:
             page = await self._calls("messages", partial(self._page_back, room_id, start, since))
+            await self._skip_undecryptable(room_id, page.chunk)
             missed.extend(_sources(page.chunk))
             if not page.chunk or not page.end or page.end == start:
                 return list(reversed(missed))
             start = page.end
+
+    async def _skip_undecryptable(self, room_id: str, events: list[Any]) -> None:
+        # They stay `m.room.encrypted`, which `translate` passes over.
+        if self._encryption is not None:
+            await self._encryption.undecryptable(room_id, events)
 
     async def _page_back(self, room_id: str, start: str, end: str) -> Any:
         return await self._client.room_messages(

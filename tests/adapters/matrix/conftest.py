@@ -140,7 +140,7 @@ class Team:
             connection_attempts=200,
         )
 
-    async def start_bot(self, clock: Clock) -> tuple[Bot, MatrixAdapter]:
+    async def start_bot(self, clock: Clock, *, encrypt: bool = False) -> tuple[Bot, MatrixAdapter]:
         """The bot as `rrt run` wires it, on this team's database and device."""
         bot = build(Settings(database_url=self.database_url), clock=clock, roster=self.roster)
         adapter = MatrixAdapter(
@@ -148,6 +148,7 @@ class Team:
             bot.store.kv,
             bot.dispatcher,
             accept_invite_from=invite_policy(self.roster, []),
+            encrypt=encrypt,
         )
         bot.attach(adapter)
         await adapter.start()
