@@ -29,14 +29,17 @@ class ConsoleSession:
         self.who = coordinators[0].id if coordinators else bot.services.roster.people[0].id
         self.room = console.lobby
 
-    async def line(self, text: str) -> bool:
-        """Handle one typed line; False when the session ends."""
+    async def line(self, text: str, event_id: str | None = None) -> bool:
+        """Handle one typed line; False when the session ends.
+
+        A given `event_id` names what the line sends, so that sending it again is a duplicate.
+        """
         text = text.strip()
         if not text:
             return True
         if not text.startswith(":"):
             rooms_before = set(self.console.rooms)
-            await self.console.say(self.who, self.room, text)
+            await self.console.say(self.who, self.room, text, event_id=event_id)
             new_rooms = [r for r in self.console.rooms if r not in rooms_before]
             war_rooms = [r for r in new_rooms if self.console.rooms[r].direct_with is None]
             if war_rooms:
@@ -55,7 +58,7 @@ class ConsoleSession:
                 for room in self.console.rooms.values():
                     self.out(f"#{room.name} ({len(room.members)} members)")
             case "click" | "react":
-                await self._choose(verb, rest)
+                await self._choose(verb, rest, event_id)
             case _:
                 self.out(f"Unknown console command :{verb}")
         return True
@@ -79,7 +82,7 @@ class ConsoleSession:
         self.room = matches[0].id
         self.out(f"(you are now in #{matches[0].name})")
 
-    async def _choose(self, verb: str, number: str) -> None:
+    async def _choose(self, verb: str, number: str, event_id: str | None = None) -> None:
         prompts = [m for m in self.console.rooms[self.room].messages if m.buttons]
         if not prompts or not number.strip().isdigit():
             self.out(f"Use :{verb} <n> under a message with options.")
@@ -89,7 +92,9 @@ class ConsoleSession:
             self.out(f"Choose 1 to {len(prompt.buttons)}.")
             return
         if verb == "click":
-            await self.console.click(self.who, prompt.id, prompt.buttons[index][0])
+            await self.console.click(
+                self.who, prompt.id, prompt.buttons[index][0], event_id=event_id
+            )
         else:
             await self.console.react(self.who, prompt.id, f"{index + 1}\ufe0f\u20e3")
 

@@ -2,14 +2,19 @@
 
 It keeps a transcript that reads like a chat log. Tests drive it as people would (`say`,
 `click`, `react`) and may make the next call of a method fail, as a real platform can.
+Given a KeyValue store it keeps its rooms and messages there, so that they outlive the process
+as a real platform's do; rooms it never made stay unknown.
 """
 
 from __future__ import annotations
 
-import itertools
+import base64
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from bot.core.store import KeyValue
 from bot.port import (
     Inbound,
     InboundHandler,
@@ -21,6 +26,7 @@ from bot.port import (
 )
 
 BOT = "bot"
+STATE_KEY = "console:state"
 
 
 @dataclass
@@ -51,7 +57,10 @@ class ConsoleRoom:
 
 class ConsolePlatform:
     def __init__(
-        self, on_inbound: InboundHandler | None = None, echo: Callable[[str], None] | None = None
+        self,
+        on_inbound: InboundHandler | None = None,
+        echo: Callable[[str], None] | None = None,
+        state: KeyValue | None = None,
     ) -> None:
         self.on_inbound = on_inbound
         self.echo = echo
@@ -60,8 +69,13 @@ class ConsolePlatform:
         self.transcript: list[str] = []
         self._directs: dict[str, str] = {}
         self._failures: dict[str, list[PlatformError]] = {}
-        self._ids = itertools.count(1)
-        self.lobby = self._new_room("lobby", private=False).id
+        self._last_id = 0
+        self._state = state
+        saved = state.get(STATE_KEY) if state is not None else None
+        if saved is None:
+            self.lobby = self._new_room("lobby", private=False).id
+        else:
+            self._restore(saved)
 
     @property
     def name(self) -> str:
@@ -80,6 +94,7 @@ class ConsolePlatform:
         self._log(
             room, "*", f"room “{spec.name}” opened; members: {', '.join(sorted(spec.invite))}"
         )
+        self._save()
         return room.id
 
     async def send(self, room_id: str, message: Outbound) -> SentMessage:
@@ -95,14 +110,17 @@ class ConsolePlatform:
             raise PlatformError("message_not_found", sent.message_id)
         posted.text, posted.edits = message.text, posted.edits + 1
         posted.buttons = tuple((b.label, b.value) for b in message.buttons)
+        self._save()
 
     async def pin(self, sent: SentMessage) -> None:
         self._maybe_fail("pin")
         self._room(sent.room_id).pinned.append(sent.message_id)
+        self._save()
 
     async def set_topic(self, room_id: str, topic: str) -> None:
         self._maybe_fail("set_topic")
         self._room(room_id).topic = topic
+        self._save()
 
     async def invite(self, room_id: str, user_id: str) -> None:
         self._maybe_fail("invite")
@@ -110,12 +128,14 @@ class ConsolePlatform:
         if user_id not in room.members:
             room.members.add(user_id)
             self._log(room, "*", f"{user_id} joined")
+            self._save()
 
     async def remove(self, room_id: str, user_id: str) -> None:
         self._maybe_fail("remove")
         room = self._room(room_id)
         room.members.discard(user_id)
         self._log(room, "*", f"{user_id} was removed")
+        self._save()
 
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
         self._maybe_fail("send_direct")
@@ -125,6 +145,7 @@ class ConsolePlatform:
             room.members.update({BOT, user_id})
             room.direct_with = user_id
             room_id = self._directs[user_id] = room.id
+            self._save()
         return await self.send(room_id, message)
 
     async def upload_file(
@@ -134,16 +155,25 @@ class ConsolePlatform:
         room = self._room(room_id)
         room.files.append((filename, content, mimetype))
         self._log(room, BOT, f"[file {filename} · {title} · {len(content)} bytes]")
+        self._save()
 
     # -- what people do -----------------------------------------------------------------
 
-    async def say(self, user: str, room_id: str, text: str, reply_to: str | None = None) -> None:
+    async def say(
+        self,
+        user: str,
+        room_id: str,
+        text: str,
+        reply_to: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """Post as `user`; a given `event_id` is kept when the same event is delivered again."""
         room = self._room(room_id)
         posted = self._post(room, user, text, Outbound(text=text, thread_of=reply_to))
         await self._deliver(
             Inbound(
                 platform=self.name,
-                event_id=posted.id,
+                event_id=event_id or posted.id,
                 kind=InboundKind.TEXT,
                 user_id=user,
                 room_id=room_id,
@@ -154,7 +184,9 @@ class ConsolePlatform:
             )
         )
 
-    async def click(self, user: str, message_id: str, label: str) -> None:
+    async def click(
+        self, user: str, message_id: str, label: str, event_id: str | None = None
+    ) -> None:
         posted = self.messages[message_id]
         value = next((v for (lbl, v) in posted.buttons if lbl.lower() == label.lower()), None)
         if value is None:
@@ -163,7 +195,7 @@ class ConsolePlatform:
         await self._deliver(
             Inbound(
                 platform=self.name,
-                event_id=f"click-{next(self._ids)}",
+                event_id=event_id or self._new_event_id("click"),
                 kind=InboundKind.BUTTON,
                 user_id=user,
                 room_id=posted.room_id,
@@ -179,7 +211,7 @@ class ConsolePlatform:
         await self._deliver(
             Inbound(
                 platform=self.name,
-                event_id=f"reaction-{next(self._ids)}",
+                event_id=self._new_event_id("reaction"),
                 kind=InboundKind.REACTION,
                 user_id=user,
                 room_id=posted.room_id,
@@ -220,9 +252,19 @@ class ConsolePlatform:
             raise RuntimeError("the console platform is not connected to a bot")
         await self.on_inbound(inbound)
 
+    def _new_id(self, kind: str) -> str:
+        self._last_id += 1
+        return f"{kind}-{self._last_id}"
+
+    def _new_event_id(self, kind: str) -> str:
+        event_id = self._new_id(kind)
+        self._save()  # an event id is never handed out twice, or the inbox drops the event
+        return event_id
+
     def _new_room(self, name: str, private: bool) -> ConsoleRoom:
-        room = ConsoleRoom(id=f"room-{next(self._ids)}", name=name, private=private)
+        room = ConsoleRoom(id=self._new_id("room"), name=name, private=private)
         self.rooms[room.id] = room
+        self._save()
         return room
 
     def _room(self, room_id: str) -> ConsoleRoom:
@@ -233,7 +275,7 @@ class ConsolePlatform:
 
     def _post(self, room: ConsoleRoom, author: str, text: str, message: Outbound) -> PostedMessage:
         posted = PostedMessage(
-            id=f"msg-{next(self._ids)}",
+            id=self._new_id("msg"),
             room_id=room.id,
             author=author,
             text=text,
@@ -242,6 +284,7 @@ class ConsolePlatform:
         )
         room.messages.append(posted)
         self.messages[posted.id] = posted
+        self._save()
         self._log(room, author, text)
         if posted.buttons:
             labels = "  ".join(f"[{n}. {label}]" for n, (label, _) in enumerate(posted.buttons, 1))
@@ -261,3 +304,46 @@ class ConsolePlatform:
         pending = self._failures.get(method)
         if pending:
             raise pending.pop(0)
+
+    def _save(self) -> None:
+        if self._state is None:
+            return
+        rooms = [_room_data(room) for room in self.rooms.values()]
+        data = {"last_id": self._last_id, "lobby": getattr(self, "lobby", ""), "rooms": rooms}
+        self._state.set(STATE_KEY, json.dumps(data, ensure_ascii=False))
+
+    def _restore(self, saved: str) -> None:
+        data = json.loads(saved)
+        self._last_id, self.lobby = data["last_id"], data["lobby"]
+        for room in (_room_of(item) for item in data["rooms"]):
+            self.rooms[room.id] = room
+            self.messages.update((m.id, m) for m in room.messages)
+            if room.direct_with is not None:
+                self._directs[room.direct_with] = room.id
+
+
+def _room_data(room: ConsoleRoom) -> dict[str, Any]:
+    data = asdict(room)
+    for key in ("members", "moderators"):
+        data[key] = sorted(data[key])
+    data["files"] = [
+        (name, base64.b64encode(content).decode(), kind) for name, content, kind in room.files
+    ]
+    return data
+
+
+def _room_of(data: dict[str, Any]) -> ConsoleRoom:
+    messages = [
+        PostedMessage(**{**m, "buttons": tuple(tuple(b) for b in m["buttons"])})
+        for m in data["messages"]
+    ]
+    files = [(name, base64.b64decode(content), kind) for name, content, kind in data["files"]]
+    return ConsoleRoom(
+        **{
+            **data,
+            "members": set(data["members"]),
+            "moderators": set(data["moderators"]),
+            "messages": messages,
+            "files": files,
+        }
+    )
