@@ -23,6 +23,12 @@ async def declare(ctx: Context, command: Declare) -> None:
     """
     services = ctx.services
     now = ctx.now
+    source = f"{ctx.inbound.platform}:{ctx.inbound.event_id}"
+    known = next((i for i in services.store.open_incidents() if i.source == source), None)
+    if known is not None:  # delivered again after a crash: finish the declaration, once
+        ctx.incident = known
+        await _open_and_start(ctx, known)
+        return
     incident = Incident(
         id=services.store.next_incident_id(now.year),
         title=command.title,
@@ -33,6 +39,7 @@ async def declare(ctx: Context, command: Declare) -> None:
         tlp=command.tlp or DEFAULT_TLP,
         is_exercise=command.exercise,
         state_since=now,
+        source=source,
     )
     ctx.incident = incident
     declared = ctx.event(
@@ -41,11 +48,24 @@ async def declare(ctx: Context, command: Declare) -> None:
         org=incident.org,
         tlp=incident.tlp.value,
         exercise=incident.is_exercise,
-        source=f"{ctx.inbound.platform}:{ctx.inbound.event_id}",
+        source=source,
     )
     services.store.save(incident, [declared])  # recorded before any platform call
+    await _open_and_start(ctx, incident)
 
-    platform = ctx.platform
+
+async def _open_and_start(ctx: Context, incident: Incident) -> None:
+    """Open the war room unless it exists, page the coordinator unless paged, ask triage."""
+    services = ctx.services
+    if ctx.platform.name not in incident.rooms:
+        await _open_war_room(ctx, incident)
+    if incident.team is None and not incident.proposals:
+        await page_coordinator(services, incident)
+    await ask_next(services, incident)
+
+
+async def _open_war_room(ctx: Context, incident: Incident) -> None:
+    services, now, platform = ctx.services, ctx.now, ctx.platform
     previous = incident.apply(Transition.START_TRIAGE, now)  # logged once the room exists
     spec = RoomSpec(
         name=f"{incident.id} · {incident.title}",
@@ -70,5 +90,3 @@ async def declare(ctx: Context, command: Declare) -> None:
     )
     if not ctx.inbound.is_direct and ctx.inbound.room_id != room.room_id:
         await ctx.reply(f"Declared {incident.id}. War room: {spec.name}")
-    await page_coordinator(services, incident)
-    await ask_next(services, incident)

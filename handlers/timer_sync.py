@@ -74,7 +74,8 @@ def sync_timers(services: Services, incident: Incident) -> None:
     for stale in pending - wanted_now:
         timers.cancel(incident.id, stale.kind, stale.key)
     pending = {Wanted(t.kind, t.key, t.due_at) for t in timers.pending_timers(incident.id)}
-    for missing in wanted_now - pending:
+    # In a fixed order: timers due together then fire in the same order in every process.
+    for missing in sorted(wanted_now - pending, key=lambda w: (w.due_at, w.kind, w.key)):
         # A reminder already past when its clock starts is not sent late; the start says so.
         if missing.kind == CLOCK and missing.due_at <= now:
             continue

@@ -47,6 +47,7 @@ class Incident(BaseModel):
     t0: datetime
     tlp: TLP = DEFAULT_TLP
     is_exercise: bool = False
+    source: str | None = None  # the declaring event (platform:event id): declared once only
     state: State = State.DECLARED
     answers: dict[str, Answer] = Field(default_factory=dict)
     proposed_level: Level | None = None
