@@ -13,6 +13,7 @@ from bot.core.commands import ParseError, parse
 from bot.core.store import Inbox
 from bot.port import Inbound, InboundKind, Outbound, PlatformError
 from handlers.context import Context, Refusal, Services, log
+from handlers.marking import speaking
 from handlers.registry import HANDLERS, command_name, usage
 from handlers.replies import answer_text
 
@@ -63,9 +64,8 @@ class Dispatcher:
         person = services.roster.by_handle(inbound.platform, inbound.user_id)
         if person is None:
             try:
-                await services.platforms[inbound.platform].send(
-                    inbound.room_id, Outbound(text=NOT_ON_ROSTER)
-                )
+                platform = speaking(services.platforms[inbound.platform], incident)
+                await platform.send(inbound.room_id, Outbound(text=NOT_ON_ROSTER))
             except PlatformError as error:
                 log.warning("could not answer an unknown user: %s", error)
             return

@@ -41,6 +41,7 @@ async def play_exercise(bot: Bot, chat: ConsolePlatform, clock: FakeClock) -> st
     await chat.say("bob", room, "answer Q14a yes")  # clocks start, the headline is edited
     await chat.say("bob", room, "confirm")  # a refusal
     await chat.say("bob", room, "frobnicate")  # a parse error
+    await chat.say("mallory", room, "status")  # someone not on the roster
     await accept(chat, "alice")
     await chat.say("alice", room, "level L1 --reason tabletop")
     await chat.react("bob", dm(chat, "bob"), "2️⃣")  # Bob declines: Carla is paged
@@ -80,6 +81,7 @@ async def test_every_outbound_message_of_an_exercise_says_exercise(
         "📟 You are paged as analyst",
         "Only a coordinator can confirm the level.",
         "Unknown command `frobnicate`",
+        "You are not on this bot's roster.",
         "⏰ NIS2 early warning (simulated) reminder",
         "🕑 Check-in due",
         "🏁 ENDEX",
