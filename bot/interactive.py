@@ -104,7 +104,7 @@ async def run_console(
 ) -> int:
     db.parent.mkdir(parents=True, exist_ok=True)
     bot = build(settings.model_copy(update={"database_url": f"sqlite:///{db}"}))
-    console = ConsolePlatform(on_inbound=bot.dispatcher, echo=out)
+    console = ConsolePlatform(on_inbound=bot.dispatcher, echo=out, state=bot.store.kv)
     bot.attach(console)
     session = ConsoleSession(bot, console, out)
     out(INTRO.format(who=session.who))
