@@ -11,8 +11,8 @@ import pytest_asyncio
 
 from bot.bootstrap import Bot, build
 from bot.core.clock import SystemClock
-from config.settings import Settings
 from tests.fixtures.roster import small_roster
+from tests.fixtures.settings import settings_in
 
 INC = "INC-2026-0001"
 
@@ -20,7 +20,7 @@ INC = "INC-2026-0001"
 @pytest_asyncio.fixture
 async def live_bot(tmp_path: Path) -> AsyncIterator[Bot]:
     bot = build(
-        Settings(database_url=f"sqlite:///{tmp_path / 'rrt.db'}"),
+        settings_in(tmp_path),
         clock=SystemClock(),
         roster=small_roster(),
     )

@@ -10,16 +10,13 @@ from bot.adapters.console import ConsolePlatform
 from bot.adapters.console.platform import BOT
 from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
-from config.settings import Settings
+from tests.fixtures.settings import settings_in
 from tests.handlers.conftest import dm, team_roster
 
 
 def reporting_bot(tmp_path: Path, clock: FakeClock) -> Iterator[Bot]:
     """A team bot saving reports in `tmp_path / "reports"`; closed when the test ends."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'rrt.db'}", reports_dir=tmp_path / "reports"
-    )
-    wired = build(settings, clock=clock, roster=team_roster())
+    wired = build(settings_in(tmp_path), clock=clock, roster=team_roster())
     wired.attach(ConsolePlatform(on_inbound=wired.dispatcher))
     yield wired
     wired.close()

@@ -39,7 +39,11 @@ def db(tmp_path: Path) -> Path:
 
 def wire(db: Path, clock: FakeClock, chat: ConsolePlatform | None = None) -> Bot:
     """A bot on `db`; pass the chat of a stopped bot to restart on the same platform."""
-    wired = build(Settings(database_url=f"sqlite:///{db}"), clock=clock, roster=team_roster())
+    wired = build(
+        Settings(database_url=f"sqlite:///{db}", reports_dir=db.parent / "reports"),
+        clock=clock,
+        roster=team_roster(),
+    )
     if chat is None:
         chat = ConsolePlatform()
     chat.on_inbound = wired.dispatcher

@@ -53,7 +53,8 @@ async def test_under_amber_another_organisation_is_not_paged(
 
 
 async def page_everyone(roster: Roster, label: TLP, db: Path) -> list[tuple[str, str]]:
-    bot = build(Settings(database_url=f"sqlite:///{db}"), clock=FakeClock(START), roster=roster)
+    settings = Settings(database_url=f"sqlite:///{db}", reports_dir=db.parent / "reports")
+    bot = build(settings, clock=FakeClock(START), roster=roster)
     chat = ConsolePlatform(on_inbound=bot.dispatcher)
     bot.attach(chat)
     try:

@@ -142,7 +142,10 @@ class Team:
 
     async def start_bot(self, clock: Clock, *, encrypt: bool = False) -> tuple[Bot, MatrixAdapter]:
         """The bot as `rrt run` wires it, on this team's database and device."""
-        bot = build(Settings(database_url=self.database_url), clock=clock, roster=self.roster)
+        settings = Settings(
+            database_url=self.database_url, reports_dir=self.database.parent / "reports"
+        )
+        bot = build(settings, clock=clock, roster=self.roster)
         adapter = MatrixAdapter(
             self.connection(),
             bot.store.kv,

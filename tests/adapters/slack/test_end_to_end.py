@@ -24,7 +24,6 @@ from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
 from bot.core.lifecycle import State
 from bot.port import Inbound, InboundHandler
-from config.settings import Settings
 from handlers.replies import SLACK_KEYCAPS
 from storage.verify_cli import verify_report
 from tests.adapters.slack.payloads import (
@@ -38,6 +37,7 @@ from tests.adapters.slack.payloads import (
     slash_command,
 )
 from tests.fixtures.roster import small_roster
+from tests.fixtures.settings import settings_in
 from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
 
 BOT_TOKEN = "xoxb-end-to-end"
@@ -242,7 +242,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def bot(tmp_path: Path, clock: FakeClock) -> Iterator[Bot]:
     wired = build(
-        Settings(database_url=f"sqlite:///{tmp_path / 'rrt.db'}"),
+        settings_in(tmp_path),
         clock=clock,
         roster=small_roster(),
     )

@@ -12,9 +12,10 @@ from pydantic import SecretStr
 from bot.bootstrap import build
 from bot.core.clock import FakeClock
 from bot.serve import slack_platform
-from config.settings import Settings, SlackSettings
+from config.settings import SlackSettings
 from tests.adapters.slack.payloads import form, signed_headers, slash_command
 from tests.fixtures.roster import small_roster
+from tests.fixtures.settings import settings_in
 from tests.fixtures.slack_api import FakeSlack
 
 SIGNING_SECRET = "serve0signing0secret000000000000"
@@ -39,7 +40,7 @@ async def test_the_adapter_from_settings_declares_over_signed_http(
         api_url=slack_api.base_url,
     )
     bot = build(
-        Settings(database_url=f"sqlite:///{tmp_path / 'rrt.db'}", slack=slack),
+        settings_in(tmp_path, slack=slack),
         clock=FakeClock(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)),
         roster=small_roster(),
     )
