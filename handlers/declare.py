@@ -7,7 +7,7 @@ from bot.core.incident import Incident, WarRoom
 from bot.core.lifecycle import Transition
 from bot.core.tlp import DEFAULT_TLP, TLP
 from bot.port import RoomSpec
-from handlers.context import Context
+from handlers.context import Context, Refusal
 from handlers.headline import topic
 from handlers.slug import room_slug
 from handlers.team_flow import page_coordinator
@@ -29,6 +29,12 @@ async def declare(ctx: Context, command: Declare) -> None:
         ctx.incident = known
         await _open_and_start(ctx, known)
         return
+    label = command.tlp or DEFAULT_TLP
+    if not label.allows(ctx.person.max_tlp):
+        raise Refusal(
+            f"You are cleared up to {ctx.person.max_tlp.value}, so you cannot declare an "
+            f"incident at {label.value}. Ask a coordinator cleared for it."
+        )
     incident = Incident(
         id=services.store.next_incident_id(now.year),
         title=command.title,
@@ -36,7 +42,7 @@ async def declare(ctx: Context, command: Declare) -> None:
         declared_by=ctx.person.id,
         declared_at=now,
         t0=now,
-        tlp=command.tlp or DEFAULT_TLP,
+        tlp=label,
         is_exercise=command.exercise,
         state_since=now,
         source=source,

@@ -26,3 +26,14 @@ async def test_a_replayed_declaration_opens_no_second_incident(
     assert kinds(team_bot, "declared", "war_room_opened") == ["declared", "war_room_opened"]
     assert pages(team_bot) == [("alice", "coordinator")]
     assert len([r for r in chat.rooms.values() if r.name.startswith("inc-")]) == 1
+
+
+async def test_nobody_declares_above_their_own_clearance(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    await console.say("dirk", console.lobby, "declare --tlp red Leak")
+    assert console.last(console.lobby).text == (
+        "You are cleared up to TLP:AMBER, so you cannot declare an incident at TLP:RED. "
+        "Ask a coordinator cleared for it."
+    )
+    assert bot.store.open_incidents() == []

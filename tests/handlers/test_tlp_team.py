@@ -59,6 +59,10 @@ async def page_everyone(roster: Roster, label: TLP, db: Path) -> list[tuple[str,
     bot.attach(chat)
     try:
         await chat.say("alice", chat.lobby, f"declare --tlp {label.value} Probe")
+        if not label.allows(roster.people[0].max_tlp):  # alice may not declare at this label
+            assert chat.last(chat.lobby).text.startswith("You are cleared up to")
+            assert bot.store.open_incidents() == []
+            return []
         room = chat.room_by_name("inc-").id
         await chat.say("alice", room, "level L1 --reason probe")
         for name in ("bob", "carla", "erik", "dirk"):
