@@ -15,12 +15,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.adapters.matrix.calls import Backoff, MatrixCalls, Sleep
 from bot.adapters.matrix.encryption import Encryption
-from bot.adapters.matrix.rendering import (
-    MediaSource,
-    edit_content,
-    file_content,
-    message_content,
-)
+from bot.adapters.matrix.rendering import edit_content, file_content, message_content
 from bot.adapters.matrix.rooms import encryption_state, room_create_arguments
 from bot.adapters.matrix.settings import MatrixSettings
 from bot.adapters.matrix.state import MatrixState
@@ -224,6 +219,8 @@ class MatrixAdapter:
 
     async def invite(self, room_id: str, user_id: str) -> None:
         await self._calls("invite", lambda: self._client.room_invite(room_id, user_id))
+        if self._encryption is not None:
+            self._encryption.members_changed(room_id)
 
     async def remove(self, room_id: str, user_id: str) -> None:
         await self._calls("kick", lambda: self._client.room_kick(room_id, user_id))
@@ -277,7 +274,10 @@ class MatrixAdapter:
             return response
 
         uploaded = await self._calls("upload", upload)
-        source = MediaSource(uploaded.content_uri, uploaded_keys if encrypted else None)
+        keys = uploaded_keys if encrypted else None
+        content_uri = uploaded.content_uri
         await self._send_event(
-            room_id, "m.room.message", file_content(source, filename, mimetype, len(content), title)
+            room_id,
+            "m.room.message",
+            file_content(content_uri, filename, mimetype, len(content), title, keys),
         )

@@ -45,37 +45,48 @@ class Encryption:
                 await client.send_to_device_messages()
 
     async def before_send(self, room_id: str) -> None:
-        """Makes sure nio knows the room, and the devices of everyone in it."""
-        if room_id not in self._client.rooms:
-            await self._learn_room(room_id)
+        """Makes sure nio knows the room, everyone in it, and their devices."""
+        room = self._client.rooms.get(room_id)
+        if room is None or not room.members_synced:
+            await self._read_members(room_id)
         async with self._keys:
             if self._client.should_query_keys:
                 await self._calls("keys_query", self._client.keys_query)
+
+    def members_changed(self, room_id: str) -> None:
+        """Someone was invited: the next message must reach their devices too."""
+        room = self._client.rooms.get(room_id)
+        if room is not None:
+            room.members_synced = False
 
     def is_encrypted(self, room_id: str) -> bool:
         room = self._client.rooms.get(room_id)
         return room is not None and room.encrypted
 
-    async def _learn_room(self, room_id: str) -> None:
-        """Reads the state of a room nio has not synced yet, such as one the bot just created.
+    async def _read_members(self, room_id: str) -> None:
+        """Reads the room's state, invitations included, from the homeserver.
 
-        nio encrypts only for rooms it knows, and the sync that would bring this one cannot
-        come while the bot is still handling the event that led it here.
+        The sync may not have brought the room, or all of a room just created, by the time the
+        bot speaks in it, and a message is encrypted only for the members nio knows of. Syncs
+        keep the room current afterwards.
         """
         response = await self._calls("room state", lambda: self._client.room_get_state(room_id))
-        room = MatrixRoom(room_id, self._client.user_id)
+        client = self._client
+        room = client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id))
+        members_changed = False
         for raw in response.events:
             event = Event.parse_event(raw)
             if isinstance(event, RoomMemberEvent):
-                room.handle_membership(event)
+                members_changed = room.handle_membership(event) or members_changed
             elif isinstance(event, Event):
                 room.handle_event(event)  # an m.room.encryption event marks it encrypted
-        if room_id not in self._client.rooms:  # a sync may have brought it meanwhile
-            self._client.rooms[room_id] = room
-            if room.encrypted:
-                self._client.encrypted_rooms.add(room_id)
-                assert self._client.olm is not None
-                self._client.olm.update_tracked_users(room)
+        room.members_synced = True
+        if room.encrypted:
+            client.encrypted_rooms.add(room_id)
+            assert client.olm is not None
+            client.olm.update_tracked_users(room)
+            if members_changed:
+                client.invalidate_outbound_session(room_id)
 
     async def undecryptable(self, room_id: str, events: Sequence[Any]) -> None:
         """Logs events nio could not decrypt and asks the sender's devices for their key."""

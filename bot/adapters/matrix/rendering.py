@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -61,14 +60,13 @@ def edit_content(original_event_id: str, message: Outbound) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class MediaSource:
-    content_uri: str
-    keys: dict[str, Any] | None = None  # key, iv, hashes: the content was encrypted with them
-
-
 def file_content(
-    source: MediaSource, filename: str, mimetype: str, size: int, title: str
+    content_uri: str,
+    filename: str,
+    mimetype: str,
+    size: int,
+    title: str,
+    keys: dict[str, Any] | None = None,  # key, iv, hashes: the upload was encrypted with them
 ) -> dict[str, Any]:
     content: dict[str, Any] = {
         "msgtype": "m.file",
@@ -76,8 +74,8 @@ def file_content(
         "filename": filename,
         "info": {"mimetype": mimetype, "size": size},
     }
-    if source.keys is None:
-        content["url"] = source.content_uri
+    if keys is None:
+        content["url"] = content_uri
     else:
-        content["file"] = {**source.keys, "url": source.content_uri, "mimetype": mimetype}
+        content["file"] = {**keys, "url": content_uri, "mimetype": mimetype}
     return content

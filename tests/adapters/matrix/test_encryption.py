@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nio.crypto import decrypt_attachment
 
 from bot.adapters.matrix import MatrixAdapter
 from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
+from bot.port import Outbound
 from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import (
     WORKED_EXAMPLE,
@@ -37,6 +39,7 @@ from tests.adapters.matrix.test_end_to_end import (
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 ENCRYPTED = "m.room.encrypted"
+REPORT = b"# INC-2026-0001\nTLP:AMBER"
 
 
 @pytest.fixture
@@ -99,6 +102,17 @@ async def headline_edit(alice: EncryptedAnalyst, watch: RoomWatch, headline_id: 
     return found
 
 
+async def downloaded_attachment(alice: EncryptedAnalyst, event: dict[str, Any]) -> bytes:
+    """The file an encrypted m.file event points at, downloaded and decrypted."""
+    file = event["content"]["file"]
+    stored = ok(await alice.client.download(file["url"])).body
+    assert REPORT not in stored  # the homeserver holds ciphertext only
+    plain: bytes = decrypt_attachment(
+        stored, file["key"]["k"], file["hashes"]["sha256"], file["iv"]
+    )
+    return plain
+
+
 async def stop(bot: Bot, adapter: MatrixAdapter) -> None:
     await adapter.stop()
     bot.close()
@@ -126,6 +140,11 @@ async def test_the_bot_speaks_and_listens_in_an_encrypted_war_room(
         assert (await raw_event(team.alice, watch.room_id, edit))["type"] == ENCRYPTED
         command = await answer_by_command(alice, watch, "Q2")
         assert (await raw_event(team.alice, watch.room_id, command))["type"] == ENCRYPTED
+
+        await adapter.upload_file(watch.room_id, "r.md", REPORT, "text/markdown", "Report")
+        attachment = await watch.message_with("Report")
+        assert "url" not in attachment["content"]
+        assert await downloaded_attachment(alice, attachment) == REPORT
     finally:
         await stop(bot, adapter)
     incident = bot.store.get("INC-2026-0001")
@@ -193,3 +212,20 @@ async def test_an_undecryptable_message_is_skipped_and_the_bot_goes_on(
     skipped = [r.getMessage() for r in caplog.records if "cannot decrypt" in r.getMessage()]
     assert len(skipped) == 1, skipped
     assert "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ" in skipped[0]
+
+
+async def test_direct_messages_are_encrypted_too(team: Team, alice: EncryptedAnalyst) -> None:
+    bot, adapter = await team.start_bot(FakeClock(START), encrypt=True)
+    try:
+        sent = await adapter.send_direct(
+            alice.user_id, Outbound("You are paged for INC-2026-0001.")
+        )
+        direct = await join_when_invited(alice, "")
+        assert direct == sent.room_id
+        page = await RoomWatch(alice, direct, team.bot_user_id, WAIT_SECONDS).message_with(
+            "You are paged"
+        )
+        assert page["event_id"] == sent.message_id
+        assert (await raw_event(team.alice, direct, sent.message_id))["type"] == ENCRYPTED
+    finally:
+        await stop(bot, adapter)
