@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.core.commands import (
+    ALIASES,
     AddLesson,
     AnswerQuestion,
     Approve,
@@ -53,7 +54,7 @@ async def help_command(ctx: Context, command: Help) -> None:
     if command.topic is None:
         await ctx.reply(overview())
         return
-    handler = HANDLERS.get(command.topic)
+    handler = HANDLERS.get(ALIASES.get(command.topic, command.topic))
     if handler is None:
         await ctx.reply(f"No command `{command.topic[:40]}`.\n\n{overview()}")
         return
@@ -131,22 +132,25 @@ def command_name(command: Command) -> str:
 
 
 def usage(name: str) -> str:
-    handler = HANDLERS.get(name)
-    return _doc(handler)[0] if handler else ""
+    handler = HANDLERS.get(ALIASES.get(name, name))
+    return _paragraphs(handler)[0] if handler else ""
 
 
 def describe(handler: Handler) -> str:
-    first, rest = _doc(handler)[0], _doc(handler)[1:]
-    return f"`{first}`\n" + "\n".join(rest)
+    usage_line, *rest = _paragraphs(handler)
+    return f"`{usage_line}`\n" + "\n".join(rest)
 
 
 def overview() -> str:
-    lines = [
-        f"`{_doc(h)[0]}` — {_doc(h)[1] if len(_doc(h)) > 1 else ''}" for h in HANDLERS.values()
-    ]
+    lines = []
+    for handler in HANDLERS.values():
+        usage_line, *rest = _paragraphs(handler)
+        lines.append(f"`{usage_line}` — {rest[0] if rest else ''}")
     return "Commands:\n" + "\n".join(lines)
 
 
-def _doc(handler: Handler) -> list[str]:
+def _paragraphs(handler: Handler) -> list[str]:
+    """The docstring's paragraphs, each on one line: the usage first, then the explanation."""
     text = inspect.getdoc(handler) or ""
-    return [line for line in text.splitlines() if line.strip()]
+    paragraphs = [" ".join(block.split()) for block in text.split("\n\n")]
+    return [paragraph for paragraph in paragraphs if paragraph] or [""]

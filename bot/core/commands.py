@@ -173,6 +173,7 @@ SIMPLE_COMMANDS = (
     "endex",
     "realworld",
 )
+ALIASES = {"checkin": "update"}  # another name for the same command
 COMMAND_NAMES = (
     "declare",
     "answer",
@@ -218,7 +219,7 @@ def parse(text: str) -> Command | ParseError:
         return _parse_note(cleaned[len(words[0]) :].strip())
     if name == "lesson":
         return _parse_lesson(cleaned[len(words[0]) :].strip())
-    if name in ("update", "checkin"):
+    if name in ("update", *ALIASES):
         return _parse_update(name, cleaned[len(words[0]) :].strip())
     parser = _PARSERS.get(name)
     if parser is None:
