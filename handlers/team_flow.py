@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Literal
 
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
@@ -403,24 +404,24 @@ def _reachable(
 
 
 async def invite(services: Services, incident: Incident, person: Person) -> None:
-    for room in incident.rooms.values():
-        platform = services.platforms.get(room.platform)
-        handle = person.handles.get(room.platform)
-        if platform is None or handle is None:
-            continue
-        try:
-            await platform.invite(room.room_id, handle)
-        except PlatformError as error:
-            log.warning("%s: could not invite %s: %s", incident.id, person.id, error)
+    await _in_every_room(services, incident, person, "invite")
 
 
 async def remove(services: Services, incident: Incident, person: Person) -> None:
+    await _in_every_room(services, incident, person, "remove")
+
+
+async def _in_every_room(
+    services: Services, incident: Incident, person: Person, action: Literal["invite", "remove"]
+) -> None:
+    """Invite the person to, or remove them from, every war room where they have a handle."""
     for room in incident.rooms.values():
         platform = services.platforms.get(room.platform)
         handle = person.handles.get(room.platform)
         if platform is None or handle is None:
             continue
+        call = platform.invite if action == "invite" else platform.remove
         try:
-            await platform.remove(room.room_id, handle)
+            await call(room.room_id, handle)
         except PlatformError as error:
-            log.warning("%s: could not remove %s: %s", incident.id, person.id, error)
+            log.warning("%s: could not %s %s: %s", incident.id, action, person.id, error)

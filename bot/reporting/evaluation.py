@@ -15,7 +15,7 @@ from bot.core.events import LogRecord
 from bot.core.incident import Incident
 from bot.core.tlp import TLP
 from bot.reporting.evaluation_stats import Spread, spread
-from bot.reporting.metrics import compute
+from bot.reporting.metrics import accepted_pages, compute
 
 LEVELS = ("L1", "L2", "L3")
 UNSET = "unset"  # declared, but no level proposed yet
@@ -95,18 +95,7 @@ class Evaluation:
 
 def person_ack_latencies(records: Sequence[LogRecord]) -> list[tuple[str, timedelta]]:
     """(person, time from page to acceptance) for every accepted page."""
-    paged: dict[tuple[str, str], datetime] = {}
-    latencies: list[tuple[str, timedelta]] = []
-    for record in records:
-        event = record.event
-        person, role = event.data.get("person"), event.data.get("role")
-        if not isinstance(person, str) or not isinstance(role, str):
-            continue
-        if event.kind == "paged":
-            paged[(person, role)] = event.at
-        elif event.kind == "page_accepted" and (person, role) in paged:
-            latencies.append((person, event.at - paged.pop((person, role))))
-    return latencies
+    return [(person, latency) for person, _role, latency in accepted_pages(records)]
 
 
 def checkin_adherence(records: Sequence[LogRecord]) -> Ratio:

@@ -38,10 +38,10 @@ def _since(start: datetime | None, end: datetime | None) -> timedelta | None:
     return end - start if start is not None and end is not None else None
 
 
-def ack_latencies(records: Sequence[LogRecord]) -> dict[str, list[timedelta]]:
-    """Per role, the time from each page to its acceptance."""
+def accepted_pages(records: Sequence[LogRecord]) -> list[tuple[str, str, timedelta]]:
+    """(person, role, time from page to acceptance) for every accepted page."""
     paged: dict[tuple[str, str], datetime] = {}
-    latencies: dict[str, list[timedelta]] = defaultdict(list)
+    accepted: list[tuple[str, str, timedelta]] = []
     for record in records:
         event = record.event
         person, role = event.data.get("person"), event.data.get("role")
@@ -50,7 +50,15 @@ def ack_latencies(records: Sequence[LogRecord]) -> dict[str, list[timedelta]]:
         if event.kind == "paged":
             paged[(person, role)] = event.at
         elif event.kind == "page_accepted" and (person, role) in paged:
-            latencies[role].append(event.at - paged.pop((person, role)))
+            accepted.append((person, role, event.at - paged.pop((person, role))))
+    return accepted
+
+
+def ack_latencies(records: Sequence[LogRecord]) -> dict[str, list[timedelta]]:
+    """Per role, the time from each page to its acceptance."""
+    latencies: dict[str, list[timedelta]] = defaultdict(list)
+    for _person, role, latency in accepted_pages(records):
+        latencies[role].append(latency)
     return dict(latencies)
 
 
