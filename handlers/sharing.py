@@ -8,8 +8,8 @@ from bot.core.paging import PageStatus
 from bot.core.team import Audience
 from handlers.audience import drop_candidates, outsiders
 from handlers.context import Context, Refusal, Services
+from handlers.direct import direct
 from handlers.team_flow import (
-    _direct,
     assemble_missing,
     carry_out,
     needs_approval,
@@ -124,7 +124,7 @@ async def enforce(ctx: Context, command: Simple) -> None:
     await carry_out(services, incident, [], [event])
     for outsider in found:
         await remove(services, incident, outsider.person)
-        await _direct(
+        await direct(
             services,
             incident,
             outsider.person.id,

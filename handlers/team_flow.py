@@ -39,6 +39,7 @@ from bot.core.team import (
 from bot.core.triage import answer_points
 from bot.port import Button, ChatPlatform, Outbound, PlatformError
 from handlers.context import Refusal, Services, log
+from handlers.direct import direct
 from handlers.headline import when
 from handlers.marking import speaker
 from handlers.timer_sync import sync_timers
@@ -320,7 +321,7 @@ async def carry_out(
             case PagePerson(page=page):
                 await send_page(services, incident, page)
             case CancelPage(page=page):
-                await _direct(
+                await direct(
                     services,
                     incident,
                     page.person_id,
@@ -347,7 +348,7 @@ async def carry_out(
                     f"`page <person> as {role}`.",
                 )
             case NotNeeded(role=role, person_id=person_id):
-                await _direct(
+                await direct(
                     services,
                     incident,
                     person_id,
@@ -378,14 +379,6 @@ async def send_page(services: Services, incident: Incident, page: Page) -> None:
         services.store.bind_prompt(
             platform_name, sent.message_id, incident.id, f"{PAGE_KEY}{page.role}"
         )
-
-
-async def _direct(services: Services, incident: Incident, person_id: str, text: str) -> None:
-    for _name, platform, handle in _reachable(services, incident, person_id):
-        try:
-            await platform.send_direct(handle, Outbound(text=text))
-        except PlatformError as error:
-            log.warning("%s: could not write to %s: %s", incident.id, person_id, error)
 
 
 def _reachable(
