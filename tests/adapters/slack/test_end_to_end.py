@@ -23,6 +23,7 @@ from bot.adapters.slack import RateLimiter, SlackAdapter
 from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
 from bot.core.lifecycle import State
+from bot.core.roster import Roster
 from bot.port import Inbound, InboundHandler
 from handlers.replies import SLACK_KEYCAPS
 from storage.verify_cli import verify_report
@@ -36,7 +37,7 @@ from tests.adapters.slack.payloads import (
     signed_headers,
     slash_command,
 )
-from tests.fixtures.roster import small_roster
+from tests.fixtures.roster import person, small_roster
 from tests.fixtures.settings import settings_in
 from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
 
@@ -240,12 +241,13 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def bot(tmp_path: Path, clock: FakeClock) -> Iterator[Bot]:
-    wired = build(
-        settings_in(tmp_path),
-        clock=clock,
-        roster=small_roster(),
-    )
+def roster() -> Roster:
+    return small_roster()
+
+
+@pytest.fixture
+def bot(tmp_path: Path, clock: FakeClock, roster: Roster) -> Iterator[Bot]:
+    wired = build(settings_in(tmp_path), clock=clock, roster=roster)
     yield wired
     wired.close()
 
@@ -337,18 +339,7 @@ async def run_whole_incident(ws: Workspace, clock: FakeClock) -> str:
     assert "answer Q1 malicious-code" in button_values(first_question)
     assert ws.last_text(LOBBY).startswith("Declared INC-2026-0001")
 
-    for n, (question_id, option) in enumerate(WORKED_EXAMPLE.items()):
-        clock.advance(timedelta(minutes=1))
-        analyst = BOB if n % 2 else CARLA
-        asked = ws.question(room, question_id)
-        number = button_values(asked).index(f"answer {question_id} {option}") + 1
-        if question_id == ANSWERED_BY_THREAD_REPLY:
-            await ws.reply_in_thread(analyst, asked, str(number))
-        elif question_id == ANSWERED_BY_REACTION:
-            await ws.react(analyst, asked, SLACK_KEYCAPS[number - 1])
-        else:
-            await ws.click(analyst, asked, f"answer {question_id} {option}")
-        assert f"{question_id} → {option}" in recent_text(ws, room)
+    await triage_worked_example(ws, clock, room)
     said = "\n".join(str(p["text"]) for p in ws.posts_in(room))
     assert "Proposed level L2: Score 63.1 (High) → L2, because S >= 55." in said
     assert "Police liaison required." in said
@@ -365,6 +356,22 @@ async def run_whole_incident(ws: Workspace, clock: FakeClock) -> str:
     ]
     assert len(headline_updates) >= len(WORKED_EXAMPLE) + 4  # every answer and every move
     return room
+
+
+async def triage_worked_example(ws: Workspace, clock: FakeClock, room: str) -> None:
+    """Two analysts answer in turn, by button, by a numbered thread reply and by a reaction."""
+    for n, (question_id, option) in enumerate(WORKED_EXAMPLE.items()):
+        clock.advance(timedelta(minutes=1))
+        analyst = BOB if n % 2 else CARLA
+        asked = ws.question(room, question_id)
+        number = button_values(asked).index(f"answer {question_id} {option}") + 1
+        if question_id == ANSWERED_BY_THREAD_REPLY:
+            await ws.reply_in_thread(analyst, asked, str(number))
+        elif question_id == ANSWERED_BY_REACTION:
+            await ws.react(analyst, asked, SLACK_KEYCAPS[number - 1])
+        else:
+            await ws.click(analyst, asked, f"answer {question_id} {option}")
+        assert f"{question_id} → {option}" in recent_text(ws, room)
 
 
 def recent_text(ws: Workspace, room: str) -> str:
@@ -479,3 +486,222 @@ async def test_a_refused_web_api_call_is_explained_and_the_bot_carries_on(
     room = ws.war_room("inc-2026-0002-")
     assert ws.last_text(LOBBY).startswith("Declared INC-2026-0002")
     assert "Triage 1/17 · Q1" in ws.last_text(room)
+
+
+# ---- the incident with its team, a check-in and the report
+
+
+def team_roster() -> Roster:
+    """Someone for every L2 role of the worked example; only the police liaison is not at the
+    CERT, so under TLP:AMBER he can be paged only once the police are named on the incident."""
+    return Roster(
+        orgs=small_roster().orgs,
+        people=[
+            *small_roster().people,
+            person("erik", "Erik Maes", "cert", ["analyst"]),
+            person("jan", "Jan Willems", "cert", ["forensics"]),
+            person("fien", "Fien Claes", "cert", ["scribe"]),
+            person("gert", "Gert Wouters", "cert", ["sector_liaison"]),
+            person("hanna", "Hanna Jacobs", "cert", ["operator_contact"]),
+            person("ines", "Ines Peeters", "cert", ["comms"]),
+        ],
+    )
+
+
+INCIDENT = "INC-2026-0001"
+DECLINES = {("bob", "analyst")}  # the one page turned down; everyone else accepts
+
+
+def open_pages(bot: Bot) -> list[tuple[str, str]]:
+    """(person, role) of the pages still waiting for an answer, role by role."""
+    incident = bot.store.get(INCIDENT)
+    assert incident is not None
+    assert incident.team is not None
+    return [(page.person_id, state.role) for state in incident.team.roles for page in state.pending]
+
+
+def page_to(ws: Workspace, person_id: str, role: str) -> Params:
+    """The page the person got in their DM, with its Accept / Decline buttons."""
+    dm = dm_of(ws, person_id)
+    accept = f"page accept {INCIDENT} {role}"
+    (page,) = [p for p in ws.posts_in(dm) if accept in button_values(p)]
+    assert str(page["text"]).startswith(f"📟 You are paged as {role} for {INCIDENT}")
+    assert button_labels(page) == [("Accept", "primary"), ("Decline", "danger")]
+    assert button_values(page) == [accept, f"page decline {INCIDENT} {role}"]
+    return page
+
+
+async def answer_pages(ws: Workspace) -> list[tuple[str, str, bool]]:
+    """Each paged person answers from their DM until nobody is waiting; returns the answers."""
+    answered = []
+    while pending := open_pages(ws.bot):
+        person_id, role = pending[0]
+        accepts = (person_id, role) not in DECLINES
+        verb = "accept" if accepts else "decline"
+        page = page_to(ws, person_id, role)
+        await ws.click(f"U{person_id.upper()}", page, f"page {verb} {INCIDENT} {role}")
+        answered.append((person_id, role, accepts))
+    return answered
+
+
+def button_labels(posted: Params) -> list[tuple[str, str | None]]:
+    blocks = posted["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    return [
+        (element["text"]["text"], element.get("style"))
+        for block in blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+# Who is paged for the L2 team, one role after the other, and how each answers: Bob declines
+# analyst, so the role's backup Erik is paged.
+L2_TEAM_ANSWERS = [
+    ("bob", "analyst", False),
+    ("carla", "analyst", True),
+    ("erik", "analyst", True),
+    ("jan", "forensics", True),
+    ("fien", "scribe", True),
+    ("gert", "sector_liaison", True),
+    ("hanna", "operator_contact", True),
+    ("ines", "comms", True),
+]
+PAGING_KINDS = {"paged", "page_accepted", "page_declined"}
+CHECKIN = "C: wards isolated, backups intact. A: restoring the EPR servers. N: none."
+COURSE = {
+    "paged",
+    "page_accepted",
+    "page_declined",
+    "level_confirmed",
+    "checkin_requested",
+    "checkin",
+    "state_changed",
+    "report_written",
+}
+
+
+@pytest.mark.parametrize("roster", [team_roster()], ids=["team"])
+async def test_a_whole_incident_with_its_team_a_check_in_and_the_report(
+    http: tuple[Workspace, SignedHttp], bot: Bot, clock: FakeClock, tmp_path: Path
+) -> None:
+    ws, _ = http
+    slack = ws.slack
+    room = await declare(ws)
+    headline = ws.posts_in(room)[0]
+
+    assert await answer_pages(ws) == [("alice", "coordinator", True)]
+    assert "Alice Martin accepted coordinator." in recent_text(ws, room)
+    assert "Team 1/1 filled · 0 being paged" in headline_now(slack, headline)
+
+    await triage_worked_example(ws, clock, room)
+    said = "\n".join(str(p["text"]) for p in ws.posts_in(room))
+    assert "Team for L2, and why:" in said
+    assert "• police_liaison: nobody available for 1" in said
+    assert await answer_pages(ws) == L2_TEAM_ANSWERS
+    assert "Bob Peeters declined analyst." in said_in(ws, room)
+    assert "Declined. We will page someone else for analyst." in said_in(ws, dm_of(ws, "bob"))
+    assert "Team 8/9 filled · 0 being paged · unfilled: police_liaison" in headline_now(
+        slack, headline
+    )
+
+    await ws.command(ALICE, room, "share police")
+    assert await answer_pages(ws) == [("dirk", "police_liaison", True)]
+    assert "Team 9/9 filled · 0 being paged" in headline_now(slack, headline)
+    accepted = ["alice", *(p for p, _, yes in L2_TEAM_ANSWERS if yes), "dirk"]
+    paged = ["alice", *(p for p, _, _ in L2_TEAM_ANSWERS), "dirk"]
+    opened = [call.params["users"] for call in slack.calls_to("conversations.open")]
+    assert opened == [f"U{p.upper()}" for p in paged]
+    invited = [call.params["users"] for call in slack.calls_to("conversations.invite")]
+    assert invited == [ALICE, *(f"U{p.upper()}" for p in accepted)]  # the declarer, then acks
+
+    await ws.command(ALICE, room, "confirm")
+    clock.advance(timedelta(hours=2))  # L2: a check-in every 2 h from the start of response
+    fired = await bot.scheduler.fire_due()
+    assert [timer.kind for timer in fired] == ["checkin"]
+    assert ws.last_text(room) == (
+        "🕑 Check-in due, Alice Martin: post Conditions / Actions / Needs with `update <text>` "
+        "by 2026-11-30 10:47 UTC."
+    )
+    await ws.command(ALICE, room, f"update {CHECKIN}")
+    assert ws.last_text(room) == "Check-in recorded. Next one due 2026-11-30 12:17 UTC."
+
+    for command in ("contain", "resolve", "close"):
+        clock.advance(timedelta(hours=1))
+        await ws.command(ALICE, room, command)
+    assert_report_posted_and_saved(ws, room, tmp_path / "reports")
+    assert_recorded_course(bot, paged, tmp_path / "rrt.db")
+
+
+def dm_of(ws: Workspace, person_id: str) -> str:
+    dm = ws.slack.direct_channel(f"U{person_id.upper()}")
+    assert dm is not None, f"{person_id} was never written to directly"
+    return dm
+
+
+def said_in(ws: Workspace, channel: str) -> str:
+    return "\n".join(str(p["text"]) for p in ws.posts_in(channel))
+
+
+def assert_report_posted_and_saved(ws: Workspace, room: str, reports: Path) -> None:
+    markdown, html = ws.slack.shared_files(room)
+    title = f"Incident report {INCIDENT} (TLP:AMBER)"
+    assert (markdown["filename"], markdown["title"]) == (f"{INCIDENT}-report.md", title)
+    assert (html["filename"], html["title"]) == (f"{INCIDENT}-report.html", title)
+    text = markdown["content"].decode()
+    assert "TLP:AMBER" in text
+    assert INCIDENT in text
+    assert CHECKIN in text
+    assert markdown["content"] == (reports / f"{INCIDENT}-report.md").read_bytes()
+    assert html["content"] == (reports / f"{INCIDENT}-report.html").read_bytes()
+    closing = ws.last_text(room)
+    assert closing.startswith(
+        f"{INCIDENT} closed by Alice Martin. The record is concluded. The report is posted above. "
+        f"Saved as `{reports / INCIDENT}-report.md`"
+    )
+    # The files go up before the closing message that points at them.
+    methods = ws.slack.methods()
+    last_upload = len(methods) - 1 - methods[::-1].index("files.completeUploadExternal")
+    closing_call = next(
+        n for n, call in enumerate(ws.slack.calls) if call.params.get("text") == closing
+    )
+    assert last_upload < closing_call
+
+
+def assert_recorded_course(bot: Bot, paged: list[str], database: Path) -> None:
+    records = [r.event for r in bot.store.log(INCIDENT) if r.event.kind in COURSE]
+    assert [e.data["person"] for e in records if e.kind == "paged"] == paged
+    answers = [
+        (e.kind, e.actor, e.data["role"])
+        for e in records
+        if e.kind in ("page_accepted", "page_declined")
+    ]
+    assert answers == [
+        ("page_accepted", "alice", "coordinator"),
+        *(
+            ("page_accepted" if yes else "page_declined", person, role)
+            for person, role, yes in L2_TEAM_ANSWERS
+        ),
+        ("page_accepted", "dirk", "police_liaison"),
+    ]
+    after_team = [
+        (e.kind, e.actor, e.data.get("to_state")) for e in records if e.kind not in PAGING_KINDS
+    ]
+    assert after_team == [
+        ("state_changed", "alice", "triage"),
+        ("level_confirmed", "alice", None),
+        ("state_changed", "alice", "response"),
+        ("checkin_requested", "bot", None),
+        ("checkin", "alice", None),
+        ("state_changed", "alice", "contained"),
+        ("state_changed", "alice", "resolved"),
+        ("state_changed", "alice", "closed"),
+        ("report_written", "bot", None),
+    ]
+    (checkin,) = [e for e in records if e.kind == "checkin"]
+    assert checkin.data == {"text": CHECKIN, "team_member": True}
+    (written,) = [e for e in records if e.kind == "report_written"]
+    assert written.data["posted_in"] == ["slack"]
+    assert written.data["where"] == "reports directory"
+    intact, report = verify_report(f"sqlite:///{database}")
+    assert intact, report
