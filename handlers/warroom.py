@@ -29,26 +29,38 @@ async def announce(
 
 
 async def refresh(services: Services, incident: Incident) -> None:
-    """Bring the pinned headline and the topic up to date in every war room."""
+    """Bring the pinned headline and the topic up to date in every war room.
+
+    Only what changed is sent, and what was shown is saved, so that a busy triage does not
+    spend the platform's rate allowance on repeats.
+    """
     text = headline(incident)
     wanted_topic = topic(incident)
+    changed = False
     for room in incident.rooms.values():
         platform = speaker(services.platforms, incident, room.platform)
         if platform is None or room.headline_id is None:
             continue
         try:
-            await platform.edit(SentMessage(room.room_id, room.headline_id), Outbound(text=text))
+            if room.headline != text:
+                await platform.edit(
+                    SentMessage(room.room_id, room.headline_id), Outbound(text=text)
+                )
+                room.headline, changed = text, True
             if room.topic != wanted_topic:
                 await platform.set_topic(room.room_id, wanted_topic)
-                room.topic = wanted_topic
+                room.topic, changed = wanted_topic, True
         except PlatformError as error:
             log.warning("%s: could not refresh the headline: %s", incident.id, error)
+    if changed:
+        services.store.save(incident, [])
 
 
 async def post_headline(services: Services, incident: Incident, room: WarRoom) -> None:
     platform = speaking(services.platforms[room.platform], incident)
-    sent = await platform.send(room.room_id, Outbound(text=headline(incident)))
-    room.headline_id = sent.message_id
+    text = headline(incident)
+    sent = await platform.send(room.room_id, Outbound(text=text))
+    room.headline_id, room.headline = sent.message_id, text
     try:
         await platform.pin(sent)
     except PlatformError as error:  # an unpinned headline is still a headline

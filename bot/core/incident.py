@@ -35,7 +35,9 @@ class WarRoom(BaseModel):
     platform: str
     room_id: str
     headline_id: str | None = None
-    topic: str | None = None  # as last set, so that an unchanged topic is not set again
+    # As last shown, so that an unchanged headline or topic is not sent again.
+    headline: str | None = None
+    topic: str | None = None
 
 
 class Incident(BaseModel):

@@ -354,7 +354,11 @@ async def run_whole_incident(ws: Workspace, clock: FakeClock) -> str:
     headline_updates = [
         c for c in slack.calls_to("chat.update") if c.params["ts"] == headline["ts"]
     ]
-    assert len(headline_updates) >= len(WORKED_EXAMPLE) + 4  # every answer and every move
+    shown = [str(call.params["text"]) for call in headline_updates]
+    assert "State closed" in shown[-1]
+    assert all(before != after for before, after in itertools.pairwise(shown))  # no repeats
+    topics = [str(call.params["topic"]) for call in slack.calls_to("conversations.setTopic")]
+    assert all(before != after for before, after in itertools.pairwise(topics))
     return room
 
 
