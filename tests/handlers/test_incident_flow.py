@@ -9,26 +9,7 @@ from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
 from bot.core.levels import Level
 from bot.core.lifecycle import State
-
-WORKED_EXAMPLE = {
-    "Q1": "malicious-code",
-    "Q2": "declared",
-    "Q3": "essential",
-    "Q4": "denial",
-    "Q5": "critical-data",
-    "Q6": "directory",
-    "Q7": "effect",
-    "Q8": "criminal",
-    "Q9": "one",
-    "Q10": "no",
-    "Q11": "extended",
-    "Q12": "possible",
-    "Q13": "national",
-    "Q14a": "yes",
-    "Q14b": "yes",
-    "Q14c": "no",
-    "Q14d": "no",
-}
+from tests.fixtures.triage import WORKED_EXAMPLE
 
 
 async def declare(console: ConsolePlatform, title: str = "Ransomware at AZ Noord") -> str:

@@ -16,7 +16,8 @@ from bot.core.roster import Organisation, Roster
 from bot.core.tlp import TLP
 from bot.serve import invite_policy
 from config.settings import Settings
-from tests.adapters.matrix.support import Analyst, Inbox, MemoryKeyValue
+from tests.adapters.matrix.support import Analyst, Inbox
+from tests.fixtures.memory import MemoryKeyValue
 from tests.fixtures.roster import person
 from tests.fixtures.synapse import SynapseServer
 

@@ -28,17 +28,6 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, second
     raise AssertionError(f"gave up waiting for {what} after {seconds:.0f}s")
 
 
-class MemoryKeyValue:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.values[key] = value
-
-
 class Inbox:
     """Collects what an adapter delivers; waits (bounded) for what a real server sends."""
 
@@ -150,28 +139,6 @@ class Analyst:
         response = ok(await self.client.sync(timeout=0, full_state=True))
         rooms: dict[str, Any] = response.rooms.invite
         return rooms
-
-
-# The worked example of the triage policy: scores 63.1, band High, proposes L2.
-WORKED_EXAMPLE = {
-    "Q1": "malicious-code",
-    "Q2": "declared",
-    "Q3": "essential",
-    "Q4": "denial",
-    "Q5": "critical-data",
-    "Q6": "directory",
-    "Q7": "effect",
-    "Q8": "criminal",
-    "Q9": "one",
-    "Q10": "no",
-    "Q11": "extended",
-    "Q12": "possible",
-    "Q13": "national",
-    "Q14a": "yes",
-    "Q14b": "yes",
-    "Q14c": "no",
-    "Q14d": "no",
-}
 
 
 def option_number(question_id: str, key: str) -> int:

@@ -21,7 +21,6 @@ from bot.core.clock import FakeClock
 from bot.port import Outbound
 from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import (
-    WORKED_EXAMPLE,
     Analyst,
     EncryptedAnalyst,
     RoomWatch,
@@ -36,6 +35,7 @@ from tests.adapters.matrix.test_end_to_end import (
     join_when_invited,
     lobby_with_bot,
 )
+from tests.fixtures.triage import WORKED_EXAMPLE
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 ENCRYPTED = "m.room.encrypted"

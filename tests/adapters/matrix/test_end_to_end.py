@@ -17,13 +17,13 @@ from bot.core.lifecycle import State
 from storage.verify_cli import verify_report
 from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import (
-    WORKED_EXAMPLE,
     Analyst,
     RoomWatch,
     eventually,
     ok,
     option_number,
 )
+from tests.fixtures.triage import WORKED_EXAMPLE
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 WAIT_SECONDS = 20.0  # only a failing test waits this long

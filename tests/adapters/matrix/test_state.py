@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from bot.adapters.matrix.state import MatrixState
 from bot.port import Button
-from tests.adapters.matrix.support import MemoryKeyValue
+from tests.fixtures.memory import MemoryKeyValue
 
 
 def test_state_survives_a_new_instance_over_the_same_store() -> None:

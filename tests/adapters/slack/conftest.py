@@ -13,22 +13,12 @@ from bot.adapters.slack.platform import SlackPlatform
 from bot.adapters.slack.web import SlackWeb, web_client
 from bot.port import Inbound
 from tests.adapters.slack.payloads import SIGNING_SECRET
+from tests.fixtures.memory import MemoryKeyValue
 from tests.fixtures.slack_api import FakeSlack, running_fake_slack
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-token"
 WAIT_SECONDS = 5.0  # only a failing test ever waits this long
-
-
-class MemoryKeyValue:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.values[key] = value
 
 
 class Received:

@@ -40,6 +40,7 @@ from tests.adapters.slack.payloads import (
 from tests.fixtures.roster import person, small_roster
 from tests.fixtures.settings import settings_in
 from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
+from tests.fixtures.triage import WORKED_EXAMPLE
 
 BOT_TOKEN = "xoxb-end-to-end"
 APP_TOKEN = "xapp-1-end-to-end"
@@ -48,26 +49,6 @@ LOBBY = "C0LOBBY01"
 ALICE, BOB, CARLA = "UALICE", "UBOB", "UCARLA"
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 WAIT_SECONDS = 5.0  # only a failing test waits this long
-# The worked example of the triage policy: scores 63.1, band High, proposes L2.
-WORKED_EXAMPLE = {
-    "Q1": "malicious-code",
-    "Q2": "declared",
-    "Q3": "essential",
-    "Q4": "denial",
-    "Q5": "critical-data",
-    "Q6": "directory",
-    "Q7": "effect",
-    "Q8": "criminal",
-    "Q9": "one",
-    "Q10": "no",
-    "Q11": "extended",
-    "Q12": "possible",
-    "Q13": "national",
-    "Q14a": "yes",
-    "Q14b": "yes",
-    "Q14c": "no",
-    "Q14d": "no",
-}
 ANSWERED_BY_THREAD_REPLY = "Q3"
 ANSWERED_BY_REACTION = "Q4"
 # Log kinds of the incident's course; other records (paging, reminders) may come between them.

@@ -8,7 +8,8 @@ import pytest
 
 from bot.adapters.slack.platform import SlackPlatform
 from bot.port import Button, ChatPlatform, Outbound, PlatformError, RoomSpec, SentMessage
-from tests.adapters.slack.conftest import BOT_TOKEN, MemoryKeyValue
+from tests.adapters.slack.conftest import BOT_TOKEN
+from tests.fixtures.memory import MemoryKeyValue
 from tests.fixtures.slack_api import FakeSlack
 
 SPEC = RoomSpec(

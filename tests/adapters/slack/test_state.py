@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from bot.adapters.slack.state import SlackState
-from tests.adapters.slack.conftest import MemoryKeyValue
+from tests.fixtures.memory import MemoryKeyValue
 
 
 def test_button_values_survive_a_new_state_over_the_same_store() -> None:
