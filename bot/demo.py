@@ -113,6 +113,8 @@ async def run_demo(settings: Settings, db: Path) -> str:
                 await console.say(analyst, room, what)
         clock.advance(timedelta(minutes=3))
         await console.say(COORDINATOR, room, "confirm")
+        # Under TLP:AMBER only the owning organisation sees the incident until it names others.
+        await console.say(COORDINATOR, room, "share fccu health-authority riverside-hospitals")
         await answer_pages(bot, console, clock, incident)
         await console.say(COORDINATOR, room, "team")
         await console.say(ANALYSTS[0], room, "note Encryptor found on 40 servers; backups intact.")
