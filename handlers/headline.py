@@ -37,7 +37,8 @@ def level_text(incident: Incident) -> str:
 def severity_text(incident: Incident) -> str:
     if incident.score is None or incident.band is None:
         return "pending triage"
-    return f"{incident.band} ({incident.score:.1f})"
+    so_far = " so far" if incident.proposed_level is None else ""  # scored questions still open
+    return f"{incident.band} ({incident.score:.1f}){so_far}"
 
 
 def team_text(incident: Incident) -> str | None:

@@ -126,3 +126,12 @@ async def test_unknown_people_and_bad_commands_get_clear_answers(
     await console.say("bob", console.lobby, "frobnicate")
     assert console.last(console.lobby).text == "Unknown command `frobnicate`. Try `help`."
     assert bot.store.open_incidents() == []
+
+
+async def test_the_headline_says_when_the_severity_is_provisional(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room_id = await declare(console)
+    await console.say("bob", room_id, "answer Q4 denial")
+    headline = console.messages[console.rooms[room_id].pinned[0]].text
+    assert "Severity Low (20.0) so far" in headline
