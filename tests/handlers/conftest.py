@@ -10,26 +10,17 @@ import pytest
 from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
-from bot.core.roster import Organisation, Roster
+from bot.core.roster import Roster
 from bot.core.tlp import TLP
 from config.settings import Settings
-from tests.fixtures.roster import person
+from tests.fixtures.roster import person, small_roster
 
 
 def team_roster() -> Roster:
-    return Roster(
-        orgs=[
-            Organisation(id="cert", name="National CERT", kind="cert"),
-            Organisation(id="police", name="Federal police cyber unit", kind="police"),
-        ],
-        people=[
-            person("alice", "Alice Martin", "cert", ["coordinator"]),
-            person("bob", "Bob Peeters", "cert", ["analyst"]),
-            person("carla", "Carla Dubois", "cert", ["analyst", "forensics"]),
-            person("erik", "Erik Maes", "cert", ["analyst"], max_tlp=TLP.AMBER),
-            person("dirk", "Dirk Janssens", "police", ["police_liaison"], max_tlp=TLP.AMBER),
-        ],
-    )
+    """The small roster with a third analyst, Erik, cleared up to TLP:AMBER."""
+    base = small_roster()
+    erik = person("erik", "Erik Maes", "cert", ["analyst"], max_tlp=TLP.AMBER)
+    return base.model_copy(update={"people": [*base.people[:3], erik, *base.people[3:]]})
 
 
 @pytest.fixture
