@@ -25,6 +25,7 @@ from bot.core.triage import (
 )
 from config.errors import ConfigError
 from config.triage import DEFAULT_TRIAGE, load_questionnaire
+from tests.fixtures.triage import WORKED_EXAMPLE
 
 QUESTIONNAIRE = load_questionnaire()
 SCORED = QUESTIONNAIRE.scored
@@ -32,19 +33,8 @@ SCORED = QUESTIONNAIRE.scored
 # The lowest option of every scored question: a complete questionnaire scoring 0.
 BASELINE = {question.id: question.options[0].key for question in SCORED}
 
-# Policy §2's worked example: ransomware at an essential-entity hospital.
-HOSPITAL = {
-    "Q3": "essential",
-    "Q4": "denial",
-    "Q5": "critical-data",
-    "Q6": "directory",
-    "Q7": "effect",
-    "Q8": "criminal",
-    "Q9": "one",
-    "Q10": "no",
-    "Q11": "extended",
-    "Q12": "possible",
-}
+# Policy §2's worked example: ransomware at an essential-entity hospital (scored answers).
+HOSPITAL = {question.id: WORKED_EXAMPLE[question.id] for question in SCORED}
 
 
 def by_points(question_id: str, points: int) -> str:
