@@ -33,6 +33,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "bot/port.py": (*SDKS, "bot.adapters", "handlers", "storage", "config"),
     "handlers": (*SDKS, "bot.adapters", "storage", "config", "bot.bootstrap"),
+    "bot/reporting": (*SDKS, "bot.adapters", "handlers", "storage", "config", "bot.bootstrap"),
     "storage": ("slack_bolt", "slack_sdk", "nio", "bot.adapters", "handlers", "bot.bootstrap"),
     "config": (*SDKS, "bot.adapters", "handlers", "storage"),
 }
