@@ -91,18 +91,22 @@ async def world(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixW
 
 
 class Team:
-    """A bot account and four roster members on the test homeserver, and the roster naming them.
+    """A bot account and the roster's members on the test homeserver, and the roster naming them.
 
     Matrix ids are unique per test (the homeserver lives for the whole session); roster ids are
-    the usual alice (coordinator), bob and carla (analysts), dirk (police liaison).
+    the usual alice (coordinator), bob and carla (analysts), dirk (police liaison), and whoever
+    else `people` adds.
     """
 
-    def __init__(self, synapse: SynapseServer, directory: Path) -> None:
+    def __init__(
+        self, synapse: SynapseServer, directory: Path, people: list[RosterEntry] | None = None
+    ) -> None:
+        people = ROSTER if people is None else people
         self.synapse = synapse
         self.bot_user_id, self.bot_token = synapse.register(unique("rrt"), "bot-password")
         self.members = {
-            person_id: Analyst(synapse.base_url, *synapse.register(unique(person_id), "pw"))
-            for person_id in ("alice", "bob", "carla", "dirk")
+            entry[0]: Analyst(synapse.base_url, *synapse.register(unique(entry[0]), "pw"))
+            for entry in people
         }
         self.alice, self.bob, self.carla = (self.members[p] for p in ("alice", "bob", "carla"))
         self.database = directory / "rrt.db"
@@ -121,7 +125,7 @@ class Team:
                     handles={"console": person_id, "matrix": self.members[person_id].user_id},
                     **extra,
                 )
-                for person_id, name, org, roles, extra in ROSTER
+                for person_id, name, org, roles, extra in people
             ],
         )
 
@@ -164,7 +168,9 @@ class Team:
             await member.client.close()
 
 
-ROSTER: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
+RosterEntry = tuple[str, str, str, list[str], dict[str, Any]]
+
+ROSTER: list[RosterEntry] = [
     ("alice", "Alice Martin", "cert", ["coordinator"], {}),
     ("bob", "Bob Peeters", "cert", ["analyst"], {}),
     ("carla", "Carla Dubois", "cert", ["analyst", "forensics"], {}),
@@ -172,8 +178,27 @@ ROSTER: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
 ]
 
 
+# Someone for every other L2 role of the worked example, and a backup analyst; the operator
+# contact stays unfilled, and so does the police liaison under TLP:AMBER.
+L2_TEAM: list[RosterEntry] = [
+    *ROSTER,
+    ("erik", "Erik Maes", "cert", ["analyst"], {}),
+    ("jan", "Jan Willems", "cert", ["forensics"], {}),
+    ("fien", "Fien Claes", "cert", ["scribe"], {}),
+    ("gert", "Gert Wouters", "cert", ["sector_liaison"], {}),
+    ("ines", "Ines Peeters", "cert", ["comms"], {}),
+]
+
+
 @pytest.fixture
 async def team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
     created = Team(synapse, tmp_path)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+async def l2_team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
+    created = Team(synapse, tmp_path, L2_TEAM)
     yield created
     await created.close()
