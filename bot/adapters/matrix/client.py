@@ -218,7 +218,12 @@ class MatrixAdapter:
         await self._put_state(room_id, "m.room.topic", {"topic": topic})
 
     async def invite(self, room_id: str, user_id: str) -> None:
-        await self._calls("invite", lambda: self._client.room_invite(room_id, user_id))
+        try:
+            await self._calls("invite", lambda: self._client.room_invite(room_id, user_id))
+        except PlatformError as error:
+            # Inviting a member is a no-op to the bot; Synapse calls it forbidden.
+            if not (error.code == FORBIDDEN and "already in the room" in error.detail):
+                raise
         if self._encryption is not None:
             self._encryption.members_changed(room_id)
 

@@ -158,6 +158,7 @@ async def test_set_topic_invite_and_remove(world: MatrixWorld) -> None:
     await adapter.set_topic(room_id, "Level 3 · TLP:RED")
     await adapter.invite(room_id, bob.user_id)
     await bob.join(room_id)
+    await adapter.invite(room_id, bob.user_id)  # already a member: not an error
     await adapter.remove(room_id, bob.user_id)
 
     assert (await alice.state(room_id, "m.room.topic"))["topic"] == "Level 3 · TLP:RED"

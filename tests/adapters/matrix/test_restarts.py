@@ -17,16 +17,15 @@ from bot.core.clock import FakeClock, SystemClock
 from storage.sql_store import open_store
 from storage.verify_cli import verify_report
 from tests.adapters.matrix.conftest import Team
-from tests.adapters.matrix.support import RoomWatch, ok, option_number
+from tests.adapters.matrix.support import RoomWatch, option_number
 from tests.adapters.matrix.test_end_to_end import (
     WAIT_SECONDS,
-    WAR_ROOM_NAME,
+    analysts_join,
     answer,
     answer_all,
     assert_recorded_whole_incident,
     declare,
     finish,
-    join_when_invited,
 )
 from tests.fixtures.synapse import PROJECT_ROOT, SynapseServer
 
@@ -36,13 +35,6 @@ PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 WHILE_DOWN = [("carla", "Q2", "keycap"), ("bob", "Q3", "command"), ("carla", "Q4", "command")]
 ANSWERS = {"Q1": "malicious-code", "Q2": "declared", "Q3": "essential", "Q4": "denial"}
 NAMES = {"bob": "Bob Peeters", "carla": "Carla Dubois"}
-
-
-async def analysts_join(team: Team, war_room: str) -> None:
-    """The coordinator (a moderator of the war room) brings both analysts in herself."""
-    for member in (team.bob, team.carla):
-        ok(await team.alice.client.room_invite(war_room, member.user_id))
-        await join_when_invited(member, WAR_ROOM_NAME)
 
 
 async def test_the_incident_completes_across_a_homeserver_restart(
