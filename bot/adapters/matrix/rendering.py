@@ -33,7 +33,14 @@ def _body(message: Outbound) -> dict[str, Any]:
     if message.buttons:
         body = f"{body}\n\n{_options_text(message.buttons)}"
         html = f"<p>{html}</p>{_options_html(message.buttons)}"
-    return {"msgtype": "m.text", "body": body, "format": HTML_FORMAT, "formatted_body": html}
+    return {
+        "msgtype": "m.text",
+        "body": body,
+        "format": HTML_FORMAT,
+        "formatted_body": html,
+        # Intentional mentions, none: "@room" in a repeated title or note notifies nobody.
+        "m.mentions": {},
+    }
 
 
 def message_content(message: Outbound) -> dict[str, Any]:

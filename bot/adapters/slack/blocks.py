@@ -17,16 +17,22 @@ BUTTON_LABEL_LIMIT = 75
 BUTTONS_PER_BLOCK = 25
 
 
+def escape(text: str) -> str:
+    """Slack's control characters, escaped as Slack documents: text the bot repeats (a title,
+    a note) can then never become a mention such as <!channel>, nor a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def fallback_text(message: Outbound) -> str:
     """Plain text for notifications and clients without Block Kit: options are numbered."""
     options = [f"{number}. {button.label}" for number, button in enumerate(message.buttons, 1)]
-    return "\n".join([message.text, *options])
+    return escape("\n".join([message.text, *options]))
 
 
 def message_blocks(message: Outbound) -> list[Block]:
     blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
-        for chunk in _chunks(message.text or " ", SECTION_TEXT_LIMIT)
+        for chunk in _chunks(escape(message.text) or " ", SECTION_TEXT_LIMIT)
     ]
     buttons = [_button(number, button) for number, button in enumerate(message.buttons)]
     for start in range(0, len(buttons), BUTTONS_PER_BLOCK):

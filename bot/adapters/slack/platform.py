@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.adapters.slack.blocks import fallback_text, message_blocks
+from bot.adapters.slack.blocks import escape, fallback_text, message_blocks
 from bot.adapters.slack.names import channel_name, numbered
 from bot.adapters.slack.state import SlackState
 from bot.adapters.slack.web import SlackWeb
@@ -113,7 +113,7 @@ class SlackPlatform:
         await self._web.call(
             "conversations.setTopic",
             lambda: self._web.client.conversations_setTopic(
-                channel=room_id, topic=topic[:TOPIC_LIMIT]
+                channel=room_id, topic=escape(topic)[:TOPIC_LIMIT]
             ),
         )
 

@@ -19,6 +19,7 @@ def test_plain_message_has_body_and_html() -> None:
         "body": "Level 2\nTLP:AMBER & <internal>",
         "format": "org.matrix.custom.html",
         "formatted_body": "Level 2<br>TLP:AMBER &amp; &lt;internal&gt;",
+        "m.mentions": {},  # so "@room" in user text notifies nobody
     }
 
 

@@ -71,3 +71,11 @@ def test_declaration_modal_fields() -> None:
         "red",
     ]
     assert tlp["initial_option"]["value"] == "amber"
+
+
+def test_text_the_bot_repeats_can_never_mention_the_channel_or_link() -> None:
+    message = Outbound(text="Declared <!channel> & <https://evil.example|bank>")
+    section = message_blocks(message)[0]["text"]["text"]
+    expected = "Declared &lt;!channel&gt; &amp; &lt;https://evil.example|bank&gt;"
+    assert section == expected
+    assert fallback_text(message) == expected

@@ -39,7 +39,13 @@ from tests.adapters.slack.payloads import (
 )
 from tests.fixtures.roster import person, small_roster
 from tests.fixtures.settings import settings_in
-from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
+from tests.fixtures.slack_api import (
+    BOT_USER_ID,
+    FakeSlack,
+    Params,
+    running_fake_slack,
+    shown_text,
+)
 from tests.fixtures.triage import WORKED_EXAMPLE
 
 BOT_TOKEN = "xoxb-end-to-end"
@@ -335,7 +341,7 @@ async def run_whole_incident(ws: Workspace, clock: FakeClock) -> str:
     headline_updates = [
         c for c in slack.calls_to("chat.update") if c.params["ts"] == headline["ts"]
     ]
-    shown = [str(call.params["text"]) for call in headline_updates]
+    shown = [shown_text(str(call.params["text"])) for call in headline_updates]
     assert "State closed" in shown[-1]
     assert all(before != after for before, after in itertools.pairwise(shown))  # no repeats
     topics = [str(call.params["topic"]) for call in slack.calls_to("conversations.setTopic")]
@@ -367,7 +373,7 @@ def recent_text(ws: Workspace, room: str) -> str:
 def headline_now(slack: FakeSlack, headline: Params) -> str:
     updates = [c for c in slack.calls_to("chat.update") if c.params["ts"] == headline["ts"]]
     assert updates, "the headline was never updated"
-    return str(updates[-1].params["text"])
+    return shown_text(str(updates[-1].params["text"]))
 
 
 def assert_recorded_whole_incident(bot: Bot, database: Path) -> None:
