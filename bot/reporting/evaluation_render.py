@@ -7,36 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from bot.reporting.charts import MONTHS, Chart, charts
-from bot.reporting.evaluation import Evaluation, Ratio
-from bot.reporting.metrics import duration
+from bot.reporting.evaluation import Evaluation
 from bot.reporting.render import TLP_COLOURS
-
-
-def ratio(value: Ratio) -> str:
-    if value.share is None:
-        return "—"
-    return f"{value.done}/{value.total} ({value.share:.0%})"
-
-
-def table_cell(text: str) -> str:
-    """A Markdown table cell: a `|` would split it."""
-    return text.replace("|", "\\|")
-
-
-_ENV = Environment(
-    loader=PackageLoader("bot.reporting", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-_ENV.filters["duration"] = duration
-_ENV.filters["ratio"] = ratio
-_ENV.filters["cell"] = table_cell
+from bot.reporting.templating import ENV
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +41,8 @@ def render_evaluation(evaluation: Evaluation) -> EvaluationReport:
     }
     return EvaluationReport(
         stem=stem,
-        markdown=_ENV.get_template("evaluation.md.j2").render(values),
-        html=_ENV.get_template("evaluation.html.j2").render(values),
+        markdown=ENV.get_template("evaluation.md.j2").render(values),
+        html=ENV.get_template("evaluation.html.j2").render(values),
         charts={name: chart.png for name, chart in files.items()},
     )
 

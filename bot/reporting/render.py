@@ -6,23 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from bot.core.events import LogRecord
 from bot.core.incident import Incident
-from bot.reporting.describe import describe_event
-from bot.reporting.metrics import Metrics, compute, duration
-
-_ENV = Environment(
-    loader=PackageLoader("bot.reporting", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["duration"] = duration
-_ENV.filters["describe"] = describe_event
-_ENV.filters["utc"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+from bot.reporting.metrics import Metrics, compute
+from bot.reporting.templating import ENV
 
 TLP_COLOURS = {  # FIRST TLP 2.0 colours: text on black
     "TLP:RED": "#FF2B2B",
@@ -112,6 +99,6 @@ def render(
     stem = f"{incident.id}-report" + ("-EXERCISE" if incident.is_exercise else "")
     return Report(
         filename_stem=stem,
-        markdown=_ENV.get_template("report.md.j2").render(values),
-        html=_ENV.get_template("report.html.j2").render(values),
+        markdown=ENV.get_template("report.md.j2").render(values),
+        html=ENV.get_template("report.html.j2").render(values),
     )
