@@ -6,6 +6,7 @@ on wake it fires what is due. `fire_due` works without APScheduler (tests drive 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,9 +22,11 @@ class Scheduler:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._apscheduler: AsyncIOScheduler | None = None
+        self._firing = asyncio.Lock()  # a wake-up and a direct call never fire side by side
 
     async def fire_due(self, now: datetime | None = None) -> list[Timer]:
-        fired = await fire_due(self.services, now)
+        async with self._firing:
+            fired = await fire_due(self.services, now)
         self.arm()
         return fired
 

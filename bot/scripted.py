@@ -7,7 +7,8 @@ the same database and continues: at start it prints `@ready <lines done>`, after
 `@done <index>`. Line N is delivered as event `script-N`, so sending it again is a duplicate.
 
 `RRT_CRASH_AT` makes the process kill itself, to test recovery: `inbox:<event id>` right after
-that event is recorded, `saved:<event kind>` right after the first save that logs that kind.
+that event is recorded, `saved:<event kind>` right after the first save that logs that kind,
+`firing:<timer kind>` as a due timer of that kind starts to fire, before its effect is written.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +31,11 @@ from bot.bootstrap import Bot, build
 from bot.core.durations import parse_duration
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
+from bot.core.store import Timer
 from bot.interactive import ConsoleSession
 from config.settings import Settings
 from handlers.timers import rebuild
-from storage.sql_store import SqlStore
+from storage.sql_store import PendingClaim, SqlStore
 
 STATE_KEY = "scripted:state"
 DEFAULT_START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -66,6 +69,13 @@ class CrashingStore(SqlStore):
         super().save(incident, events)
         if any(self.crash_at == f"saved:{event.kind}" for event in events):
             _die()
+
+    @contextmanager
+    def claiming(self, timer: Timer, now: datetime) -> Iterator[PendingClaim]:
+        if self.crash_at == f"firing:{timer.kind}":
+            _die()
+        with super().claiming(timer, now) as claim:
+            yield claim
 
 
 def _die() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.core.incident import Incident
 from bot.core.paging import timeout
-from bot.core.store import LATE_AFTER, Timer
+from bot.core.store import LATE_AFTER, Timer, TimerAlreadyFired
 from handlers.checkins import checkin_missed, request_checkin
 from handlers.clocks import remind
 from handlers.context import Services, log
@@ -61,21 +61,28 @@ FIRES: dict[str, Fire] = {
 
 
 async def fire_due(services: Services, now: datetime | None = None) -> list[Timer]:
-    """Claim and handle every timer due by `now`; returns those this call fired."""
+    """Fire every timer due by `now`, each exactly once; returns those this call fired.
+
+    A timer is marked fired by the first write of its effect, in the same transaction: a
+    crash before that write leaves it pending, and it fires after the restart, marked late.
+    """
     moment = now or services.clock.now()
     fired: list[Timer] = []
     for timer in services.timers.due(moment):
-        if not services.timers.claim(timer.id, moment):
-            continue  # another process fired it
         late = moment - timer.due_at > LATE_AFTER
-        fired.append(timer)
         incident = services.store.get(timer.incident_id)
-        if incident is None or not (incident.is_open or timer.kind in AFTER_CLOSING):
-            continue
-        try:
-            await FIRES[timer.kind](services, incident, timer, LATE_NOTE if late else "")
-        except Exception:
-            log.exception("%s: timer %s %s failed", timer.incident_id, timer.kind, timer.key)
+        with services.timers.claiming(timer, moment) as claim:
+            if incident is not None and (incident.is_open or timer.kind in AFTER_CLOSING):
+                try:
+                    await FIRES[timer.kind](services, incident, timer, LATE_NOTE if late else "")
+                except TimerAlreadyFired:
+                    pass  # another process fired it; nothing of ours was written
+                except Exception:
+                    log.exception(
+                        "%s: timer %s %s failed", timer.incident_id, timer.kind, timer.key
+                    )
+        if claim.won:
+            fired.append(timer)
     return fired
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, update
+from sqlalchemy import Engine, delete, event, func, update
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
-from bot.core.store import LATE_AFTER, Timer
+from bot.core.store import LATE_AFTER, Timer, TimerAlreadyFired
 from storage import log
 from storage.db import make_engine
 from storage.migrations import migrate
@@ -81,12 +84,14 @@ class SqlStore:
                 "is_open": incident.is_open,
                 "snapshot": incident.model_dump_json(),
             }
+            _claim_with_this_write(session)
             upsert(session, table_of(IncidentRow), values, ["id"])
             _bind_rooms(session, incident)
             log.append(session, events)
 
     def append(self, events: Sequence[LogEvent]) -> None:
         with Session(self.engine) as session, session.begin():
+            _claim_with_this_write(session)
             log.append(session, events)
 
     def get(self, incident_id: str) -> Incident | None:
@@ -189,17 +194,18 @@ class SqlStore:
 
     def claim(self, timer_id: int, now: datetime) -> bool:
         with Session(self.engine) as session, session.begin():
-            row = session.get(TimerRow, timer_id)
-            if row is None or row.fired_at is not None:
-                return False
-            late = to_utc(now) - from_db(row.due_at) > LATE_AFTER
-            # The condition on fired_at makes the claim atomic between processes.
-            statement = (
-                update(table_of(TimerRow))
-                .where(col(TimerRow.id) == timer_id, col(TimerRow.fired_at).is_(None))
-                .values(fired_at=to_utc(now), late=late)
-            )
-            return session.exec(statement).rowcount == 1
+            return _claim_in(session, timer_id, now)
+
+    @contextmanager
+    def claiming(self, timer: Timer, now: datetime) -> Iterator[PendingClaim]:
+        pending = PendingClaim(timer.id, now)
+        token = _PENDING_CLAIM.set(pending)
+        try:
+            yield pending
+        finally:
+            _PENDING_CLAIM.reset(token)
+            if not pending.settled:  # nothing was written: claim it now, even after an error
+                pending.won, pending.settled = self.claim(timer.id, now), True
 
     def fired(self, incident_id: str) -> list[Timer]:
         """Timers of an incident that have fired, in firing order."""
@@ -272,3 +278,46 @@ def _timer(row: TimerRow) -> Timer:
 
 def _incident(row: IncidentRow) -> Incident:
     return Incident.model_validate_json(row.snapshot)
+
+
+@dataclass
+class PendingClaim:
+    """A timer being fired by this task; `settled` once it is marked fired or lost."""
+
+    timer_id: int
+    now: datetime
+    won: bool = False
+    settled: bool = False
+
+
+# Per asyncio task: the timer whose firing the task's next write must also record.
+_PENDING_CLAIM: ContextVar[PendingClaim | None] = ContextVar("rrt_pending_claim", default=None)
+
+
+def _claim_with_this_write(session: Session) -> None:
+    pending = _PENDING_CLAIM.get()
+    if pending is None or pending.settled:
+        return
+    if not _claim_in(session, pending.timer_id, pending.now):
+        pending.settled = True
+        raise TimerAlreadyFired(f"timer {pending.timer_id} was fired by another process")
+    # Settled only when the transaction commits; a failed write leaves the timer pending.
+    event.listen(session, "after_commit", lambda _session: _settle(pending), once=True)
+
+
+def _settle(pending: PendingClaim) -> None:
+    pending.won = pending.settled = True
+
+
+def _claim_in(session: Session, timer_id: int, now: datetime) -> bool:
+    row = session.get(TimerRow, timer_id)
+    if row is None or row.fired_at is not None:
+        return False
+    late = to_utc(now) - from_db(row.due_at) > LATE_AFTER
+    # The condition on fired_at makes the claim atomic between processes.
+    statement = (
+        update(table_of(TimerRow))
+        .where(col(TimerRow.id) == timer_id, col(TimerRow.fired_at).is_(None))
+        .values(fired_at=to_utc(now), late=late)
+    )
+    return bool(session.exec(statement).rowcount == 1)

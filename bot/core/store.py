@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -62,6 +63,17 @@ class Timer:
     late: bool = False
 
 
+class TimerAlreadyFired(Exception):
+    """Another process fired this timer first; what this one was about to write is dropped."""
+
+
+class Claim(Protocol):
+    @property
+    def won(self) -> bool:
+        """True once this process has marked the timer fired."""
+        ...
+
+
 class TimerStore(Protocol):
     """Every pending deadline is a row; the scheduler only wakes the bot."""
 
@@ -81,6 +93,14 @@ class TimerStore(Protocol):
 
     def claim(self, timer_id: int, now: datetime) -> bool:
         """Mark a timer fired (late when past `LATE_AFTER`); False when it had already fired."""
+        ...
+
+    def claiming(self, timer: Timer, now: datetime) -> AbstractContextManager[Claim]:
+        """Fire a timer exactly once: inside the block, the first write of this task also marks
+        the timer fired, in the same transaction (raising TimerAlreadyFired, and writing
+        nothing, when another process fired it). A block that writes nothing claims the timer
+        when it ends, even on an error; only a crash leaves it pending, to fire after restart.
+        """
         ...
 
     def next_due_at(self) -> datetime | None: ...

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from bot.core.events import LogEvent
+from bot.core.store import TimerAlreadyFired
 from storage.sql_store import SqlStore, open_store
 from tests.storage.conftest import START
 
@@ -71,3 +75,38 @@ def test_a_second_process_sees_the_claim(store: SqlStore, store_url: str) -> Non
         assert other.claim(timer.id, START) is False
     finally:
         other.close()
+
+
+def note(text: str) -> LogEvent:
+    return LogEvent(kind="note", actor="bot", at=START, incident_id=INC, data={"text": text})
+
+
+def test_the_first_write_of_a_firing_marks_the_timer_fired_with_it(store: SqlStore) -> None:
+    store.schedule(INC, "ack", "analyst/bob", START)
+    (timer,) = store.due(START)
+    with store.claiming(timer, START) as claim:
+        assert store.due(START) == [timer]  # nothing written yet: still pending
+        store.append([note("paging on")])
+        assert claim.won
+        assert store.due(START) == []
+        store.append([note("second write")])  # claims nothing more
+    assert [t.id for t in store.fired(INC)] == [timer.id]
+
+
+def test_a_firing_that_writes_nothing_claims_the_timer_at_its_end(store: SqlStore) -> None:
+    store.schedule(INC, "clock", "nis2", START)
+    (timer,) = store.due(START)
+    with pytest.raises(RuntimeError), store.claiming(timer, START):
+        raise RuntimeError("a failing handler")  # claimed anyway: no endless retries
+    assert store.due(START) == []
+
+
+def test_a_timer_another_process_fired_aborts_the_write(store: SqlStore) -> None:
+    store.schedule(INC, "ack", "analyst/bob", START)
+    (timer,) = store.due(START)
+    with store.claiming(timer, START) as claim:
+        assert store.claim(timer.id, START)  # the other process wins
+        with pytest.raises(TimerAlreadyFired):
+            store.append([note("too late")])
+    assert not claim.won
+    assert [r.event.data["text"] for r in store.log(INC)] == []
