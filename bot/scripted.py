@@ -67,6 +67,13 @@ class CrashingStore(SqlStore):
 
     def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:
         super().save(incident, events)
+        self._die_after(events)
+
+    def append(self, events: Sequence[LogEvent]) -> None:
+        super().append(events)
+        self._die_after(events)
+
+    def _die_after(self, events: Sequence[LogEvent]) -> None:
         if any(self.crash_at == f"saved:{event.kind}" for event in events):
             _die()
 

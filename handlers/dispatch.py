@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from bot.core.commands import ParseError, parse
+from bot.core.commands import Declare, ParseError, parse
 from bot.core.store import Inbox
 from bot.port import Inbound, InboundKind, Outbound, PlatformError
 from handlers.context import Context, Refusal, Services, log
@@ -77,7 +77,13 @@ class Dispatcher:
             return
         handler = HANDLERS[command_name(parsed)]
         try:
-            await handler(ctx, parsed)
+            if isinstance(parsed, Declare):
+                await handler(ctx, parsed)  # replayed in full: a declaration resumes
+            else:
+                # Once its first effect is written the command counts as handled, so a replay
+                # after a crash never writes that effect twice.
+                with self.inbox.handling(inbound.platform, inbound.event_id):
+                    await handler(ctx, parsed)
         except Refusal as refusal:
             await _safe_reply(ctx, str(refusal))
         except PlatformError as error:

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, event, func, update
+from sqlalchemy import Engine, Update, delete, event, func, update
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, SystemClock
@@ -84,14 +84,14 @@ class SqlStore:
                 "is_open": incident.is_open,
                 "snapshot": incident.model_dump_json(),
             }
-            _claim_with_this_write(session)
+            _record_with_this_write(session)
             upsert(session, table_of(IncidentRow), values, ["id"])
             _bind_rooms(session, incident)
             log.append(session, events)
 
     def append(self, events: Sequence[LogEvent]) -> None:
         with Session(self.engine) as session, session.begin():
-            _claim_with_this_write(session)
+            _record_with_this_write(session)
             log.append(session, events)
 
     def get(self, incident_id: str) -> Incident | None:
@@ -143,13 +143,16 @@ class SqlStore:
             return insert_new(session, table_of(InboxRow), values, ["platform", "event_id"])
 
     def mark_handled(self, platform: str, event_id: str) -> None:
-        statement = (
-            update(table_of(InboxRow))
-            .where(col(InboxRow.platform) == platform, col(InboxRow.event_id) == event_id)
-            .values(handled=True)
-        )
         with Session(self.engine) as session, session.begin():
-            session.exec(statement)
+            session.exec(_handled_statement(platform, event_id))
+
+    @contextmanager
+    def handling(self, platform: str, event_id: str) -> Iterator[None]:
+        token = _PENDING_HANDLED.set((platform, event_id))
+        try:
+            yield
+        finally:
+            _PENDING_HANDLED.reset(token)
 
     def unhandled(self) -> list[tuple[str, str, str]]:
         query = select(InboxRow).where(col(InboxRow.handled).is_(False)).order_by(col(InboxRow.id))
@@ -290,8 +293,28 @@ class PendingClaim:
     settled: bool = False
 
 
-# Per asyncio task: the timer whose firing the task's next write must also record.
+# Per asyncio task: the timer whose firing, and the inbound event whose handling, the task's
+# next write must also record.
 _PENDING_CLAIM: ContextVar[PendingClaim | None] = ContextVar("rrt_pending_claim", default=None)
+_PENDING_HANDLED: ContextVar[tuple[str, str] | None] = ContextVar(
+    "rrt_pending_handled", default=None
+)
+
+
+def _record_with_this_write(session: Session) -> None:
+    handled = _PENDING_HANDLED.get()
+    if handled is not None:
+        platform, event_id = handled
+        session.exec(_handled_statement(platform, event_id))
+    _claim_with_this_write(session)
+
+
+def _handled_statement(platform: str, event_id: str) -> Update:
+    return (
+        update(table_of(InboxRow))
+        .where(col(InboxRow.platform) == platform, col(InboxRow.event_id) == event_id)
+        .values(handled=True)
+    )
 
 
 def _claim_with_this_write(session: Session) -> None:

@@ -144,6 +144,8 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[
             # A button click is recorded in the inbox, not yet handled.
             await play(db, log, crash_at="inbox:script-2"),
             await play(db, log, kill_after=5),  # between commands, pages out
+            # A note is written, its command not yet done: it is not written again.
+            await play(db, log, crash_at="saved:note"),
             # A page's ack deadline starts to fire, its effect not yet written: the restart
             # fires it (once) and finishes the wait.
             await play(db, log, crash_at="firing:ack"),
@@ -163,6 +165,7 @@ def test_every_kill_happened_where_planned(crashed: tuple[Path, list[tuple[int, 
         (0, KILLED),
         (0, KILLED),
         (2, KILLED),
+        (6, KILLED),
         (6, KILLED),
         (8, KILLED),
         (9, KILLED),

@@ -115,6 +115,11 @@ class Inbox(Protocol):
 
     def mark_handled(self, platform: str, event_id: str) -> None: ...
 
+    def handling(self, platform: str, event_id: str) -> AbstractContextManager[None]:
+        """Inside the block, the first write of this task also marks the event handled, in the
+        same transaction: after a crash, an event whose effects were written is not replayed."""
+        ...
+
     def unhandled(self) -> list[tuple[str, str, str]]:
         """(platform, event_id, payload) of recorded events not yet handled, oldest first."""
         ...

@@ -252,6 +252,23 @@ def test_handled_events_leave_the_unhandled_list(store: SqlStore) -> None:
     assert store.record("console", "evt-1", "redelivered") is False
 
 
+def test_the_first_write_while_handling_marks_the_event_handled_with_it(
+    store: SqlStore,
+) -> None:
+    store.record("console", "evt-1", "note Backups are offline")
+    note = LogEvent(kind="note", actor="bob", at=START, data={"text": "Backups are offline"})
+
+    with store.handling("console", "evt-1"):
+        assert store.unhandled() != []  # nothing written yet: a crash now replays it
+        store.append([note])
+        assert store.unhandled() == []  # written together with the note
+
+    store.record("console", "evt-2", "status")
+    with store.handling("console", "evt-2"):
+        pass  # a command that writes nothing stays for the dispatcher to mark
+    assert store.unhandled() == [("console", "evt-2", "status")]
+
+
 def test_inbox_times_come_from_the_clock(store: SqlStore, clock: FakeClock) -> None:
     clock.advance(timedelta(hours=3))
     store.record("console", "evt-1", "x")
