@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from bot.core.events import LogEvent
+
+
+def _when(value: object) -> str:
+    """An ISO time from event data, as the rest of the record shows times."""
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(value)
 
 
 def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
@@ -42,7 +51,7 @@ def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
             return f"team assembled for {data.get('level')}"
         case "clock_started" | "clock_retimed":
             verb = "started" if event.kind == "clock_started" else "re-timed"
-            return f"clock {data.get('clock')} {verb}, due {data.get('due')}"
+            return f"clock {data.get('clock')} {verb}, due {_when(data.get('due'))}"
         case "clock_filed":
             timing = "on time" if data.get("on_time") else "late"
             return f"{who} filed {data.get('clock')} ({timing})"
@@ -52,7 +61,7 @@ def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
         case "checkin":
             return f"{who} check-in: {data.get('text')}"
         case "checkin_requested" | "checkin_missed":
-            return f"check-in {event.kind.removeprefix('checkin_')} (due {data.get('due')})"
+            return f"check-in {event.kind.removeprefix('checkin_')} (due {_when(data.get('due'))})"
         case "lesson":
             return f"{who} recorded lesson {data.get('number')}: {data.get('text')}"
         case "lesson_done":

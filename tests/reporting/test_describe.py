@@ -48,7 +48,7 @@ NAMES = {"alice": "Alice Martin", "bob": "Bob Peeters"}
             "checkin_missed",
             "bot",
             {"due": "2026-11-30T10:00:00+00:00"},
-            "check-in missed (due 2026-11-30T10:00:00+00:00)",
+            "check-in missed (due 2026-11-30 10:00 UTC)",
         ),
         ("something_new", "alice", {}, "Alice Martin: something new"),
     ],

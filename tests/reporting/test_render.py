@@ -11,6 +11,7 @@ from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import Incident
 from bot.core.levels import Level
 from bot.core.lifecycle import State
+from bot.core.regclocks import Clock
 from bot.core.tlp import TLP
 from bot.reporting.files import RedReportRefused, write_report
 from bot.reporting.metrics import compute, duration
@@ -98,3 +99,26 @@ def test_reports_are_written_but_never_for_tlp_red(tmp_path: Path) -> None:
     with pytest.raises(RedReportRefused):
         write_report(red, render(red, LOG, NAMES), tmp_path / "red")
     assert not (tmp_path / "red").exists()
+
+
+def test_the_clocks_table_says_due_filed_and_on_time() -> None:
+    clocks = [
+        Clock(
+            id="nis2_early_warning",
+            title="NIS2 early warning",
+            started_at=T,
+            due=T + timedelta(hours=24),
+            filed_at=T + timedelta(hours=5),
+        ),
+        Clock(
+            id="gdpr_breach",
+            title="GDPR breach notification",
+            started_at=T,
+            due=T + timedelta(hours=72),
+        ),
+    ]
+    text = render(incident(clocks=clocks), LOG, NAMES).markdown
+    assert "| NIS2 early warning | 2026-12-01 08:00 UTC | 2026-11-30 13:00 UTC | yes |" in text
+    assert "| GDPR breach notification | 2026-12-03 08:00 UTC | not filed | — |" in text
+    exercise = render(incident(clocks=clocks, is_exercise=True), LOG, NAMES).markdown
+    assert "| NIS2 early warning (simulated) |" in exercise
