@@ -196,3 +196,11 @@ async def test_realworld_suspends_the_exercise_at_once_and_tells_everyone_paged(
     assert kinds(bot, "page_timed_out", "checkin_requested", "clock_reminder") == []
     await chat.say("alice", room, "realworld")
     assert chat.last(room).text == "[EXERCISE] INC-2026-0001 is already suspended."
+
+    accepted = kinds(bot, "page_accepted")  # Alice, as coordinator, before the suspension
+    page = next(m for m in reversed(chat.direct_room("bob").messages) if m.buttons)
+    await chat.click("bob", page.id, "Accept")  # the page was still open when it was suspended
+    assert chat.last(page.room_id).text.endswith(
+        "was suspended for a real-world incident; stand down."
+    )
+    assert kinds(bot, "page_accepted") == accepted
