@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.cli import rrt
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_ROSTER = REPO / "config" / "roster.example.yaml"
-
-
-def rrt(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `rrt` with HOME and the working directory in `cwd`, free of RRT_* settings."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
-    }
-    env.update(HOME=str(cwd), PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from config.roster_warnings import (
     roster_warnings,
 )
 from config.settings import MatrixSettings, Settings, SlackSettings
+from tests.fixtures.cli import rrt
 from tests.fixtures.rosters import EXAMPLE_ROSTER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,21 +139,6 @@ def test_the_sample_roster_passes_with_its_stale_entries() -> None:
         (359, "person alain-moreau: last reviewed 2025-06-12, over 365 days ago"),
         (385, "person xavier-noel: never reviewed"),
     ]
-
-
-def rrt(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `rrt` in `cwd`, free of RRT_* settings, so no chat platform is configured."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("RRT_")}
-    env.update(HOME=str(cwd), PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def for_the_cli(text: str) -> str:

@@ -3,9 +3,6 @@ evaluation_cases.py; its rendering; and `rrt evaluate` as a real process on a de
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from bot.reporting.evaluation import (
 )
 from bot.reporting.evaluation_render import EvaluationReport, render_evaluation, write_evaluation
 from bot.reporting.evaluation_stats import Spread, nearest_rank, spread
+from tests.fixtures.cli import rrt
 from tests.reporting.evaluation_cases import AS_OF, ORGS, Log, day, seeded_cases
 
 REPO = Path(__file__).resolve().parents[2]
@@ -233,24 +231,6 @@ def test_the_html_carries_its_charts_inline(report: EvaluationReport, tmp_path: 
 
 
 # The command line
-
-
-def rrt(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
-    }
-    env.update(HOME=str(cwd), PYTHONPATH=str(REPO), MPLCONFIGDIR=str(cwd / "mpl"))
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_rrt_evaluate_on_a_demo_database(tmp_path: Path) -> None:

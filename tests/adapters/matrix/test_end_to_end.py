@@ -23,7 +23,7 @@ from tests.adapters.matrix.support import (
     ok,
     option_number,
 )
-from tests.fixtures.triage import WORKED_EXAMPLE
+from tests.fixtures.triage import WORKED_EXAMPLE, assert_worked_example_course
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 WAIT_SECONDS = 20.0  # only a failing test waits this long
@@ -31,8 +31,6 @@ TITLE = "Ransomware at hospital"
 WAR_ROOM_NAME = f"INC-2026-0001 · {TITLE}"
 ANSWERED_BY_COMMAND = "Q3"
 ANSWERED_BY_REACTION = "Q4"
-# Log kinds of the incident's course; paging records come between them.
-MILESTONES = {"declared", "war_room_opened", "state_changed", "level_proposed", "level_confirmed"}
 
 
 async def lobby_with_bot(team: Team) -> str:
@@ -124,18 +122,7 @@ def assert_recorded_whole_incident(bot: Bot, team: Team) -> None:
     assert incident is not None
     assert incident.state is State.CLOSED
     assert {q: a.option for q, a in incident.answers.items()} == WORKED_EXAMPLE
-    records = [(r.event.kind, r.event.actor) for r in bot.store.log("INC-2026-0001")]
-    answered = [(kind, actor) for kind, actor in records if kind == "answered"]
-    assert answered == [("answered", "bob" if n % 2 else "carla") for n in range(17)]
-    milestones = [pair for pair in records if pair[0] in MILESTONES]
-    assert milestones == [
-        ("declared", "alice"),
-        ("war_room_opened", "alice"),
-        ("state_changed", "alice"),
-        ("level_proposed", "bob"),  # Q14c completes the answers the level rules need
-        ("level_confirmed", "alice"),
-        *[("state_changed", "alice")] * 4,
-    ]
+    assert_worked_example_course(bot.store.log("INC-2026-0001"))
     intact, report = verify_report(team.database_url)
     assert intact, report
 
