@@ -7,32 +7,46 @@ from dataclasses import dataclass, field
 from bot.core.clock import Clock, SystemClock
 from bot.core.roster import Roster
 from bot.core.triage import Questionnaire
+from bot.effects import RecordingPlatform
 from bot.port import ChatPlatform
+from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from config.policy import Policy, load_policy
 from config.roster import load_roster
 from config.settings import Settings
 from config.triage import load_questionnaire
 from handlers.context import Rules, Services
-from handlers.dispatch import Dispatcher
 from storage.sql_store import SqlStore, open_store
 
 
 @dataclass
 class Bot:
     services: Services
-    dispatcher: Dispatcher
+    dispatcher: Runtime  # every adapter's `on_inbound`
     store: SqlStore
     settings: Settings
     scheduler: Scheduler
     platforms: list[ChatPlatform] = field(default_factory=list)
 
     def attach(self, platform: ChatPlatform) -> None:
-        self.services.platforms[platform.name] = platform
+        """Connect a platform: handlers speak to it through the outbox, delivery for real."""
+        self.dispatcher.platforms[platform.name] = platform
+        self.services.platforms[platform.name] = RecordingPlatform(platform.name, self.store)
         self.platforms.append(platform)
+
+    def platform(self, name: str) -> ChatPlatform:
+        return self.dispatcher.platforms[name]
+
+    async def start(self) -> int:
+        """Deliver what was decided before a restart, handle what was recorded but not
+        handled, then start the timers (those that fell due meanwhile fire now, once)."""
+        replayed = await self.dispatcher.replay()
+        await self.scheduler.start()
+        return replayed
 
     def close(self) -> None:
         self.scheduler.stop()
+        self.dispatcher.close()
         self.store.close()
 
 
@@ -43,14 +57,17 @@ def build(
     roster: Roster | None = None,
     questionnaire: Questionnaire | None = None,
     policy: Policy | None = None,
+    store: SqlStore | None = None,
 ) -> Bot:
-    """Open the store (migrating it), load policy and roster, and make the dispatcher.
+    """Open the store (migrating it), load policy and roster, and make the runtime.
 
-    Platforms are attached afterwards, since each adapter needs the dispatcher to call.
-    A long-running bot calls `bot.scheduler.start()` once its platforms are connected.
+    Tests and the scripted runner may pass their own clock, roster, policy or store.
+
+        Platforms are attached afterwards, since each adapter needs the dispatcher to call.
+        A long-running bot calls `await bot.start()` once its platforms are connected.
     """
     clock = clock or SystemClock()
-    store = open_store(settings.database_url, clock)
+    store = store or open_store(settings.database_url, clock)
     policy = policy or load_policy(settings.policy_file)
     services = Services(
         store=store,
@@ -62,12 +79,13 @@ def build(
         organisation=settings.organisation,
         reports_dir=settings.reports_dir,
     )
+    runtime = Runtime(services, store, {})
     return Bot(
         services=services,
-        dispatcher=Dispatcher(services, store),
+        dispatcher=runtime,
         store=store,
         settings=settings,
-        scheduler=Scheduler(services),
+        scheduler=Scheduler(services, runtime),
     )
 
 

@@ -109,8 +109,7 @@ async def run_console(
     session = ConsoleSession(bot, console, out)
     out(INTRO.format(who=session.who))
     try:
-        await bot.dispatcher.replay()
-        bot.scheduler.start()
+        await bot.start()
         while True:
             text = await asyncio.to_thread(stream.readline)
             if not text or not await session.line(text):

@@ -7,6 +7,7 @@ the dispatcher; they implement `ChatPlatform` for everything the bot sends.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -119,3 +120,8 @@ class ChatPlatform(Protocol):
 
 
 InboundHandler = Callable[[Inbound], Awaitable[None]]
+
+# The idempotency key of the effect being delivered (see `bot.delivery`). A platform that can
+# derives its own request id from it (a Matrix transaction id), so that delivering the same
+# effect again after a crash returns the first result instead of acting twice.
+delivery_key: ContextVar[str | None] = ContextVar("rrt_delivery_key", default=None)

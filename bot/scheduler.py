@@ -1,64 +1,90 @@
 """Wakes the bot when the next timer is due. The timers table is the truth, not this object.
 
 One APScheduler job, always set to the soonest pending timer and re-armed after every change;
-on wake it fires what is due. `fire_due` works without APScheduler (tests drive it by hand).
+on wake the runtime fires what is due, each timer as a unit of work in its incident's lane.
+A wake-up that fails (the database is down) is retried soon, so timers that fell due meanwhile
+fire once the database is back, without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.store import Timer
+from bot.runtime import RETRY_SECONDS, Runtime
 from handlers.context import Services, log
-from handlers.timers import fire_due, rebuild
+from handlers.timers import rebuild
 
 WAKE_JOB = "rrt-wake"
 
 
 class Scheduler:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, runtime: Runtime) -> None:
         self.services = services
+        self.runtime = runtime
         self._apscheduler: AsyncIOScheduler | None = None
+        self._changed = False
+        self._arming: set[asyncio.Future[None]] = set()
         self._firing = asyncio.Lock()  # a wake-up and a direct call never fire side by side
 
     async def fire_due(self, now: datetime | None = None) -> list[Timer]:
         async with self._firing:
-            fired = await fire_due(self.services, now)
-        self.arm()
+            fired = await self.runtime.fire_due(now)
+        await self.arm()
         return fired
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Rebuild the timers from the database and arm the wake-up; needs a running loop."""
-        self._apscheduler = AsyncIOScheduler(timezone="UTC")
+        self._apscheduler = AsyncIOScheduler(timezone="UTC", event_loop=asyncio.get_running_loop())
         self._apscheduler.start()
-        self.services.on_timers_changed = self.arm
-        rebuild(self.services)
-        self.arm()
+        await self.runtime.offload(lambda: rebuild(self.services))
+        # Decisions run in database threads and mark the timers changed; the loop re-arms
+        # once the decision has committed.
+        self.services.on_timers_changed = self._mark_changed
+        self.runtime.after_commit = self._rearm_if_changed
+        await self.arm()
 
     def stop(self) -> None:
         self.services.on_timers_changed = None
+        self.runtime.after_commit = None
         if self._apscheduler is not None:
             self._apscheduler.shutdown(wait=False)
             self._apscheduler = None
 
-    def arm(self) -> None:
+    def _mark_changed(self) -> None:
+        self._changed = True
+
+    def _rearm_if_changed(self) -> None:
+        if self._changed:
+            self._changed = False
+            task = asyncio.ensure_future(self._arm_or_retry())
+            self._arming.add(task)
+            task.add_done_callback(self._arming.discard)
+
+    async def arm(self) -> None:
         """Set the one wake-up job to the soonest pending timer (or remove it)."""
         scheduler = self._apscheduler
         if scheduler is None:
             return
-        due = self.services.timers.next_due_at()
+        due = await self.runtime.offload(self.services.timers.next_due_at)
+        if self._apscheduler is None:
+            return
         if due is None:
             if scheduler.get_job(WAKE_JOB) is not None:
                 scheduler.remove_job(WAKE_JOB)
             return
+        self._wake_at(max(due, self.services.clock.now()))
+
+    def _wake_at(self, moment: datetime) -> None:
+        assert self._apscheduler is not None
         # A due time in the past runs at once; APScheduler's grace keeps it from being skipped.
-        scheduler.add_job(
+        self._apscheduler.add_job(
             self._wake,
             "date",
-            run_date=max(due, self.services.clock.now()),
+            run_date=moment,
             id=WAKE_JOB,
             replace_existing=True,
             misfire_grace_time=None,
@@ -69,9 +95,20 @@ class Scheduler:
         job = self._apscheduler.get_job(WAKE_JOB) if self._apscheduler else None
         return job.next_run_time if job is not None else None
 
+    async def _arm_or_retry(self) -> None:
+        try:
+            await self.arm()
+        except Exception:
+            log.exception("arming the timers failed; trying again shortly")
+            self._retry()
+
     async def _wake(self) -> None:
         try:
             await self.fire_due()
         except Exception:
-            log.exception("firing due timers failed")
-            self.arm()
+            log.exception("firing due timers failed; trying again shortly")
+            self._retry()
+
+    def _retry(self) -> None:
+        if self._apscheduler is not None:
+            self._wake_at(self.services.clock.now() + timedelta(seconds=RETRY_SECONDS))

@@ -7,8 +7,10 @@ the same database and continues: at start it prints `@ready <lines done>`, after
 `@done <index>`. Line N is delivered as event `script-N`, so sending it again is a duplicate.
 
 `RRT_CRASH_AT` makes the process kill itself, to test recovery: `inbox:<event id>` right after
-that event is recorded, `saved:<event kind>` right after the first save that logs that kind,
-`firing:<timer kind>` as a due timer of that kind starts to fire, before its effect is written.
+that event is recorded, `saved:<event kind>` right after the unit of work that logs that kind
+commits (before its effects are delivered), `firing:<timer kind>` as a due timer of that kind
+starts to fire, `delivered:<effect kind>` after the platform carried out such an effect but
+before the outbox marks it done.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from bot.bootstrap import Bot, build
 from bot.core.durations import parse_duration
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
-from bot.core.store import Timer
+from bot.core.store import StoredEffect, Timer
 from bot.interactive import ConsoleSession
 from config.settings import Settings
 from handlers.timers import rebuild
-from storage.sql_store import PendingClaim, SqlStore
+from storage.sql_store import SqlStore, open_store
 
 STATE_KEY = "scripted:state"
 DEFAULT_START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -58,6 +60,8 @@ class CrashingStore(SqlStore):
     def __init__(self, store: SqlStore, clock: ScriptClock, crash_at: str) -> None:
         super().__init__(store.engine, clock)
         self.crash_at = crash_at
+        self._timer_kinds: dict[int, str] = {}
+        self._logging: list[str] = []
 
     def record(self, platform: str, event_id: str, payload: str) -> bool:
         recorded = super().record(platform, event_id, payload)
@@ -65,24 +69,38 @@ class CrashingStore(SqlStore):
             _die()
         return recorded
 
+    @contextmanager
+    def unit_of_work(
+        self, *, origin: str, lane: str, reply_to: tuple[str, str] | None = None
+    ) -> Iterator[None]:
+        self._logging = []
+        with super().unit_of_work(origin=origin, lane=lane, reply_to=reply_to):
+            yield
+        if any(self.crash_at == f"saved:{kind}" for kind in self._logging):
+            _die()  # committed, nothing of it delivered yet
+
     def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:
         super().save(incident, events)
-        self._die_after(events)
+        self._logging += [event.kind for event in events]
 
     def append(self, events: Sequence[LogEvent]) -> None:
         super().append(events)
-        self._die_after(events)
+        self._logging += [event.kind for event in events]
 
-    def _die_after(self, events: Sequence[LogEvent]) -> None:
-        if any(self.crash_at == f"saved:{event.kind}" for event in events):
-            _die()
+    def due(self, now: datetime) -> list[Timer]:
+        timers = super().due(now)
+        self._timer_kinds.update((timer.id, timer.kind) for timer in timers)
+        return timers
 
-    @contextmanager
-    def claiming(self, timer: Timer, now: datetime) -> Iterator[PendingClaim]:
-        if self.crash_at == f"firing:{timer.kind}":
+    def claim(self, timer_id: int, now: datetime) -> bool:
+        if self.crash_at == f"firing:{self._timer_kinds.get(timer_id)}":
             _die()
-        with super().claiming(timer, now) as claim:
-            yield claim
+        return super().claim(timer_id, now)
+
+    def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
+        if self.crash_at == f"delivered:{effect.kind}":
+            _die()  # the platform has done it; the outbox does not know yet
+        super().delivered(effect, result, refs)
 
 
 def _die() -> None:
@@ -120,7 +138,7 @@ class ScriptRunner:
     async def start(self) -> None:
         """Finish what a crash interrupted: recorded events, timers that fell due."""
         await self.bot.dispatcher.replay()
-        rebuild(self.bot.services)
+        await self.bot.dispatcher.offload(lambda: rebuild(self.bot.services))
         if self.progress.wait_until is not None:  # the wait was its line: that line is done
             await self._wait_until(timedelta(seconds=self.progress.wait_until))
             self._finish_line()
@@ -174,11 +192,12 @@ async def run_script(
     settings: Settings, db: Path, start: datetime, stream: TextIO, out: Callable[[str], None]
 ) -> int:
     clock = ScriptClock(start)
-    bot = build(settings.model_copy(update={"database_url": f"sqlite:///{db}"}), clock=clock)
+    url = f"sqlite:///{db}"
+    store = open_store(url, clock)
     crash_at = os.environ.get("RRT_CRASH_AT")
     if crash_at:
-        crashing = CrashingStore(bot.store, clock, crash_at)
-        bot.store = bot.services.store = bot.services.timers = bot.dispatcher.inbox = crashing
+        store = CrashingStore(store, clock, crash_at)
+    bot = build(settings.model_copy(update={"database_url": url}), clock=clock, store=store)
     try:
         runner = ScriptRunner(bot, clock, out)
         await runner.start()

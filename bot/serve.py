@@ -99,10 +99,9 @@ async def serve(settings: Settings) -> int:
         for platform in platforms:
             await platform.start()
             log.warning("%s connected", platform.name)
-        replayed = await bot.dispatcher.replay()
+        replayed = await bot.start()  # timers that fell due while the bot was down fire, once
         if replayed:
             log.warning("handled %d command(s) received before a restart", replayed)
-        bot.scheduler.start()  # timers that fell due while the bot was down fire now, once
         await stop.wait()
     finally:
         for platform in reversed(platforms):

@@ -24,11 +24,6 @@ async def declare(ctx: Context, command: Declare) -> None:
     services = ctx.services
     now = ctx.now
     source = f"{ctx.inbound.platform}:{ctx.inbound.event_id}"
-    known = next((i for i in services.store.open_incidents() if i.source == source), None)
-    if known is not None:  # delivered again after a crash: finish the declaration, once
-        ctx.incident = known
-        await _open_and_start(ctx, known)
-        return
     label = command.tlp or DEFAULT_TLP
     if not label.allows(ctx.person.max_tlp):
         raise Refusal(
@@ -56,17 +51,9 @@ async def declare(ctx: Context, command: Declare) -> None:
         exercise=incident.is_exercise,
         source=source,
     )
-    services.store.save(incident, [declared])  # recorded before any platform call
-    await _open_and_start(ctx, incident)
-
-
-async def _open_and_start(ctx: Context, incident: Incident) -> None:
-    """Open the war room unless it exists, page the coordinator unless paged, ask triage."""
-    services = ctx.services
-    if ctx.platform.name not in incident.rooms:
-        await _open_war_room(ctx, incident)
-    if incident.team is None and not incident.proposals:
-        await page_coordinator(services, incident)
+    services.store.save(incident, [declared])
+    await _open_war_room(ctx, incident)
+    await page_coordinator(services, incident)
     await ask_next(services, incident)
 
 
@@ -87,12 +74,10 @@ async def _open_war_room(ctx: Context, incident: Incident) -> None:
     )
     incident.rooms[platform.name] = room
     await post_headline(services, incident, room)
+    # The opening itself is logged when the platform has made the room (with its real id).
     services.store.save(
         incident,
-        [
-            ctx.event("war_room_opened", platform=platform.name, room=room.room_id),
-            ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value),
-        ],
+        [ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)],
     )
     if not ctx.inbound.is_direct and ctx.inbound.room_id != room.room_id:
         await ctx.reply(f"Declared {incident.id}. War room: {spec.name}")

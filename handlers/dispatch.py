@@ -1,27 +1,30 @@
-"""The one entry point for every platform: record the event, resolve who and where, dispatch.
+"""What one inbound event means: who and where, which command, and its handler.
 
-Every inbound event is recorded in the inbox before the bot acts on it, so a crash never loses
-an accepted command; events already seen are dropped, so nothing is handled twice.
+`handle` runs inside the event's unit of work (see `bot.runtime`): it decides, writes through
+the store and speaks through the recording platforms, so nothing it does reaches a platform
+before its transaction commits. A refusal is raised, for the runtime to roll back and answer.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import re
+from dataclasses import asdict, replace
 
-from bot.core.commands import Declare, ParseError, parse
-from bot.core.store import Inbox
-from bot.port import Inbound, InboundKind, Outbound, PlatformError
-from handlers.context import Context, Refusal, Services, log
+from bot.core.commands import ParseError, parse
+from bot.port import Inbound, InboundKind, Outbound
+from handlers.context import Context, Refusal, Services
 from handlers.marking import speaking
 from handlers.registry import HANDLERS, command_name, usage
 from handlers.replies import answer_text
 
 NOT_ON_ROSTER = "You are not on this bot's roster. Ask a coordinator to add you."
+NAMED_INCIDENT = re.compile(r"\bINC-\d{4}-\d{4,}\b")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def encode(inbound: Inbound) -> str:
-    return json.dumps(asdict(inbound), ensure_ascii=False)
+    return json.dumps(asdict(inbound), ensure_ascii=True)
 
 
 def decode(payload: str) -> Inbound:
@@ -30,81 +33,54 @@ def decode(payload: str) -> Inbound:
     return Inbound(**data)
 
 
-class Dispatcher:
-    def __init__(self, services: Services, inbox: Inbox) -> None:
-        self.services = services
-        self.inbox = inbox
-
-    async def __call__(self, inbound: Inbound) -> None:
-        if not self.inbox.record(inbound.platform, inbound.event_id, encode(inbound)):
-            return  # a retry or a duplicate delivery: already handled or being handled
-        await self._handle_and_mark(inbound)
-
-    async def replay(self) -> int:
-        """Handle events recorded before a crash but never handled. Returns how many."""
-        pending = self.inbox.unhandled()
-        for _platform, _event_id, payload in pending:
-            await self._handle_and_mark(decode(payload))
-        return len(pending)
-
-    async def _handle_and_mark(self, inbound: Inbound) -> None:
-        try:
-            await self.handle(inbound)
-        finally:
-            self.inbox.mark_handled(inbound.platform, inbound.event_id)
-
-    async def handle(self, inbound: Inbound) -> None:
-        services = self.services
-        if inbound.platform not in services.platforms or inbound.kind is InboundKind.JOINED:
-            return
-        incident = services.store.by_room(inbound.platform, inbound.room_id)
-        text = answer_text(services, inbound, incident)
-        if text is None:
-            return  # chatter, or a reaction that answers nothing
-        person = services.roster.by_handle(inbound.platform, inbound.user_id)
-        if person is None:
-            try:
-                platform = speaking(services.platforms[inbound.platform], incident)
-                await platform.send(inbound.room_id, Outbound(text=NOT_ON_ROSTER))
-            except PlatformError as error:
-                log.warning("could not answer an unknown user: %s", error)
-            return
-        ctx = Context(services=services, inbound=inbound, person=person, incident=incident)
-        parsed = parse(text)
-        if isinstance(parsed, ParseError):
-            hint = f"\nUsage: `{usage(parsed.command)}`" if parsed.command else ""
-            await _safe_reply(ctx, parsed.reason + hint)
-            return
-        handler = HANDLERS[command_name(parsed)]
-        try:
-            if isinstance(parsed, Declare):
-                await handler(ctx, parsed)  # replayed in full: a declaration resumes
-            else:
-                # Once its first effect is written the command counts as handled, so a replay
-                # after a crash never writes that effect twice.
-                with self.inbox.handling(inbound.platform, inbound.event_id):
-                    await handler(ctx, parsed)
-        except Refusal as refusal:
-            await _safe_reply(ctx, str(refusal))
-        except PlatformError as error:
-            log.warning("platform error handling %s: %s", inbound.event_id, error)
-            reason = (error.detail or error.code).rstrip(".")
-            await _safe_reply(
-                ctx,
-                f"The chat platform refused that: {reason} ({error.code}). "
-                "What was recorded is kept.",
-            )
-        except Exception:
-            log.exception("failed to handle %s %s", inbound.platform, inbound.event_id)
-            await _safe_reply(
-                ctx,
-                "Sorry, that failed on our side. It is recorded; "
-                "nothing already recorded was lost.",
-            )
+def storable(inbound: Inbound) -> Inbound:
+    """The event with any lone surrogate written as its escape (`\\ud800`): no database
+    encodes one, and the text around it is kept rather than the event dropped."""
+    return replace(inbound, text=_escaped(inbound.text), reaction=_escaped(inbound.reaction))
 
 
-async def _safe_reply(ctx: Context, text: str) -> None:
-    try:
-        await ctx.reply(text)
-    except PlatformError as error:
-        log.warning("could not reply in %s: %s", ctx.inbound.room_id, error)
+def _escaped(text: str) -> str:
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+
+
+def route(services: Services, inbound: Inbound) -> str:
+    """The lane an event is handled in: its incident when one can be told, else its room."""
+    incident = services.store.by_room(inbound.platform, inbound.room_id)
+    if incident is not None:
+        return incident.id
+    if inbound.target_message_id is not None:
+        bound = services.store.prompt(inbound.platform, inbound.target_message_id)
+        if bound is not None:
+            return bound[0]
+    named = NAMED_INCIDENT.search(inbound.text)
+    if named is not None:
+        return named[0]
+    return f"{inbound.platform}:{inbound.room_id}"
+
+
+async def handle(services: Services, inbound: Inbound) -> None:
+    """Decide what the event does. Raises Refusal with the answer for the user."""
+    if inbound.platform not in services.platforms or inbound.kind is InboundKind.JOINED:
+        return
+    incident = services.store.by_room(inbound.platform, inbound.room_id)
+    text = answer_text(services, inbound, incident)
+    if text is None:
+        return  # chatter, or a reaction that answers nothing
+    person = services.roster.by_handle(inbound.platform, inbound.user_id)
+    if person is None:
+        raise Refusal(NOT_ON_ROSTER)
+    ctx = Context(services=services, inbound=inbound, person=person, incident=incident)
+    parsed = parse(text)
+    if isinstance(parsed, ParseError):
+        hint = f"\nUsage: `{usage(parsed.command)}`" if parsed.command else ""
+        raise Refusal(parsed.reason + hint)
+    await HANDLERS[command_name(parsed)](ctx, parsed)
+
+
+async def answer(services: Services, inbound: Inbound, text: str) -> None:
+    """Reply where the event came from (marked when the room is an exercise's)."""
+    if inbound.platform not in services.platforms:
+        return
+    incident = services.store.by_room(inbound.platform, inbound.room_id)
+    platform = speaking(services.platforms[inbound.platform], incident)
+    await platform.send(inbound.room_id, Outbound(text=text))

@@ -1,4 +1,4 @@
-"""Firing due timers: each is claimed once, then handled by its kind."""
+"""Firing a due timer by its kind (the runtime claims it, in the same unit of work)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import datetime
 
 from bot.core.incident import Incident
 from bot.core.paging import timeout
-from bot.core.store import LATE_AFTER, Timer, TimerAlreadyFired
+from bot.core.store import LATE_AFTER, Timer
 from handlers.checkins import checkin_missed, request_checkin
 from handlers.clocks import remind
-from handlers.context import Services, log
+from handlers.context import Services
 from handlers.lessons import remind_lesson
 from handlers.team_flow import bot_event, carry_out, paging_rule
 from handlers.timer_sync import (
@@ -60,30 +60,13 @@ FIRES: dict[str, Fire] = {
 }
 
 
-async def fire_due(services: Services, now: datetime | None = None) -> list[Timer]:
-    """Fire every timer due by `now`, each exactly once; returns those this call fired.
-
-    A timer is marked fired by the first write of its effect, in the same transaction: a
-    crash before that write leaves it pending, and it fires after the restart, marked late.
-    """
-    moment = now or services.clock.now()
-    fired: list[Timer] = []
-    for timer in services.timers.due(moment):
-        late = moment - timer.due_at > LATE_AFTER
-        incident = services.store.get(timer.incident_id)
-        with services.timers.claiming(timer, moment) as claim:
-            if incident is not None and (incident.is_open or timer.kind in AFTER_CLOSING):
-                try:
-                    await FIRES[timer.kind](services, incident, timer, LATE_NOTE if late else "")
-                except TimerAlreadyFired:
-                    pass  # another process fired it; nothing of ours was written
-                except Exception:
-                    log.exception(
-                        "%s: timer %s %s failed", timer.incident_id, timer.kind, timer.key
-                    )
-        if claim.won:
-            fired.append(timer)
-    return fired
+async def fire(services: Services, timer: Timer, now: datetime) -> None:
+    """Carry out a claimed timer, inside its unit of work."""
+    incident = services.store.get(timer.incident_id)
+    if incident is None or not (incident.is_open or timer.kind in AFTER_CLOSING):
+        return
+    late = now - timer.due_at > LATE_AFTER
+    await FIRES[timer.kind](services, incident, timer, LATE_NOTE if late else "")
 
 
 def rebuild(services: Services) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    inspect,
     select,
     text,
 )
@@ -36,6 +37,7 @@ from storage.tables import (
     KeyValueRow,
     LogHead,
     LogRow,
+    OutboxRow,
     PromptRow,
     RoomRow,
     TimerRow,
@@ -84,9 +86,20 @@ def _create_timers(connection: Connection) -> None:
     table_of(TimerRow).create(connection)
 
 
+def _versions_and_outbox(connection: Connection) -> None:
+    # Step 1 builds `incidents` from the current model, so a new database has the column.
+    columns = {column["name"] for column in inspect(connection).get_columns("incidents")}
+    if "version" not in columns:
+        connection.execute(
+            text("ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+        )
+    table_of(OutboxRow).create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _create_initial_tables),
     Migration(2, "timers", _create_timers),
+    Migration(3, "incident versions and the outbox", _versions_and_outbox),
 )
 
 

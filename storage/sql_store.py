@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, Update, delete, event, func, update
+from sqlalchemy import Engine, Update, delete, func, update
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
-from bot.core.store import LATE_AFTER, Timer, TimerAlreadyFired
+from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer
 from storage import log
 from storage.db import make_engine
+from storage.identity import DatabaseIdentity, refuse_damaged_file, sqlite_file
 from storage.migrations import migrate
 from storage.tables import (
     InboxRow,
     IncidentCounter,
     IncidentRow,
     KeyValueRow,
+    OutboxRow,
     PromptRow,
     RoomRow,
     TimerRow,
@@ -43,12 +46,12 @@ class SqlKeyValue:
         self._engine = engine
 
     def get(self, key: str) -> str | None:
-        with Session(self._engine) as session:
+        with _using(self._engine) as session:
             row = session.get(KeyValueRow, key)
             return row.value if row else None
 
     def set(self, key: str, value: str) -> None:
-        with Session(self._engine) as session, session.begin():
+        with _using(self._engine) as session:
             upsert(session, table_of(KeyValueRow), {"key": key, "value": value}, ["key"])
 
 
@@ -62,40 +65,46 @@ class SqlStore:
         self.engine = engine
         self.kv = SqlKeyValue(engine)
         self._clock = clock or SystemClock()
+        self.identity = DatabaseIdentity.of(engine)
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # UnitOfWork
+
+    @contextmanager
+    def unit_of_work(
+        self, *, origin: str, lane: str, reply_to: tuple[str, str] | None = None
+    ) -> Iterator[None]:
+        if _WORK.get() is not None:
+            raise RuntimeError("units of work do not nest")
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            self.identity.check(session)
+            token = _WORK.set(_Work(session, origin, lane, reply_to))
+            try:
+                yield
+            finally:
+                _WORK.reset(token)
+
     # IncidentStore
 
     def next_incident_id(self, year: int) -> str:
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             seq = increment(session, table_of(IncidentCounter), "year", year, "last_seq")
         return format_incident_id(year, seq)
 
     def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:
-        year, seq = _parse_incident_id(incident.id)
-        with Session(self.engine) as session, session.begin():
-            values = {
-                "id": incident.id,
-                "year": year,
-                "seq": seq,
-                "state": incident.state.value,
-                "is_open": incident.is_open,
-                "snapshot": incident.model_dump_json(),
-            }
-            _record_with_this_write(session)
-            upsert(session, table_of(IncidentRow), values, ["id"])
+        with _using(self.engine) as session:
+            _write_snapshot(session, incident)
             _bind_rooms(session, incident)
             log.append(session, events)
 
     def append(self, events: Sequence[LogEvent]) -> None:
-        with Session(self.engine) as session, session.begin():
-            _record_with_this_write(session)
+        with _using(self.engine) as session:
             log.append(session, events)
 
     def get(self, incident_id: str) -> Incident | None:
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             row = session.get(IncidentRow, incident_id)
             return _incident(row) if row else None
 
@@ -105,7 +114,7 @@ class SqlStore:
             .join(RoomRow, col(RoomRow.incident_id) == col(IncidentRow.id))
             .where(RoomRow.platform == platform, RoomRow.room_id == room_id)
         )
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             row = session.exec(query).first()
             return _incident(row) if row else None
 
@@ -116,16 +125,16 @@ class SqlStore:
         return self._incidents(open_only=False)
 
     def log(self, incident_id: str | None = None) -> list[LogRecord]:
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             return log.records(session, incident_id)
 
     def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
         values = {"platform": platform, "message_id": message_id, "incident_id": incident_id}
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             upsert(session, table_of(PromptRow), {**values, "key": key}, ["platform", "message_id"])
 
     def prompt(self, platform: str, message_id: str) -> tuple[str, str] | None:
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             row = session.get(PromptRow, (platform, message_id))
             return (row.incident_id, row.key) if row else None
 
@@ -139,32 +148,108 @@ class SqlStore:
             "received_at": to_utc(self._clock.now()),
             "handled": False,
         }
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             return insert_new(session, table_of(InboxRow), values, ["platform", "event_id"])
 
     def mark_handled(self, platform: str, event_id: str) -> None:
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             session.exec(_handled_statement(platform, event_id))
 
-    @contextmanager
-    def handling(self, platform: str, event_id: str) -> Iterator[None]:
-        token = _PENDING_HANDLED.set((platform, event_id))
-        try:
-            yield
-        finally:
-            _PENDING_HANDLED.reset(token)
+    def is_handled(self, platform: str, event_id: str) -> bool:
+        query = select(InboxRow.handled).where(
+            InboxRow.platform == platform, InboxRow.event_id == event_id
+        )
+        with _using(self.engine) as session:
+            return bool(session.exec(query).first())
 
     def unhandled(self) -> list[tuple[str, str, str]]:
         query = select(InboxRow).where(col(InboxRow.handled).is_(False)).order_by(col(InboxRow.id))
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             return [(row.platform, row.event_id, row.payload) for row in session.exec(query)]
+
+    # Outbox
+
+    def add_effect(self, platform: str, kind: str, payload: str) -> str:
+        work = _WORK.get()
+        if work is None:
+            raise RuntimeError("effects are recorded inside a unit of work only")
+        work.effects += 1
+        key = f"{work.origin}#{work.effects}"
+        origin_platform, origin_room = work.reply_to or (None, None)
+        work.session.add(
+            OutboxRow(
+                key=key,
+                lane=work.lane,
+                platform=platform,
+                kind=kind,
+                payload=payload,
+                origin_platform=origin_platform,
+                origin_room=origin_room,
+                created_at=to_utc(self._clock.now()),
+            )
+        )
+        return key
+
+    def pending_effects(self, lane: str | None = None) -> list[StoredEffect]:
+        query = select(OutboxRow).where(col(OutboxRow.done).is_(False))
+        if lane is not None:
+            query = query.where(OutboxRow.lane == lane)
+        with _using(self.engine) as session:
+            return [_effect(row) for row in session.exec(query.order_by(col(OutboxRow.id)))]
+
+    def effect(self, key: str) -> tuple[StoredEffect, str | None, bool] | None:
+        with _using(self.engine) as session:
+            row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
+            return (_effect(row), row.result, row.done) if row else None
+
+    def attempted(self, effect_id: int) -> None:
+        statement = (
+            update(table_of(OutboxRow))
+            .where(col(OutboxRow.id) == effect_id)
+            .values(attempts=col(OutboxRow.attempts) + 1)
+        )
+        with _using(self.engine) as session:
+            session.exec(statement)
+
+    def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
+        outbox = table_of(OutboxRow)
+        with _using(self.engine) as session:
+            session.exec(
+                update(outbox)
+                .where(col(OutboxRow.id) == effect.id)
+                .values(done=True, result=result)
+            )
+            for ref, real in refs.items():
+                session.exec(
+                    update(table_of(PromptRow))
+                    .where(
+                        col(PromptRow.platform) == effect.platform, col(PromptRow.message_id) == ref
+                    )
+                    .values(message_id=real)
+                )
+                owner = session.exec(
+                    select(RoomRow.incident_id).where(
+                        RoomRow.platform == effect.platform, RoomRow.room_id == ref
+                    )
+                ).first()
+                if owner is not None:
+                    _room_opened(session, owner, effect.platform, ref, real, self._clock.now())
+
+    def failed(self, effect_id: int, error: str) -> None:
+        statement = (
+            update(table_of(OutboxRow))
+            .where(col(OutboxRow.id) == effect_id)
+            .values(done=True, error=error[:2000])
+        )
+        with _using(self.engine) as session:
+            session.exec(statement)
 
     # TimerStore
 
     def schedule(self, incident_id: str, kind: str, key: str, due_at: datetime) -> None:
         values = {"incident_id": incident_id, "kind": kind, "key": key, "due_at": to_utc(due_at)}
         keys = ["incident_id", "kind", "key", "due_at"]
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             insert_new(session, table_of(TimerRow), {**values, "late": False}, keys)
 
     def cancel(self, incident_id: str, kind: str, key: str) -> None:
@@ -174,7 +259,7 @@ class SqlStore:
             col(TimerRow.key) == key,
             col(TimerRow.fired_at).is_(None),
         )
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             session.exec(statement)
 
     def pending_timers(self, incident_id: str) -> list[Timer]:
@@ -183,7 +268,7 @@ class SqlStore:
             .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_(None))
             .order_by(col(TimerRow.due_at), col(TimerRow.id))
         )
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             return [_timer(row) for row in session.exec(query)]
 
     def due(self, now: datetime) -> list[Timer]:
@@ -192,23 +277,12 @@ class SqlStore:
             .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= to_utc(now))
             .order_by(col(TimerRow.due_at), col(TimerRow.id))
         )
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             return [_timer(row) for row in session.exec(query)]
 
     def claim(self, timer_id: int, now: datetime) -> bool:
-        with Session(self.engine) as session, session.begin():
+        with _using(self.engine) as session:
             return _claim_in(session, timer_id, now)
-
-    @contextmanager
-    def claiming(self, timer: Timer, now: datetime) -> Iterator[PendingClaim]:
-        pending = PendingClaim(timer.id, now)
-        token = _PENDING_CLAIM.set(pending)
-        try:
-            yield pending
-        finally:
-            _PENDING_CLAIM.reset(token)
-            if not pending.settled:  # nothing was written: claim it now, even after an error
-                pending.won, pending.settled = self.claim(timer.id, now), True
 
     def fired(self, incident_id: str) -> list[Timer]:
         """Timers of an incident that have fired, in firing order."""
@@ -217,12 +291,12 @@ class SqlStore:
             .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_not(None))
             .order_by(col(TimerRow.fired_at), col(TimerRow.id))
         )
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             return [_timer(row) for row in session.exec(query)]
 
     def next_due_at(self) -> datetime | None:
         query = select(func.min(TimerRow.due_at)).where(col(TimerRow.fired_at).is_(None))
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             found = session.exec(query).first()
             return from_db(found) if found is not None else None
 
@@ -230,13 +304,16 @@ class SqlStore:
         query = select(IncidentRow).order_by(col(IncidentRow.year), col(IncidentRow.seq))
         if open_only:
             query = query.where(col(IncidentRow.is_open).is_(True))
-        with Session(self.engine) as session:
+        with _using(self.engine) as session:
             return [_incident(row) for row in session.exec(query)]
 
 
 def open_store(url: str, clock: Clock | None = None) -> SqlStore:
     """Connect to the database at `url`, bring its schema up to date, and return the store."""
     engine = make_engine(url)
+    path = sqlite_file(engine)
+    if path is not None:
+        refuse_damaged_file(path)
     migrate(engine)
     return SqlStore(engine, clock)
 
@@ -266,6 +343,56 @@ def _bind_rooms(session: Session, incident: Incident) -> None:
     session.flush()
 
 
+def _room_opened(
+    session: Session, incident_id: str, platform: str, ref: str, real: str, now: datetime
+) -> None:
+    """A war room exists now: its real id replaces the placeholder, and its opening is logged."""
+    session.exec(
+        update(table_of(RoomRow))
+        .where(col(RoomRow.platform) == platform, col(RoomRow.room_id) == ref)
+        .values(room_id=real)
+    )
+    row = session.get(IncidentRow, incident_id)
+    if row is None:
+        return
+    quoted_ref, quoted_real = json.dumps(ref), json.dumps(real)
+    session.exec(
+        update(table_of(IncidentRow))
+        .where(col(IncidentRow.id) == incident_id)
+        .values(
+            snapshot=row.snapshot.replace(quoted_ref, quoted_real),
+            version=col(IncidentRow.version) + 1,
+        )
+    )
+    opened = LogEvent(
+        kind="war_room_opened",
+        actor="bot",
+        at=now,
+        incident_id=incident_id,
+        data={"platform": platform, "room": real},
+    )
+    log.append(session, [opened])
+
+
+def _effect(row: OutboxRow) -> StoredEffect:
+    assert row.id is not None
+    origin = (
+        (row.origin_platform, row.origin_room)
+        if row.origin_platform is not None and row.origin_room is not None
+        else None
+    )
+    return StoredEffect(
+        id=row.id,
+        key=row.key,
+        lane=row.lane,
+        platform=row.platform,
+        kind=row.kind,
+        payload=row.payload,
+        origin=origin,
+        attempts=row.attempts,
+    )
+
+
 def _timer(row: TimerRow) -> Timer:
     assert row.id is not None
     return Timer(
@@ -280,33 +407,69 @@ def _timer(row: TimerRow) -> Timer:
 
 
 def _incident(row: IncidentRow) -> Incident:
+    work = _WORK.get()
+    if work is not None:
+        work.versions.setdefault(row.id, row.version)
     return Incident.model_validate_json(row.snapshot)
 
 
+def _write_snapshot(session: Session, incident: Incident) -> None:
+    """Insert or update the snapshot; the first save in a unit of work checks the version."""
+    work = _WORK.get()
+    values = {
+        "state": incident.state.value,
+        "is_open": incident.is_open,
+        "snapshot": incident.model_dump_json(),
+    }
+    table = table_of(IncidentRow)
+    known = work.versions.get(incident.id) if work is not None else None
+    if work is not None and incident.id in work.saved:
+        session.exec(update(table).where(col(IncidentRow.id) == incident.id).values(**values))
+        return
+    if known is None:
+        year, seq = _parse_incident_id(incident.id)
+        row = {"id": incident.id, "year": year, "seq": seq, **values, "version": 1}
+        if not insert_new(session, table, row, ["id"]):
+            # Saved outside a unit of work (tools, tests): no version to hold it to.
+            bump = update(table).where(col(IncidentRow.id) == incident.id)
+            session.exec(bump.values(**values, version=col(IncidentRow.version) + 1))
+    else:
+        statement = (
+            update(table)
+            .where(col(IncidentRow.id) == incident.id, col(IncidentRow.version) == known)
+            .values(**values, version=known + 1)
+        )
+        if session.exec(statement).rowcount != 1:
+            raise StaleIncident(f"{incident.id} changed since version {known}")
+    if work is not None:
+        work.saved.add(incident.id)
+
+
 @dataclass
-class PendingClaim:
-    """A timer being fired by this task; `settled` once it is marked fired or lost."""
+class _Work:
+    """The unit of work under way in this thread: its session and what it has seen."""
 
-    timer_id: int
-    now: datetime
-    won: bool = False
-    settled: bool = False
-
-
-# Per asyncio task: the timer whose firing, and the inbound event whose handling, the task's
-# next write must also record.
-_PENDING_CLAIM: ContextVar[PendingClaim | None] = ContextVar("rrt_pending_claim", default=None)
-_PENDING_HANDLED: ContextVar[tuple[str, str] | None] = ContextVar(
-    "rrt_pending_handled", default=None
-)
+    session: Session
+    origin: str
+    lane: str
+    reply_to: tuple[str, str] | None
+    versions: dict[str, int] = field(default_factory=dict)  # as loaded
+    saved: set[str] = field(default_factory=set)  # incidents whose version it bumped
+    effects: int = 0
 
 
-def _record_with_this_write(session: Session) -> None:
-    handled = _PENDING_HANDLED.get()
-    if handled is not None:
-        platform, event_id = handled
-        session.exec(_handled_statement(platform, event_id))
-    _claim_with_this_write(session)
+_WORK: ContextVar[_Work | None] = ContextVar("rrt_unit_of_work", default=None)
+
+
+@contextmanager
+def _using(engine: Engine) -> Iterator[Session]:
+    """The unit of work's session when one is under way, else a transaction of its own."""
+    work = _WORK.get()
+    if work is not None:
+        yield work.session
+        return
+    with Session(engine) as session, session.begin():
+        yield session
 
 
 def _handled_statement(platform: str, event_id: str) -> Update:
@@ -315,21 +478,6 @@ def _handled_statement(platform: str, event_id: str) -> Update:
         .where(col(InboxRow.platform) == platform, col(InboxRow.event_id) == event_id)
         .values(handled=True)
     )
-
-
-def _claim_with_this_write(session: Session) -> None:
-    pending = _PENDING_CLAIM.get()
-    if pending is None or pending.settled:
-        return
-    if not _claim_in(session, pending.timer_id, pending.now):
-        pending.settled = True
-        raise TimerAlreadyFired(f"timer {pending.timer_id} was fired by another process")
-    # Settled only when the transaction commits; a failed write leaves the timer pending.
-    event.listen(session, "after_commit", lambda _session: _settle(pending), once=True)
-
-
-def _settle(pending: PendingClaim) -> None:
-    pending.won = pending.settled = True
 
 
 def _claim_in(session: Session, timer_id: int, now: datetime) -> bool:

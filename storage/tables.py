@@ -37,6 +37,8 @@ class IncidentRow(SQLModel, table=True):
     state: str
     is_open: bool = Field(index=True)
     snapshot: str = Field(sa_column=_text_column())
+    # Bumped by every unit of work that saves the incident; a stale one is refused.
+    version: int = Field(default=1)
 
 
 class RoomRow(SQLModel, table=True):
@@ -135,3 +137,28 @@ class TimerRow(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     late: bool = False
+
+
+class OutboxRow(SQLModel, table=True):
+    """An effect to carry out on a chat platform, written with the decision that made it.
+
+    `key` is unique and stable: platforms that can (Matrix transaction ids, the console) use it
+    to make a repeated delivery after a crash a no-op. `result` holds what the platform
+    returned (a room or message id), which later effects refer to.
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    lane: str = Field(index=True)
+    platform: str
+    kind: str
+    payload: str = Field(sa_column=_text_column())
+    origin_platform: str | None = None
+    origin_room: str | None = None
+    created_at: datetime = Field(sa_column=_utc_column())
+    attempts: int = 0
+    done: bool = Field(default=False, index=True)
+    result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -29,11 +29,10 @@ async def live_bot(tmp_path: Path) -> AsyncIterator[Bot]:
 
 
 async def test_apscheduler_wakes_the_bot_when_a_timer_falls_due(live_bot: Bot) -> None:
-    live_bot.scheduler.start()
+    await live_bot.scheduler.start()
     timers, clock = live_bot.services.timers, live_bot.services.clock
     timers.schedule(INC, "checkin", "slot", clock.now() + timedelta(milliseconds=200))
-    assert live_bot.services.on_timers_changed is not None
-    live_bot.services.on_timers_changed()
+    await live_bot.scheduler.arm()
 
     for _ in range(50):  # the wake-up is real time here: poll briefly
         if live_bot.store.fired(INC):
@@ -48,7 +47,7 @@ async def test_apscheduler_wakes_the_bot_when_a_timer_falls_due(live_bot: Bot) -
 async def test_a_timer_already_due_at_start_fires_at_once_marked_late(live_bot: Bot) -> None:
     timers, clock = live_bot.services.timers, live_bot.services.clock
     timers.schedule(INC, "checkin", "slot", clock.now() - timedelta(hours=2))
-    live_bot.scheduler.start()
+    await live_bot.scheduler.start()
     for _ in range(50):
         if live_bot.store.fired(INC):
             break
@@ -59,14 +58,14 @@ async def test_a_timer_already_due_at_start_fires_at_once_marked_late(live_bot: 
 
 async def test_the_wake_job_follows_the_soonest_timer(live_bot: Bot) -> None:
     scheduler = live_bot.scheduler
-    scheduler.start()
+    await scheduler.start()
     assert scheduler.next_wake() is None
     soon = live_bot.services.clock.now() + timedelta(hours=1)
     live_bot.services.timers.schedule(INC, "ack", "a", soon + timedelta(hours=1))
     live_bot.services.timers.schedule(INC, "ack", "b", soon)
-    scheduler.arm()
+    await scheduler.arm()
     assert scheduler.next_wake() == soon
     live_bot.services.timers.cancel(INC, "ack", "a")
     live_bot.services.timers.cancel(INC, "ack", "b")
-    scheduler.arm()
+    await scheduler.arm()
     assert scheduler.next_wake() is None

@@ -63,17 +63,6 @@ class Timer:
     late: bool = False
 
 
-class TimerAlreadyFired(Exception):
-    """Another process fired this timer first; what this one was about to write is dropped."""
-
-
-class Claim(Protocol):
-    @property
-    def won(self) -> bool:
-        """True once this process has marked the timer fired."""
-        ...
-
-
 class TimerStore(Protocol):
     """Every pending deadline is a row; the scheduler only wakes the bot."""
 
@@ -92,15 +81,8 @@ class TimerStore(Protocol):
         ...
 
     def claim(self, timer_id: int, now: datetime) -> bool:
-        """Mark a timer fired (late when past `LATE_AFTER`); False when it had already fired."""
-        ...
-
-    def claiming(self, timer: Timer, now: datetime) -> AbstractContextManager[Claim]:
-        """Fire a timer exactly once: inside the block, the first write of this task also marks
-        the timer fired, in the same transaction (raising TimerAlreadyFired, and writing
-        nothing, when another process fired it). A block that writes nothing claims the timer
-        when it ends, even on an error; only a crash leaves it pending, to fire after restart.
-        """
+        """Mark a timer fired (late when past `LATE_AFTER`); False when it had already fired.
+        Inside a unit of work, the mark commits with the timer's effects."""
         ...
 
     def next_due_at(self) -> datetime | None: ...
@@ -113,15 +95,74 @@ class Inbox(Protocol):
         """Store an accepted event; False when this event id was seen before (a duplicate)."""
         ...
 
-    def mark_handled(self, platform: str, event_id: str) -> None: ...
-
-    def handling(self, platform: str, event_id: str) -> AbstractContextManager[None]:
-        """Inside the block, the first write of this task also marks the event handled, in the
-        same transaction: after a crash, an event whose effects were written is not replayed."""
+    def mark_handled(self, platform: str, event_id: str) -> None:
+        """Inside a unit of work, the mark commits with the event's effects."""
         ...
+
+    def is_handled(self, platform: str, event_id: str) -> bool: ...
 
     def unhandled(self) -> list[tuple[str, str, str]]:
         """(platform, event_id, payload) of recorded events not yet handled, oldest first."""
+        ...
+
+
+class StaleIncident(Exception):
+    """The incident changed since this unit of work loaded it: decide the event again."""
+
+
+class StorageLost(Exception):
+    """The database the bot started on is gone, replaced or cut short: nothing more is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEffect:
+    """An outbox row: an effect decided and committed, to be delivered once."""
+
+    id: int
+    key: str
+    lane: str
+    platform: str
+    kind: str
+    payload: str  # JSON of the effect's arguments
+    origin: tuple[str, str] | None  # (platform, room) of the event that caused it
+    attempts: int = 0
+
+
+class Outbox(Protocol):
+    """Effects on chat platforms, committed with the decision that made them."""
+
+    def add_effect(self, platform: str, kind: str, payload: str) -> str:
+        """Queue an effect in the current unit of work; returns its idempotency key."""
+        ...
+
+    def pending_effects(self, lane: str | None = None) -> list[StoredEffect]:
+        """Effects not yet delivered (of one lane, or all), oldest first."""
+        ...
+
+    def effect(self, key: str) -> tuple[StoredEffect, str | None, bool] | None:
+        """(effect, its result JSON, whether it is done) by key."""
+        ...
+
+    def attempted(self, effect_id: int) -> None:
+        """Count a delivery attempt before it is made (a crash then shows on restart)."""
+        ...
+
+    def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
+        """Mark it done with the platform's result; `refs` maps each placeholder it made to
+        the real id, and the prompts, room bindings and snapshots that hold one are updated."""
+        ...
+
+    def failed(self, effect_id: int, error: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    def unit_of_work(
+        self, *, origin: str, lane: str, reply_to: tuple[str, str] | None = None
+    ) -> AbstractContextManager[None]:
+        """One transaction for everything written inside the block (snapshots with their
+        version checked, log, timers, prompts, outbox, inbox mark); committed at the end,
+        rolled back on an error. `origin` names the event or timer (it makes effect keys),
+        `lane` the incident its effects are delivered in order for."""
         ...
 
 
@@ -131,3 +172,7 @@ class KeyValue(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def set(self, key: str, value: str) -> None: ...
+
+
+class Store(IncidentStore, TimerStore, Inbox, Outbox, UnitOfWork, Protocol):
+    """Everything the runtime needs from persistence, in one object."""

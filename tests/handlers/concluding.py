@@ -23,7 +23,7 @@ def reporting_bot(tmp_path: Path, clock: FakeClock) -> Iterator[Bot]:
 
 
 def console_of(bot: Bot) -> ConsolePlatform:
-    platform = bot.services.platforms["console"]
+    platform = bot.platform("console")
     assert isinstance(platform, ConsolePlatform)
     return platform
 

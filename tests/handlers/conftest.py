@@ -51,7 +51,7 @@ def team_bot(db: Path, clock: FakeClock) -> Iterator[Bot]:
 
 @pytest.fixture
 def chat(team_bot: Bot) -> ConsolePlatform:
-    platform = team_bot.services.platforms["console"]
+    platform = team_bot.platform("console")
     assert isinstance(platform, ConsolePlatform)
     return platform
 

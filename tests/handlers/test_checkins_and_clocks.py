@@ -99,7 +99,7 @@ async def test_a_timer_due_while_the_bot_was_down_fires_once_marked_late(
     db: Path, clock: FakeClock
 ) -> None:
     first = wire(db, clock)
-    chat = first.services.platforms["console"]
+    chat = first.platform("console")
     assert isinstance(chat, ConsolePlatform)
     room = await declare(chat)
     await chat.say("alice", room, "level L1 --reason one workstation")
@@ -108,7 +108,7 @@ async def test_a_timer_due_while_the_bot_was_down_fires_once_marked_late(
     clock.advance(timedelta(hours=3))
     second = wire(db, clock, chat)  # the chat platform outlives the bot
     try:
-        second.scheduler.start()
+        await second.scheduler.start()
         fired = await second.scheduler.fire_due()
         again = await second.scheduler.fire_due()
     finally:

@@ -13,7 +13,6 @@ from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
 from bot.core.lifecycle import State
-from handlers.timers import fire_due
 from tests.handlers.concluding import (
     accept,
     bot_messages,
@@ -51,16 +50,16 @@ async def play_exercise(bot: Bot, chat: ConsolePlatform, clock: FakeClock) -> st
     await chat.say("alice", room, "timeline")
     await chat.say("carla", room, "lesson Test the call tree owner carla due 2026-12-10")
     clock.advance(timedelta(hours=18))
-    await fire_due(bot.services)  # a clock reminder
+    await bot.scheduler.fire_due()  # a clock reminder
     clock.advance(timedelta(hours=7))
-    await fire_due(bot.services)  # another, the overdue clock and the check-in
+    await bot.scheduler.fire_due()  # another, the overdue clock and the check-in
     await chat.say("alice", room, "update C: drill running. A: none. N: none.")
     for command in ("contain", "resolve", "endex"):
         clock.advance(timedelta(minutes=30))
         await chat.say("alice", room, command)
     await chat.say("carla", room, "lessons")
     clock.set(datetime(2026, 12, 10, 8, 0, tzinfo=UTC))
-    await fire_due(bot.services)  # Carla's lesson falls due
+    await bot.scheduler.fire_due()  # Carla's lesson falls due
     return room
 
 
@@ -192,7 +191,7 @@ async def test_realworld_suspends_the_exercise_at_once_and_tells_everyone_paged(
     assert "REAL WORLD: exercise suspended 2026-11-30 08:03 UTC." in headline
 
     clock.advance(timedelta(days=2))  # past every ack deadline, check-in and clock
-    assert await fire_due(bot.services) == []
+    assert await bot.scheduler.fire_due() == []
     assert kinds(bot, "page_timed_out", "checkin_requested", "clock_reminder") == []
     await chat.say("alice", room, "realworld")
     assert chat.last(room).text == "[EXERCISE] INC-2026-0001 is already suspended."

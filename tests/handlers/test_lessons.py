@@ -11,7 +11,6 @@ import pytest
 from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
-from handlers.timers import fire_due
 from tests.handlers.concluding import console_of, declare, reporting_bot, respond_and_resolve
 from tests.handlers.conftest import dm_text, kinds
 
@@ -87,9 +86,9 @@ async def test_the_owner_is_reminded_when_due_even_after_closing(
     await chat.say("alice", room, "close")
 
     clock.set(datetime(2026, 12, 3, 7, 59, tzinfo=UTC))
-    assert [t.kind for t in await fire_due(bot.services)] == []
+    assert [t.kind for t in await bot.scheduler.fire_due()] == []
     clock.advance(timedelta(minutes=1))
-    fired = await fire_due(bot.services)
+    fired = await bot.scheduler.fire_due()
 
     assert [(t.kind, t.key) for t in fired] == [("lesson", "1")]
     assert "⏰ Lesson 1 of INC-2026-0001 · Phishing wave is due today: Rotate the VPN keys" in (
@@ -99,7 +98,7 @@ async def test_the_owner_is_reminded_when_due_even_after_closing(
     reminded = bot.store.log("INC-2026-0001")[-1].event
     assert reminded.kind == "lesson_reminded"
     assert reminded.data == {"number": 1, "person": "bob", "delivered": True}
-    assert await fire_due(bot.services, clock.now() + timedelta(days=30)) == []
+    assert await bot.scheduler.fire_due(clock.now() + timedelta(days=30)) == []
 
 
 async def test_a_lesson_after_closing_is_recorded_and_the_report_shows_done_state(

@@ -99,10 +99,15 @@ async def test_a_refused_upload_still_saves_the_report_and_says_so(
     chat.fail_next("upload_file", PlatformError("file_too_large"))
     await chat.say("alice", room, "close")
 
-    assert chat.rooms[room].files == []
+    # The refused Markdown file is reported where `close` was typed; the HTML one is posted.
+    assert [name for name, _content, _kind in chat.rooms[room].files] == [HTML]
     assert (tmp_path / "reports" / MD).exists()
-    assert "The report could not be posted here. Saved as" in chat.last(room).text
-    assert bot.store.log("INC-2026-0001")[-1].event.data["posted_in"] == []
+    said = [message.text for message in chat.rooms[room].messages]
+    assert said[-2].startswith("INC-2026-0001 closed by Alice Martin.")
+    assert said[-1] == (
+        "The chat platform refused part of that: file_too_large (file_too_large). "
+        "What was recorded is kept."
+    )
 
 
 async def test_only_closing_writes_a_report(

@@ -23,6 +23,7 @@ from bot.port import (
     PlatformError,
     RoomSpec,
     SentMessage,
+    delivery_key,
 )
 
 BOT = "bot"
@@ -70,6 +71,9 @@ class ConsolePlatform:
         self._directs: dict[str, str] = {}
         self._failures: dict[str, list[PlatformError]] = {}
         self._last_id = 0
+        # Effects carried out, by delivery key, with what they returned: delivering one again
+        # returns that instead of acting twice, as a Matrix transaction id does.
+        self._done: dict[str, Any] = {}
         self._state = state
         saved = state.get(STATE_KEY) if state is not None else None
         if saved is None:
@@ -84,6 +88,8 @@ class ConsolePlatform:
     # -- what the bot calls -------------------------------------------------------------
 
     async def create_room(self, spec: RoomSpec) -> str:
+        if (known := self._done_before()) is not None:
+            return str(known)
         self._maybe_fail("create_room")
         room = self._new_room(spec.slug, private=spec.private)
         room.topic = spec.topic
@@ -94,50 +100,64 @@ class ConsolePlatform:
         self._log(
             room, "*", f"room “{spec.name}” opened; members: {', '.join(sorted(spec.invite))}"
         )
-        self._save()
-        return room.id
+        return str(self._did(room.id))
 
     async def send(self, room_id: str, message: Outbound) -> SentMessage:
+        if (known := self._done_before()) is not None:
+            return SentMessage(*known)
         self._maybe_fail("send")
         room = self._room(room_id)
         posted = self._post(room, BOT, message.text, message)
+        self._did([room_id, posted.id])
         return SentMessage(room_id, posted.id)
 
     async def edit(self, sent: SentMessage, message: Outbound) -> None:
+        if self._done_before() is not None:
+            return
         self._maybe_fail("edit")
         posted = self.messages.get(sent.message_id)
         if posted is None:
             raise PlatformError("message_not_found", sent.message_id)
         posted.text, posted.edits = message.text, posted.edits + 1
         posted.buttons = tuple((b.label, b.value) for b in message.buttons)
-        self._save()
+        self._did(True)
 
     async def pin(self, sent: SentMessage) -> None:
+        if self._done_before() is not None:
+            return
         self._maybe_fail("pin")
         self._room(sent.room_id).pinned.append(sent.message_id)
-        self._save()
+        self._did(True)
 
     async def set_topic(self, room_id: str, topic: str) -> None:
+        if self._done_before() is not None:
+            return
         self._maybe_fail("set_topic")
         self._room(room_id).topic = topic
-        self._save()
+        self._did(True)
 
     async def invite(self, room_id: str, user_id: str) -> None:
+        if self._done_before() is not None:
+            return
         self._maybe_fail("invite")
         room = self._room(room_id)
         if user_id not in room.members:
             room.members.add(user_id)
             self._log(room, "*", f"{user_id} joined")
-            self._save()
+        self._did(True)
 
     async def remove(self, room_id: str, user_id: str) -> None:
+        if self._done_before() is not None:
+            return
         self._maybe_fail("remove")
         room = self._room(room_id)
         room.members.discard(user_id)
         self._log(room, "*", f"{user_id} was removed")
-        self._save()
+        self._did(True)
 
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
+        if (known := self._done_before()) is not None:
+            return SentMessage(*known)
         self._maybe_fail("send_direct")
         room_id = self._directs.get(user_id)
         if room_id is None:
@@ -145,17 +165,20 @@ class ConsolePlatform:
             room.members.update({BOT, user_id})
             room.direct_with = user_id
             room_id = self._directs[user_id] = room.id
-            self._save()
-        return await self.send(room_id, message)
+        posted = self._post(self._room(room_id), BOT, message.text, message)
+        self._did([room_id, posted.id])
+        return SentMessage(room_id, posted.id)
 
     async def upload_file(
         self, room_id: str, filename: str, content: bytes, mimetype: str, title: str
     ) -> None:
+        if self._done_before() is not None:
+            return
         self._maybe_fail("upload_file")
         room = self._room(room_id)
         room.files.append((filename, content, mimetype))
         self._log(room, BOT, f"[file {filename} · {title} · {len(content)} bytes]")
-        self._save()
+        self._did(True)
 
     # -- what people do -----------------------------------------------------------------
 
@@ -300,21 +323,39 @@ class ConsolePlatform:
         if self.echo is not None:
             self.echo(entry)
 
+    def _done_before(self) -> Any:
+        """What the effect being delivered returned the first time, if it was carried out."""
+        key = delivery_key.get()
+        return self._done.get(key) if key is not None else None
+
+    def _did(self, result: Any) -> Any:
+        key = delivery_key.get()
+        if key is not None:
+            self._done[key] = result
+        self._save(finished=True)  # the change and its key together, as one request
+        return result
+
     def _maybe_fail(self, method: str) -> None:
         pending = self._failures.get(method)
         if pending:
             raise pending.pop(0)
 
-    def _save(self) -> None:
-        if self._state is None:
+    def _save(self, finished: bool = False) -> None:
+        if self._state is None or (delivery_key.get() is not None and not finished):
             return
         rooms = [_room_data(room) for room in self.rooms.values()]
-        data = {"last_id": self._last_id, "lobby": getattr(self, "lobby", ""), "rooms": rooms}
+        data = {
+            "last_id": self._last_id,
+            "lobby": getattr(self, "lobby", ""),
+            "rooms": rooms,
+            "done": self._done,
+        }
         self._state.set(STATE_KEY, json.dumps(data, ensure_ascii=False))
 
     def _restore(self, saved: str) -> None:
         data = json.loads(saved)
         self._last_id, self.lobby = data["last_id"], data["lobby"]
+        self._done = data.get("done", {})
         for room in (_room_of(item) for item in data["rooms"]):
             self.rooms[room.id] = room
             self.messages.update((m.id, m) for m in room.messages)

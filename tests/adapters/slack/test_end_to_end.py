@@ -453,8 +453,9 @@ async def test_a_refused_web_api_call_is_explained_and_the_bot_carries_on(
     ws, _ = http
     slack.fail_next("conversations.create", "restricted_action")
     await ws.command(ALICE, LOBBY, "declare Ransomware at hospital")
+    # The incident is recorded; the room it lacks is explained as the last word.
     assert ws.last_text(LOBBY) == (
-        "The chat platform refused that: The workspace does not let the bot do that "
+        "The chat platform refused part of that: The workspace does not let the bot do that "
         "(restricted_action). What was recorded is kept."
     )
     assert slack.channels == {}

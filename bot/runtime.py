@@ -1,0 +1,274 @@
+"""The runtime: every inbound event and every due timer is one unit of work.
+
+An event is first recorded in the inbox (one intake thread, so in arrival order), then handled
+in its lane: the incident it concerns, or its room. Events of one lane are decided one at a time
+in arrival order; lanes run side by side. A decision runs in a database thread inside one
+transaction (snapshot with its version checked, log, timers, outbox, inbox mark); a stale
+version is decided again. After the commit the lane's outbox is delivered, then the next event
+is taken. The event loop itself never waits for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.core.store import StaleIncident, StorageLost, Store, Timer
+from bot.delivery import Deliverer, TryLater
+from bot.port import ChatPlatform, Inbound, Outbound
+from handlers.context import Refusal, Services
+from handlers.dispatch import answer, decode, encode, handle, route, storable
+from handlers.timers import fire
+
+log = logging.getLogger("rrt.runtime")
+T = TypeVar("T")
+
+DECISION_THREADS = 4
+MAX_RETRIES = 20  # a stale version is decided again, up to this many times
+RETRY_SECONDS = 5.0  # after a database or platform failure, try again this soon
+SORRY = "Sorry, that failed on our side. It is recorded; nothing already recorded was lost."
+NOT_RECORDED = (
+    "⚠️ Not recorded: the bot's database is not available ({why}). Nothing changed; "
+    "please send it again in a minute."
+)
+NOT_YET_HANDLED = (
+    "⚠️ Recorded, but the bot's database is failing ({why}); it will be handled as soon as "
+    "the database is back."
+)
+
+
+class CoroutineSuspended(RuntimeError):
+    """A decision awaited real I/O: it must speak only through the recording platforms."""
+
+
+def run_to_end(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a decision) to its end, on this thread."""
+    try:
+        work.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    work.close()
+    raise CoroutineSuspended("a decision awaited I/O inside its unit of work")
+
+
+@dataclass
+class _Lane:
+    lock: asyncio.Lock
+    users: int = 0
+
+
+class Runtime:
+    """Takes inbound events (it is every adapter's `on_inbound`) and due timers."""
+
+    def __init__(
+        self,
+        services: Services,
+        store: Store,
+        platforms: dict[str, ChatPlatform],
+        decision_threads: int = DECISION_THREADS,
+    ) -> None:
+        self.services = services
+        self.store = store
+        self.platforms = platforms  # the real ones, for delivery and storage-fault notices
+        self._intake = ThreadPoolExecutor(1, thread_name_prefix="rrt-intake")
+        self._workers = ThreadPoolExecutor(decision_threads, thread_name_prefix="rrt-db")
+        self._lanes: dict[str, _Lane] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._recovery: asyncio.TimerHandle | None = None
+        self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
+        self.deliverer = Deliverer(store, platforms, self.offload)
+
+    async def offload(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._workers, call)
+
+    def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+        self._intake.shutdown(wait=True)
+        self._workers.shutdown(wait=True)
+
+    # Inbound events
+
+    async def __call__(self, inbound: Inbound) -> None:
+        """Record the event, handle it and deliver what it decided."""
+        handling = await self.accept(inbound)
+        if handling is not None:
+            await handling
+
+    async def accept(self, inbound: Inbound) -> asyncio.Future[None] | None:
+        """Record the event and queue it in its lane; returns its handling (None for a repeat
+        or an event that could not be recorded, whose sender has been told)."""
+        inbound = storable(inbound)
+        loop = asyncio.get_running_loop()
+        try:
+            fresh, lane = await loop.run_in_executor(self._intake, self._record, inbound)
+        except (SQLAlchemyError, StorageLost, OSError) as error:
+            log.error("could not record %s %s: %s", inbound.platform, inbound.event_id, error)
+            await self._tell(inbound, NOT_RECORDED.format(why=_short(error)))
+            return None
+        if not fresh:
+            return None  # a retry or a duplicate delivery
+        # Queued in the order recorded: the lane lock serves waiters first come, first served.
+        return self._spawn(self._handle(inbound, lane))
+
+    async def _handle(self, inbound: Inbound, lane: str) -> None:
+        try:
+            await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
+        except (SQLAlchemyError, StorageLost) as error:  # kept in the inbox for later
+            await self._tell(inbound, NOT_YET_HANDLED.format(why=_short(error)))
+
+    def _record(self, inbound: Inbound) -> tuple[bool, str]:
+        fresh = self.store.record(inbound.platform, inbound.event_id, encode(inbound))
+        return fresh, route(self.services, inbound)
+
+    async def replay(self) -> int:
+        """Deliver what was decided but not sent, then handle events recorded but not handled,
+        oldest first. Returns how many events were handled."""
+        await self.drain_outbox()
+        pending = await self.offload(self.store.unhandled)
+        for _platform, _event_id, payload in pending:
+            await self._replay_one(decode(payload))
+        return len(pending)
+
+    async def _replay_one(self, inbound: Inbound) -> None:
+        lane = await self.offload(lambda: route(self.services, inbound))
+        await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
+
+    def _decide_event(self, inbound: Inbound, lane: str) -> None:
+        origin = f"{inbound.platform}:{inbound.event_id}"
+        reply_to = (inbound.platform, inbound.room_id)
+
+        def unit(decide: Callable[[], Coroutine[Any, Any, None]]) -> None:
+            with self.store.unit_of_work(origin=origin, lane=lane, reply_to=reply_to):
+                if self.store.is_handled(inbound.platform, inbound.event_id):
+                    return
+                run_to_end(decide())
+                self.store.mark_handled(inbound.platform, inbound.event_id)
+
+        try:
+            self._decided_again(lambda: unit(lambda: handle(self.services, inbound)))
+        except Refusal as refusal:  # nothing it wrote is kept: answer, and count it handled
+            said = str(refusal)
+            unit(lambda: answer(self.services, inbound, said))
+        except (SQLAlchemyError, StorageLost):
+            raise
+        except Exception:
+            log.exception("failed to handle %s", origin)
+            unit(lambda: answer(self.services, inbound, SORRY))
+
+    def _decided_again(self, decide: Callable[[], T]) -> T:
+        for _ in range(MAX_RETRIES):
+            try:
+                return decide()
+            except StaleIncident as stale:
+                log.info("decided again: %s", stale)
+        return decide()
+
+    # Timers
+
+    async def fire_due(self, now: datetime | None = None) -> list[Timer]:
+        """Fire every timer due by `now`, each once, in its incident's lane."""
+        moment = now or self.services.clock.now()
+        fired: list[Timer] = []
+        for timer in await self.offload(lambda: self.store.due(moment)):
+            won = await self._in_lane(timer.incident_id, lambda t=timer: self._fire(t, moment))  # type: ignore[misc]
+            if won:
+                fired.append(timer)
+        return fired
+
+    def _fire(self, timer: Timer, now: datetime) -> bool:
+        def unit(run: bool) -> bool:
+            with self.store.unit_of_work(origin=f"timer:{timer.id}", lane=timer.incident_id):
+                if not self.store.claim(timer.id, now):
+                    return False  # fired already, here or by another process
+                if run:
+                    run_to_end(fire(self.services, timer, now))
+                return True
+
+        try:
+            return self._decided_again(lambda: unit(True))
+        except (SQLAlchemyError, StorageLost):
+            raise
+        except Exception:  # a failing timer is marked fired rather than firing forever
+            log.exception("%s: timer %s %s failed", timer.incident_id, timer.kind, timer.key)
+            return unit(False)
+
+    # Lanes and delivery
+
+    async def _in_lane(self, lane: str, decide: Callable[[], T]) -> T:
+        entry = self._lanes.setdefault(lane, _Lane(asyncio.Lock()))
+        entry.users += 1
+        try:
+            async with entry.lock:
+                try:
+                    result = await self.offload(decide)
+                except (SQLAlchemyError, StorageLost) as error:
+                    self._recover_later(error)
+                    raise
+                if self.after_commit is not None:
+                    self.after_commit()
+                await self._deliver(lane)
+                return result
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._lanes[lane]
+
+    async def _deliver(self, lane: str) -> None:
+        try:
+            await self.deliverer.drain(lane)
+        except TryLater:
+            self._recover_later(None)
+        except (SQLAlchemyError, StorageLost) as error:
+            self._recover_later(error)
+
+    async def drain_outbox(self) -> None:
+        """Deliver every pending effect, lane by lane, each lane in order."""
+        for lane in await self.deliverer.lanes():
+            await self._in_lane(lane, lambda: None)
+
+    def _recover_later(self, error: Exception | None) -> None:
+        """After a failure, try again soon: pending effects, then unhandled events."""
+        if error is not None:
+            log.error("database failure: %s", error)
+        if self._recovery is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._recovery = loop.call_later(RETRY_SECONDS, self._recover)
+
+    def _recover(self) -> None:
+        self._recovery = None
+        self._spawn(self.replay())
+
+    async def _tell(self, inbound: Inbound, text: str) -> None:
+        """Speak straight to the platform: used only when the database cannot take an effect."""
+        platform = self.platforms.get(inbound.platform)
+        if platform is None:
+            return
+        try:
+            await platform.send(inbound.room_id, Outbound(text=text))
+        except Exception as error:
+            log.warning("could not tell %s: %r", inbound.room_id, error)
+
+    def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling failed", exc_info=task.exception())
+
+
+def _short(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).splitlines()[0]
+    return text[:120]

@@ -1,0 +1,100 @@
+"""Knowing that the database is still the one the bot started on.
+
+A SQLite file deleted under a running process stays readable through its open handle, and one
+replaced or cut short answers as a new, empty database would: either way the bot would go on
+writing a record nobody will find. Every unit of work first checks the file (same inode, still
+there) and the identity token written into the database when it was created.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
+from sqlmodel import Session, select
+
+from bot.core.store import StorageLost
+from storage.tables import KeyValueRow, table_of
+from storage.upsert import insert_new
+
+IDENTITY_KEY = "db:identity"
+_IDENTITY = select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
+
+
+@dataclass
+class DatabaseIdentity:
+    token: str
+    path: Path | None = None  # the SQLite file, if any
+    inode: tuple[int, int] | None = None
+    lost: str = ""  # once lost, the store stays refused
+
+    @classmethod
+    def of(cls, engine: Engine) -> DatabaseIdentity:
+        with Session(engine) as session, session.begin():
+            insert_new(
+                session,
+                table_of(KeyValueRow),
+                {"key": IDENTITY_KEY, "value": uuid.uuid4().hex},
+                ["key"],
+            )
+            token = session.exec(
+                select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
+            ).one()
+        path = sqlite_file(engine)
+        inode = _inode(path) if path is not None else None
+        return cls(token=str(token), path=path, inode=inode)
+
+    def check(self, session: Session) -> None:
+        """Raise StorageLost unless this is still the database the bot started on."""
+        if self.lost:
+            raise StorageLost(self.lost)
+        if self.path is not None:
+            try:
+                inode = _inode(self.path)
+            except FileNotFoundError:
+                self._lose(f"the database file {self.path} was removed")
+            if inode != self.inode:
+                self._lose(f"the database file {self.path} was replaced")
+        try:
+            token = session.exec(
+                select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
+            ).first()
+        except DatabaseError as error:
+            if "no such table" in str(error) or "malformed" in str(error):
+                self._lose(f"the database was emptied or damaged ({error.orig})")
+            raise
+        if token != self.token:
+            self._lose("the database was replaced by another one")
+
+    def _lose(self, why: str) -> None:
+        self.lost = why + "; the bot writes nothing more until it is restored and restarted"
+        raise StorageLost(self.lost)
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return Path(str(database))
+
+
+def refuse_damaged_file(path: Path) -> None:
+    """At start: an existing file that is empty or not SQLite is not silently made anew."""
+    if not path.exists():
+        return
+    with path.open("rb") as file:
+        header = file.read(16)
+    if header != b"SQLite format 3\x00":
+        raise StorageLost(
+            f"{path} exists but is empty or not a SQLite database; restore it from a backup, "
+            "or move it away to start a new record"
+        )
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
