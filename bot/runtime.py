@@ -38,6 +38,7 @@ NOT_RECORDED = (
     "⚠️ Not recorded: the bot's database is not available ({why}). Nothing changed; "
     "please send it again in a minute."
 )
+RECORD_LOST = "⚠️ Not recorded: {why}. Nothing changed; tell the bot's operator."
 NOT_YET_HANDLED = (
     "⚠️ Recorded, but the bot's database is failing ({why}); it will be handled as soon as "
     "the database is back."
@@ -102,6 +103,11 @@ class Runtime:
         if handling is not None:
             await handling
 
+    async def enqueue(self, inbound: Inbound) -> None:
+        """Record the event and queue it, without waiting for its handling: a sync loop reads
+        on while events of other incidents are decided side by side, each lane in order."""
+        await self.accept(inbound)
+
     async def accept(self, inbound: Inbound) -> asyncio.Future[None] | None:
         """Record the event and queue it in its lane; returns its handling (None for a repeat
         or an event that could not be recorded, whose sender has been told)."""
@@ -109,7 +115,11 @@ class Runtime:
         loop = asyncio.get_running_loop()
         try:
             fresh, lane = await loop.run_in_executor(self._intake, self._record, inbound)
-        except (SQLAlchemyError, StorageLost, OSError) as error:
+        except StorageLost as lost:
+            log.error("not recording %s %s: %s", inbound.platform, inbound.event_id, lost)
+            await self._tell(inbound, RECORD_LOST.format(why=lost))
+            return None
+        except (SQLAlchemyError, OSError) as error:
             log.error("could not record %s %s: %s", inbound.platform, inbound.event_id, error)
             await self._tell(inbound, NOT_RECORDED.format(why=_short(error)))
             return None

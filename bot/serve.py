@@ -70,7 +70,7 @@ def matrix_platform(settings: MatrixSettings, bot: Bot) -> MatrixAdapter:
     return MatrixAdapter(
         connection,
         bot.store.kv,
-        bot.dispatcher,
+        bot.dispatcher.enqueue,
         accept_invite_from=invite_policy(bot.services.roster, settings.trusted_servers),
         space_room_id=settings.space_id,
         encrypt=settings.encrypt,

@@ -149,6 +149,7 @@ class SqlStore:
             "handled": False,
         }
         with _using(self.engine) as session:
+            self.identity.check(session)  # never accept an event into a record nobody keeps
             return insert_new(session, table_of(InboxRow), values, ["platform", "event_id"])
 
     def mark_handled(self, platform: str, event_id: str) -> None:

@@ -21,13 +21,21 @@ from bot.adapters.matrix.settings import MatrixSettings
 from bot.adapters.matrix.state import MatrixState
 from bot.adapters.matrix.sync import SyncLoop
 from bot.core.store import KeyValue
-from bot.port import InboundHandler, Outbound, PlatformError, RoomSpec, SentMessage
+from bot.port import (
+    InboundHandler,
+    Outbound,
+    PlatformError,
+    RoomSpec,
+    SentMessage,
+    delivery_key,
+)
 
 log = logging.getLogger(__name__)
 
 FORBIDDEN = "M_FORBIDDEN"
 NOT_FOUND = "M_NOT_FOUND"
 FALLBACK_ROOM_VERSION = "10"
+TRANSACTIONS = uuid.UUID("5d0f4f2e-2b1a-4c55-9d0e-7272746d7478")  # namespace of our txn ids
 
 
 class MatrixAdapter:
@@ -131,8 +139,15 @@ class MatrixAdapter:
     async def _send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
         if self._encryption is not None:
             await self._encryption.before_send(room_id)
-        # One transaction id for every retry, so the homeserver stores the event once.
-        transaction = uuid.uuid4().hex
+        # One transaction id for every retry, so the homeserver stores the event once; derived
+        # from the effect's key, so that delivering the effect again after a crash (same
+        # device) returns the event sent the first time.
+        key = delivery_key.get()
+        transaction = (
+            uuid.uuid5(TRANSACTIONS, f"{key}|{room_id}|{event_type}").hex
+            if key is not None
+            else uuid.uuid4().hex
+        )
         response = await self._calls(
             f"send {event_type}",
             lambda: self._client.room_send(

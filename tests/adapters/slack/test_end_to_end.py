@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import json
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +55,7 @@ APP_TOKEN = "xapp-1-end-to-end"
 SIGNING_SECRET = "e2e0signing0secret0000000000000a"
 LOBBY = "C0LOBBY01"
 ALICE, BOB, CARLA = "UALICE", "UBOB", "UCARLA"
+LOCK_SECONDS = 10.0
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 WAIT_SECONDS = 5.0  # only a failing test waits this long
 ANSWERED_BY_THREAD_REPLY = "Q3"
@@ -411,6 +414,75 @@ async def test_a_whole_incident_over_socket_mode(
 ) -> None:
     await run_whole_incident(socket, clock)
     assert_recorded_whole_incident(bot, tmp_path / "rrt.db")
+
+
+# ---- concurrency
+
+
+async def test_eight_answers_and_a_tlp_raise_at_once_all_keep_their_change(
+    http: tuple[Workspace, SignedHttp], bot: Bot
+) -> None:
+    ws, _ = http
+    await ws.command(ALICE, LOBBY, "declare Ransomware at hospital")
+    room = ws.war_room("inc-2026-0001-")
+    answers = [f"answer {q} {WORKED_EXAMPLE[q]}" for q in list(WORKED_EXAMPLE)[:8]]
+    await asyncio.gather(
+        *(ws.command(BOB if n % 2 else CARLA, room, text) for n, text in enumerate(answers)),
+        ws.command(ALICE, room, "tlp amber+strict"),
+    )
+
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert sorted(incident.answers) == sorted(list(WORKED_EXAMPLE)[:8])
+    assert incident.tlp.value == "TLP:AMBER+STRICT"
+    log = bot.store.log("INC-2026-0001")
+    assert sorted(r.event.data["question"] for r in log if r.event.kind == "answered") == sorted(
+        list(WORKED_EXAMPLE)[:8]
+    )
+    assert [r.event.data["to_tlp"] for r in log if r.event.kind == "tlp_changed"] == [
+        "TLP:AMBER+STRICT"
+    ]
+    assert bot.store.unhandled() == []
+
+
+# ---- storage faults
+
+
+async def test_a_write_lock_held_elsewhere_for_ten_seconds_delays_no_ack(
+    http: tuple[Workspace, SignedHttp], bot: Bot, tmp_path: Path
+) -> None:
+    ws, signed = http
+    await ws.command(ALICE, LOBBY, "declare Ransomware at hospital")
+    room = ws.war_room("inc-2026-0001-")
+    holder = sqlite3.connect(tmp_path / "rrt.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long write
+    try:
+        body = form(
+            {
+                **slash_command("note Backups offline", "trig-locked"),
+                "user_id": ALICE,
+                "channel_id": room,
+            }
+        )
+        started = time.monotonic()
+        assert (
+            await signed.post(
+                body, "application/x-www-form-urlencoded", signed_headers(body, SIGNING_SECRET)
+            )
+            == 200
+        )
+        acked_after = time.monotonic() - started
+        await asyncio.sleep(LOCK_SECONDS)
+        assert "command:trig-locked" not in ws.deliveries.handled  # still waiting on the lock
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    await ws.deliveries.wait_for("command:trig-locked")
+    assert acked_after < 1.0
+    assert ws.last_text(room) == "Noted in INC-2026-0001."
+    assert [r.event.data["text"] for r in bot.store.log() if r.event.kind == "note"] == [
+        "Backups offline"
+    ]
 
 
 # ---- delivery failures
