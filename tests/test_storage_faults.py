@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -41,14 +42,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Write a file until the filesystem is full; returns it, to be removed to free the space."""
     filler = disk / "filler"
-    with filler.open("wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * 65536)
-                file.flush()
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
+    with filler.open("wb") as file, pytest.raises(OSError, match="No space left") as full:
+        _write_forever(file)
+    assert full.value.errno == errno.ENOSPC
     return filler
+
+
+def _write_forever(file: BinaryIO) -> None:
+    while True:
+        file.write(b"\0" * 65536)
+        file.flush()
 
 
 def wired(folder: Path) -> tuple[Bot, ConsolePlatform]:
