@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from bot.core.store import Outbox, StoredEffect
 from bot.effects import parse_ref, perform, ref, refs_in, substitute
-from bot.port import ChatPlatform, Outbound, PlatformError, delivery_key
+from bot.port import ChatPlatform, Outbound, PlatformError, delivery_key, delivery_retried
 
 log = logging.getLogger("rrt.delivery")
 
@@ -88,6 +88,7 @@ class Deliverer:
             return
         await self._offload(lambda: self._outbox.attempted(effect.id))
         token = delivery_key.set(effect.key)
+        retried = delivery_retried.set(effect.attempts > 0)
         try:
             result = await perform(platform, effect.kind, args)
         except PlatformError as error:
@@ -109,6 +110,7 @@ class Deliverer:
             raise TryLater(effect.lane) from error
         finally:
             delivery_key.reset(token)
+            delivery_retried.reset(retried)
         refs = {ref(effect.key, name): real for name, real in result.items()}
         await self._offload(lambda: self._outbox.delivered(effect, json.dumps(result), refs))
 

@@ -125,3 +125,6 @@ InboundHandler = Callable[[Inbound], Awaitable[None]]
 # derives its own request id from it (a Matrix transaction id), so that delivering the same
 # effect again after a crash returns the first result instead of acting twice.
 delivery_key: ContextVar[str | None] = ContextVar("rrt_delivery_key", default=None)
+# True when an earlier delivery of the same effect was attempted and its result never recorded
+# (a crash in between): a platform without request ids looks for what that attempt made.
+delivery_retried: ContextVar[bool] = ContextVar("rrt_delivery_retried", default=False)
