@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.adapter_state import WriteBehind
 from bot.core.clock import Clock, SystemClock
 from bot.core.roster import Roster
 from bot.core.triage import Questionnaire
@@ -26,6 +27,7 @@ class Bot:
     store: SqlStore
     settings: Settings
     scheduler: Scheduler
+    adapter_state: WriteBehind  # what Slack and Matrix remember, written off the event loop
     platforms: list[ChatPlatform] = field(default_factory=list)
 
     def attach(self, platform: ChatPlatform) -> None:
@@ -41,12 +43,14 @@ class Bot:
         """Deliver what was decided before a restart, handle what was recorded but not
         handled, then start the timers (those that fell due meanwhile fire now, once)."""
         replayed = await self.dispatcher.replay()
+        self.dispatcher.release()
         await self.scheduler.start()
         return replayed
 
     def close(self) -> None:
         self.scheduler.stop()
         self.dispatcher.close()
+        self.adapter_state.close()
         self.store.close()
 
 
@@ -86,6 +90,7 @@ def build(
         store=store,
         settings=settings,
         scheduler=Scheduler(services, runtime),
+        adapter_state=WriteBehind(store.kv),
     )
 
 

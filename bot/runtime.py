@@ -84,6 +84,8 @@ class Runtime:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._recovery: asyncio.TimerHandle | None = None
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
+        self._open = asyncio.Event()
+        self._open.set()
         self.deliverer = Deliverer(store, platforms, self.offload)
 
     async def offload(self, call: Callable[[], T]) -> T:
@@ -128,7 +130,16 @@ class Runtime:
         # Queued in the order recorded: the lane lock serves waiters first come, first served.
         return self._spawn(self._handle(inbound, lane))
 
+    def hold(self) -> None:
+        """Record new events but handle none until `release`: at start, what a crash left
+        (effects to deliver, events to handle) goes first."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     async def _handle(self, inbound: Inbound, lane: str) -> None:
+        await self._open.wait()
         try:
             await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
         except (SQLAlchemyError, StorageLost) as error:  # kept in the inbox for later

@@ -30,7 +30,7 @@ class Runnable(ChatPlatform, Protocol):
 def slack_platform(settings: SlackSettings, bot: Bot) -> SlackAdapter:
     return SlackAdapter(
         bot_token=_secret(settings.bot_token),
-        store=bot.store.kv,
+        store=bot.adapter_state,
         on_inbound=bot.dispatcher,
         mode=settings.mode,
         app_token=_secret(settings.app_token),
@@ -69,7 +69,7 @@ def matrix_platform(settings: MatrixSettings, bot: Bot) -> MatrixAdapter:
     )
     return MatrixAdapter(
         connection,
-        bot.store.kv,
+        bot.adapter_state,
         bot.dispatcher.enqueue,
         accept_invite_from=invite_policy(bot.services.roster, settings.trusted_servers),
         space_room_id=settings.space_id,
@@ -95,6 +95,7 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    bot.dispatcher.hold()  # events arriving now wait for what a crash left to be finished
     try:
         for platform in platforms:
             await platform.start()

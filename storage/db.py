@@ -27,6 +27,19 @@ def make_engine(url: str) -> Engine:
     raise ValueError(f"unsupported database URL {parsed!r}; use sqlite:///<path> or postgresql://")
 
 
+def reader_for(engine: Engine) -> Engine:
+    """An engine for reads alone. On a SQLite file its transactions start deferred, taking no
+    write lock, so that a read never waits for a writer (in WAL mode readers see the last
+    commit); elsewhere the engine itself."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine
+    connect_args = {"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S}
+    reader = create_engine(engine.url, connect_args=connect_args)
+    event.listen(reader, "connect", _configure_sqlite_connection)
+    event.listen(reader, "begin", _begin_deferred)
+    return reader
+
+
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
@@ -58,6 +71,10 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _begin_immediate(connection: Any) -> None:

@@ -17,7 +17,7 @@ from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
 from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer
 from storage import log
-from storage.db import make_engine
+from storage.db import make_engine, reader_for
 from storage.identity import DatabaseIdentity, refuse_damaged_file, sqlite_file
 from storage.migrations import migrate
 from storage.tables import (
@@ -42,11 +42,12 @@ class RoomAlreadyBound(Exception):
 class SqlKeyValue:
     """`bot.core.store.KeyValue` over the `key_values` table."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
         self._engine = engine
+        self._reader = reader or engine
 
     def get(self, key: str) -> str | None:
-        with _using(self._engine) as session:
+        with _using(self._reader) as session:
             row = session.get(KeyValueRow, key)
             return row.value if row else None
 
@@ -63,12 +64,14 @@ class SqlStore:
 
     def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
         self.engine = engine
-        self.kv = SqlKeyValue(engine)
+        self.reader = reader_for(engine)
+        self.kv = SqlKeyValue(engine, self.reader)
         self._clock = clock or SystemClock()
         self.identity = DatabaseIdentity.of(engine)
 
     def close(self) -> None:
         self.engine.dispose()
+        self.reader.dispose()
 
     # UnitOfWork
 
@@ -104,7 +107,7 @@ class SqlStore:
             log.append(session, events)
 
     def get(self, incident_id: str) -> Incident | None:
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             row = session.get(IncidentRow, incident_id)
             return _incident(row) if row else None
 
@@ -114,7 +117,7 @@ class SqlStore:
             .join(RoomRow, col(RoomRow.incident_id) == col(IncidentRow.id))
             .where(RoomRow.platform == platform, RoomRow.room_id == room_id)
         )
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             row = session.exec(query).first()
             return _incident(row) if row else None
 
@@ -125,7 +128,7 @@ class SqlStore:
         return self._incidents(open_only=False)
 
     def log(self, incident_id: str | None = None) -> list[LogRecord]:
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return log.records(session, incident_id)
 
     def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
@@ -134,7 +137,7 @@ class SqlStore:
             upsert(session, table_of(PromptRow), {**values, "key": key}, ["platform", "message_id"])
 
     def prompt(self, platform: str, message_id: str) -> tuple[str, str] | None:
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             row = session.get(PromptRow, (platform, message_id))
             return (row.incident_id, row.key) if row else None
 
@@ -160,12 +163,12 @@ class SqlStore:
         query = select(InboxRow.handled).where(
             InboxRow.platform == platform, InboxRow.event_id == event_id
         )
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return bool(session.exec(query).first())
 
     def unhandled(self) -> list[tuple[str, str, str]]:
         query = select(InboxRow).where(col(InboxRow.handled).is_(False)).order_by(col(InboxRow.id))
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return [(row.platform, row.event_id, row.payload) for row in session.exec(query)]
 
     # Outbox
@@ -195,11 +198,11 @@ class SqlStore:
         query = select(OutboxRow).where(col(OutboxRow.done).is_(False))
         if lane is not None:
             query = query.where(OutboxRow.lane == lane)
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return [_effect(row) for row in session.exec(query.order_by(col(OutboxRow.id)))]
 
     def effect(self, key: str) -> tuple[StoredEffect, str | None, bool] | None:
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
             return (_effect(row), row.result, row.done) if row else None
 
@@ -269,7 +272,7 @@ class SqlStore:
             .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_(None))
             .order_by(col(TimerRow.due_at), col(TimerRow.id))
         )
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return [_timer(row) for row in session.exec(query)]
 
     def due(self, now: datetime) -> list[Timer]:
@@ -278,7 +281,7 @@ class SqlStore:
             .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= to_utc(now))
             .order_by(col(TimerRow.due_at), col(TimerRow.id))
         )
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return [_timer(row) for row in session.exec(query)]
 
     def claim(self, timer_id: int, now: datetime) -> bool:
@@ -292,12 +295,12 @@ class SqlStore:
             .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_not(None))
             .order_by(col(TimerRow.fired_at), col(TimerRow.id))
         )
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return [_timer(row) for row in session.exec(query)]
 
     def next_due_at(self) -> datetime | None:
         query = select(func.min(TimerRow.due_at)).where(col(TimerRow.fired_at).is_(None))
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             found = session.exec(query).first()
             return from_db(found) if found is not None else None
 
@@ -305,7 +308,7 @@ class SqlStore:
         query = select(IncidentRow).order_by(col(IncidentRow.year), col(IncidentRow.seq))
         if open_only:
             query = query.where(col(IncidentRow.is_open).is_(True))
-        with _using(self.engine) as session:
+        with _using(self.reader) as session:
             return [_incident(row) for row in session.exec(query)]
 
 

@@ -77,7 +77,10 @@ class ConsolePlatform:
         self._state = state
         saved = state.get(STATE_KEY) if state is not None else None
         if saved is None:
-            self.lobby = self._new_room("lobby", private=False).id
+            # Saved with the lobby's id: a state saved before would lose it to a crash.
+            self.lobby = self._new_id("room")
+            self.rooms[self.lobby] = ConsoleRoom(id=self.lobby, name="lobby", private=False)
+            self._save()
         else:
             self._restore(saved)
 
