@@ -59,6 +59,9 @@ class DatabaseIdentity:
                 self._lose(f"the database file {self.path} was removed")
             if inode != self.inode:
                 self._lose(f"the database file {self.path} was replaced")
+            # Cut short in place: an open connection would go on reading its cached pages.
+            if not _has_sqlite_header(self.path):
+                self._lose(f"the database file {self.path} was emptied or damaged")
         try:
             token = session.exec(
                 select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
@@ -86,13 +89,19 @@ def refuse_damaged_file(path: Path) -> None:
     """At start: an existing file that is empty or not SQLite is not silently made anew."""
     if not path.exists():
         return
-    with path.open("rb") as file:
-        header = file.read(16)
-    if header != b"SQLite format 3\x00":
+    if not _has_sqlite_header(path):
         raise StorageLost(
             f"{path} exists but is empty or not a SQLite database; restore it from a backup, "
             "or move it away to start a new record"
         )
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except FileNotFoundError:
+        return False
 
 
 def _inode(path: Path) -> tuple[int, int]:

@@ -108,7 +108,7 @@ class SqlStore:
 
     def get(self, incident_id: str) -> Incident | None:
         with _using(self.reader) as session:
-            row = session.get(IncidentRow, incident_id)
+            row = session.get(IncidentRow, incident_id, with_for_update=_locking(session))
             return _incident(row) if row else None
 
     def by_room(self, platform: str, room_id: str) -> Incident | None:
@@ -118,6 +118,8 @@ class SqlStore:
             .where(RoomRow.platform == platform, RoomRow.room_id == room_id)
         )
         with _using(self.reader) as session:
+            if _locking(session):
+                query = query.with_for_update(of=IncidentRow)
             row = session.exec(query).first()
             return _incident(row) if row else None
 
@@ -463,6 +465,13 @@ class _Work:
 
 
 _WORK: ContextVar[_Work | None] = ContextVar("rrt_unit_of_work", default=None)
+
+
+def _locking(session: Session) -> bool:
+    """Inside a unit of work on PostgreSQL, an incident is read with its row locked, so that
+    processes sharing the database decide one incident's events one at a time (SQLite's
+    transactions already hold the write lock from their start)."""
+    return _WORK.get() is not None and session.get_bind().dialect.name == "postgresql"
 
 
 @contextmanager

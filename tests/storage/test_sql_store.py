@@ -252,21 +252,40 @@ def test_handled_events_leave_the_unhandled_list(store: SqlStore) -> None:
     assert store.record("console", "evt-1", "redelivered") is False
 
 
-def test_the_first_write_while_handling_marks_the_event_handled_with_it(
+def test_marking_an_event_handled_in_a_unit_of_work_commits_with_its_writes(
     store: SqlStore,
 ) -> None:
     store.record("console", "evt-1", "note Backups are offline")
     note = LogEvent(kind="note", actor="bob", at=START, data={"text": "Backups are offline"})
 
-    with store.handling("console", "evt-1"):
-        assert store.unhandled() != []  # nothing written yet: a crash now replays it
+    with store.unit_of_work(origin="console:evt-1", lane="lobby"):
         store.append([note])
-        assert store.unhandled() == []  # written together with the note
+        store.mark_handled("console", "evt-1")
 
-    store.record("console", "evt-2", "status")
-    with store.handling("console", "evt-2"):
-        pass  # a command that writes nothing stays for the dispatcher to mark
-    assert store.unhandled() == [("console", "evt-2", "status")]
+    assert store.unhandled() == []
+    assert store.is_handled("console", "evt-1")
+    assert [record.event for record in store.log()] == [note]
+
+
+def test_marking_an_event_handled_is_rolled_back_with_its_unit_of_work(
+    store: SqlStore,
+) -> None:
+    store.record("console", "evt-1", "note Backups are offline")
+    note = LogEvent(kind="note", actor="bob", at=START, data={"text": "Backups are offline"})
+
+    def handle_and_fail() -> None:
+        with store.unit_of_work(origin="console:evt-1", lane="lobby"):
+            store.append([note])
+            store.mark_handled("console", "evt-1")
+            assert store.is_handled("console", "evt-1")  # seen inside its own transaction
+            raise RuntimeError("a failing handler")
+
+    with pytest.raises(RuntimeError):
+        handle_and_fail()
+
+    assert store.unhandled() == [("console", "evt-1", "note Backups are offline")]
+    assert not store.is_handled("console", "evt-1")
+    assert store.log() == []
 
 
 def test_inbox_times_come_from_the_clock(store: SqlStore, clock: FakeClock) -> None:

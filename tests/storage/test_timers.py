@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import timedelta
 
 import pytest
 
 from bot.core.events import LogEvent
-from bot.core.store import TimerAlreadyFired
 from storage.sql_store import SqlStore, open_store
 from tests.storage.conftest import START
 
@@ -81,32 +82,86 @@ def note(text: str) -> LogEvent:
     return LogEvent(kind="note", actor="bot", at=START, incident_id=INC, data={"text": text})
 
 
-def test_the_first_write_of_a_firing_marks_the_timer_fired_with_it(store: SqlStore) -> None:
+def notes(store: SqlStore) -> list[str]:
+    return [record.event.data["text"] for record in store.log(INC)]
+
+
+def test_a_claim_in_a_unit_of_work_commits_with_its_writes(store: SqlStore) -> None:
     store.schedule(INC, "ack", "analyst/bob", START)
     (timer,) = store.due(START)
-    with store.claiming(timer, START) as claim:
-        assert store.due(START) == [timer]  # nothing written yet: still pending
+
+    with store.unit_of_work(origin=f"timer:{timer.id}", lane=INC):
+        assert store.claim(timer.id, START) is True
         store.append([note("paging on")])
-        assert claim.won
-        assert store.due(START) == []
-        store.append([note("second write")])  # claims nothing more
-    assert [t.id for t in store.fired(INC)] == [timer.id]
+        store.schedule(INC, "ack", "analyst/carol", START + timedelta(minutes=15))
+
+    (fired,) = store.fired(INC)
+    assert fired.id == timer.id
+    assert notes(store) == ["paging on"]
+    assert [t.key for t in store.pending_timers(INC)] == ["analyst/carol"]
 
 
-def test_a_firing_that_writes_nothing_claims_the_timer_at_its_end(store: SqlStore) -> None:
-    store.schedule(INC, "clock", "nis2", START)
-    (timer,) = store.due(START)
-    with pytest.raises(RuntimeError), store.claiming(timer, START):
-        raise RuntimeError("a failing handler")  # claimed anyway: no endless retries
-    assert store.due(START) == []
-
-
-def test_a_timer_another_process_fired_aborts_the_write(store: SqlStore) -> None:
+def test_a_unit_of_work_that_raises_leaves_its_timer_pending(store: SqlStore) -> None:
     store.schedule(INC, "ack", "analyst/bob", START)
     (timer,) = store.due(START)
-    with store.claiming(timer, START) as claim:
-        assert store.claim(timer.id, START)  # the other process wins
-        with pytest.raises(TimerAlreadyFired):
-            store.append([note("too late")])
-    assert not claim.won
-    assert [r.event.data["text"] for r in store.log(INC)] == []
+
+    def fire_and_fail() -> None:
+        with store.unit_of_work(origin=f"timer:{timer.id}", lane=INC):
+            assert store.claim(timer.id, START) is True
+            store.append([note("paging on")])
+            store.schedule(INC, "ack", "analyst/carol", START + timedelta(minutes=15))
+            raise RuntimeError("a failing handler")
+
+    with pytest.raises(RuntimeError):
+        fire_and_fail()
+
+    assert store.due(START) == [timer]
+    assert store.fired(INC) == []
+    assert notes(store) == []
+    assert store.pending_timers(INC) == [timer]
+
+
+def test_a_timer_another_store_claimed_is_not_claimed_in_a_unit_of_work(
+    store: SqlStore, store_url: str
+) -> None:
+    store.schedule(INC, "ack", "analyst/bob", START)
+    (timer,) = store.due(START)
+    other = open_store(store_url)
+    try:
+        assert other.claim(timer.id, START) is True
+
+        with store.unit_of_work(origin=f"timer:{timer.id}", lane=INC):
+            won = store.claim(timer.id, START)
+            if won:
+                store.append([note("fired twice")])
+    finally:
+        other.close()
+
+    assert won is False
+    assert notes(store) == []
+    assert len(store.fired(INC)) == 1
+
+
+@pytest.mark.parametrize("outcome", ["committed", "rolled back"])
+def test_a_claim_by_another_store_waits_for_the_unit_of_work_that_claimed_first(
+    store: SqlStore, store_url: str, outcome: str
+) -> None:
+    store.schedule(INC, "ack", "analyst/bob", START)
+    (timer,) = store.due(START)
+    other = open_store(store_url)
+    results: list[bool] = []
+    # A thread starts outside the unit of work, as another process would be.
+    rival = threading.Thread(target=lambda: results.append(other.claim(timer.id, START)))
+    try:
+        with contextlib.suppress(RuntimeError), store.unit_of_work(origin="timer", lane=INC):
+            assert store.claim(timer.id, START) is True
+            rival.start()  # blocks on the claimed row (or the SQLite write lock)
+            if outcome == "rolled back":
+                raise RuntimeError("a failing handler")
+        rival.join(timeout=20)
+    finally:
+        other.close()
+
+    assert not rival.is_alive()
+    assert results == [outcome == "rolled back"]
+    assert len(store.fired(INC)) == 1

@@ -13,7 +13,8 @@ def test_upsert_inserts_then_overwrites(store: SqlStore) -> None:
         upsert(session, table_of(KeyValueRow), {"key": "a", "value": "2"}, ["key"])
 
     with Session(store.engine) as session:
-        assert [(row.key, row.value) for row in session.exec(select(KeyValueRow))] == [("a", "2")]
+        found = session.exec(select(KeyValueRow).where(KeyValueRow.key == "a"))
+        assert [(row.key, row.value) for row in found] == [("a", "2")]
 
 
 def test_insert_new_keeps_the_first_row(store: SqlStore) -> None:

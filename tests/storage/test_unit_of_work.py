@@ -1,0 +1,465 @@
+"""Units of work: one transaction per decision, incidents held to the version they were loaded
+at, effects in the outbox, and a database that must still be the one the bot started on."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.core.clock import FakeClock
+from bot.core.events import LogEvent
+from bot.core.incident import WarRoom
+from bot.core.lifecycle import State
+from bot.core.store import StaleIncident, StorageLost
+from storage.db import database_url_for_path
+from storage.log import verify
+from storage.sql_store import SqlStore, open_store
+from storage.tables import IncidentRow, OutboxRow
+from tests.storage.conftest import START
+from tests.storage.test_sql_store import declared, make_incident
+
+INC = "INC-2026-0001"
+
+
+def version(store: SqlStore, incident_id: str = INC) -> int:
+    with Session(store.engine) as session:
+        row = session.get(IncidentRow, incident_id)
+        assert row is not None
+        return row.version
+
+
+def note(text: str) -> LogEvent:
+    return LogEvent(kind="note", actor="bob", at=START, incident_id=INC, data={"text": text})
+
+
+# One transaction
+
+
+def decide_everything(store: SqlStore) -> None:
+    """What one decision may write: snapshot, log, timers, prompt, outbox, inbox mark, kv."""
+    incident = make_incident(INC, rooms={})
+    store.save(incident, [declared(incident)])
+    store.append([note("paged the analyst")])
+    store.schedule(INC, "ack", "analyst/bob", START + timedelta(minutes=15))
+    (checkin,) = store.due(START)
+    assert store.claim(checkin.id, START)
+    store.bind_prompt("console", "m-1", INC, "triage:Q3")
+    store.add_effect("console", "send", json.dumps({"room_id": "lobby", "text": "declared"}))
+    store.mark_handled("console", "evt-1")
+    store.kv.set("console:cursor", "7")
+
+
+def test_everything_a_unit_of_work_writes_commits_together(store: SqlStore) -> None:
+    store.record("console", "evt-1", "declare")
+    store.schedule(INC, "checkin", "due", START)
+
+    with store.unit_of_work(origin="console:evt-1", lane="lobby", reply_to=("console", "lobby")):
+        decide_everything(store)
+
+    assert store.get(INC) == make_incident(INC, rooms={})
+    assert [record.event.kind for record in store.log(INC)] == ["declared", "note"]
+    assert verify(store.engine).ok
+    assert [t.key for t in store.pending_timers(INC)] == ["analyst/bob"]
+    assert [t.kind for t in store.fired(INC)] == ["checkin"]
+    assert store.prompt("console", "m-1") == (INC, "triage:Q3")
+    (effect,) = store.pending_effects("lobby")
+    assert (effect.key, effect.kind, effect.origin) == (
+        "console:evt-1#1",
+        "send",
+        ("console", "lobby"),
+    )
+    assert store.unhandled() == []
+    assert store.kv.get("console:cursor") == "7"
+
+
+def test_a_unit_of_work_that_raises_writes_nothing(store: SqlStore) -> None:
+    store.record("console", "evt-1", "declare")
+    store.schedule(INC, "checkin", "due", START)
+
+    def decide_and_fail() -> None:
+        with store.unit_of_work(origin="console:evt-1", lane="lobby"):
+            decide_everything(store)
+            raise RuntimeError("a failing handler")
+
+    with pytest.raises(RuntimeError):
+        decide_and_fail()
+
+    assert store.get(INC) is None
+    assert store.log() == []
+    assert verify(store.engine).ok
+    assert [t.kind for t in store.pending_timers(INC)] == ["checkin"]
+    assert store.fired(INC) == []
+    assert store.prompt("console", "m-1") is None
+    assert store.pending_effects() == []
+    assert store.unhandled() == [("console", "evt-1", "declare")]
+    assert store.kv.get("console:cursor") is None
+
+
+def test_units_of_work_do_not_nest(store: SqlStore) -> None:
+    def nested() -> None:
+        with store.unit_of_work(origin="b", lane="lobby"):
+            pass
+
+    with store.unit_of_work(origin="a", lane="lobby"), pytest.raises(RuntimeError, match="nest"):
+        nested()
+
+
+# Incident versions
+
+
+def test_an_incident_saved_twice_in_one_unit_of_work_goes_up_one_version(
+    store: SqlStore,
+) -> None:
+    store.save(make_incident(INC), [])
+    assert version(store) == 1
+
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        incident = store.get(INC)
+        assert incident is not None
+        store.save(incident.model_copy(update={"state": State.RESPONSE}), [])
+        store.save(incident.model_copy(update={"state": State.CONTAINED}), [])
+
+    assert version(store) == 2
+    stored = store.get(INC)
+    assert stored is not None
+    assert stored.state == State.CONTAINED
+
+
+def test_an_incident_created_and_saved_again_in_one_unit_of_work_is_at_version_one(
+    store: SqlStore,
+) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane="lobby"):
+        incident = make_incident(INC)
+        store.save(incident, [declared(incident)])
+        store.save(incident.model_copy(update={"state": State.RESPONSE}), [])
+
+    assert version(store) == 1
+
+
+def test_each_unit_of_work_that_saves_an_incident_goes_up_one_version(store: SqlStore) -> None:
+    store.save(make_incident(INC), [])
+    for _ in range(3):
+        with store.unit_of_work(origin="console:evt", lane=INC):
+            incident = store.by_room("console", "war-1")
+            assert incident is not None
+            store.save(incident, [])
+
+    assert version(store) == 4
+
+
+@pytest.mark.postgres
+def test_an_incident_another_store_saved_since_it_was_loaded_is_stale(
+    fresh_postgres_url: str, clock: FakeClock
+) -> None:
+    store = open_store(fresh_postgres_url, clock)
+    other = open_store(fresh_postgres_url, clock)
+    try:
+        store.save(make_incident(INC), [])
+
+        def save_elsewhere() -> None:
+            incident = other.get(INC)
+            assert incident is not None
+            other.save(incident.model_copy(update={"title": "Elsewhere"}), [note("elsewhere")])
+
+        def decide() -> None:
+            with store.unit_of_work(origin="console:evt-1", lane=INC):
+                (incident,) = store.open_incidents()
+                # Another process, with its own transaction, commits meanwhile.
+                rival = threading.Thread(target=save_elsewhere)
+                rival.start()
+                rival.join()
+                store.save(incident.model_copy(update={"state": State.RESPONSE}), [note("here")])
+
+        with pytest.raises(StaleIncident, match=INC):
+            decide()
+
+        stored = store.get(INC)
+        assert stored is not None
+        assert (stored.title, stored.state) == ("Elsewhere", State.TRIAGE)
+        assert [record.event.data["text"] for record in store.log(INC)] == ["elsewhere"]
+        assert version(store) == 2
+    finally:
+        other.close()
+        store.close()
+
+
+def test_on_sqlite_another_store_waits_for_the_unit_of_work_instead(
+    file_store: SqlStore, db_file: Path, clock: FakeClock
+) -> None:
+    # The unit of work holds the SQLite write lock from its start, so no save comes between
+    # its load and its save: the other process's save follows the commit.
+    file_store.save(make_incident(INC), [])
+    other = open_store(database_url_for_path(db_file), clock)
+    saved = threading.Event()
+
+    def save_elsewhere() -> None:
+        incident = make_incident(INC, title="Elsewhere")
+        other.save(incident, [note("elsewhere")])
+        saved.set()
+
+    rival = threading.Thread(target=save_elsewhere)
+    try:
+        with file_store.unit_of_work(origin="console:evt-1", lane=INC):
+            incident = file_store.get(INC)
+            assert incident is not None
+            rival.start()
+            assert not saved.wait(timeout=0.3)
+            file_store.save(incident.model_copy(update={"state": State.RESPONSE}), [note("here")])
+        rival.join(timeout=20)
+    finally:
+        other.close()
+
+    assert saved.is_set()
+    assert [record.event.data["text"] for record in file_store.log(INC)] == ["here", "elsewhere"]
+    assert version(file_store) == 3
+
+
+# Outbox
+
+
+def test_effects_are_recorded_inside_a_unit_of_work_only(store: SqlStore) -> None:
+    with pytest.raises(RuntimeError, match="inside a unit of work"):
+        store.add_effect("console", "send", "{}")
+    assert store.pending_effects() == []
+
+
+def test_effect_keys_count_from_the_origin_of_their_unit_of_work(store: SqlStore) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane=INC, reply_to=("console", "war-1")):
+        first = store.add_effect("console", "send", '{"n": 1}')
+        second = store.add_effect("matrix", "send", '{"n": 2}')
+    with store.unit_of_work(origin="timer:7", lane="lobby"):
+        third = store.add_effect("console", "send", '{"n": 3}')
+
+    assert (first, second, third) == ("console:evt-1#1", "console:evt-1#2", "timer:7#1")
+    assert [(e.key, e.platform, e.origin) for e in store.pending_effects(INC)] == [
+        ("console:evt-1#1", "console", ("console", "war-1")),
+        ("console:evt-1#2", "matrix", ("console", "war-1")),
+    ]
+    assert [e.key for e in store.pending_effects()] == [first, second, third]
+    found = store.effect(third)
+    assert found is not None
+    effect, result, done = found
+    assert (effect.lane, effect.payload, effect.origin, result, done) == (
+        "lobby",
+        '{"n": 3}',
+        None,
+        None,
+        False,
+    )
+    assert store.effect("console:evt-9#1") is None
+
+
+def test_delivering_a_war_room_puts_its_real_id_in_place_of_the_placeholder(
+    store: SqlStore,
+) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane="lobby", reply_to=("console", "lobby")):
+        created = store.add_effect("console", "create_room", '{"spec": {}}')
+        room = f"@out:{created}/room_id"
+        incident = make_incident(INC, rooms={"console": WarRoom(platform="console", room_id=room)})
+        store.save(incident, [declared(incident)])
+        sent = store.add_effect("console", "send", json.dumps({"room_id": room}))
+        message = f"@out:{sent}/message_id"
+        store.bind_prompt("console", message, INC, "triage:Q3")
+    assert store.by_room("console", room) == incident
+    create_room, send = store.pending_effects("lobby")
+
+    store.delivered(create_room, json.dumps({"room_id": "war-7"}), {room: "war-7"})
+    store.delivered(
+        send,
+        json.dumps({"room_id": "war-7", "message_id": "m-42"}),
+        {f"@out:{sent}/room_id": "war-7", message: "m-42"},
+    )
+
+    opened = incident.model_copy(
+        update={"rooms": {"console": WarRoom(platform="console", room_id="war-7")}}
+    )
+    assert store.by_room("console", "war-7") == opened
+    assert store.by_room("console", room) is None
+    assert store.get(INC) == opened
+    assert version(store) == 2  # a unit of work that loaded the placeholder is stale
+    records = store.log(INC)
+    assert [record.event.kind for record in records] == ["declared", "war_room_opened"]
+    assert records[1].event.data == {"platform": "console", "room": "war-7"}
+    assert verify(store.engine).ok
+    assert store.prompt("console", "m-42") == (INC, "triage:Q3")
+    assert store.prompt("console", message) is None
+    assert store.pending_effects() == []
+    found = store.effect(created)
+    assert found is not None
+    assert found[1:] == ('{"room_id": "war-7"}', True)
+
+
+def test_a_placeholder_of_another_platform_is_left_alone(store: SqlStore) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane="lobby"):
+        created = store.add_effect("matrix", "create_room", "{}")
+        room = f"@out:{created}/room_id"
+        incident = make_incident(INC, rooms={"console": WarRoom(platform="console", room_id=room)})
+        store.save(incident, [])
+    (effect,) = store.pending_effects()
+
+    store.delivered(effect, json.dumps({"room_id": "!r:example.org"}), {room: "!r:example.org"})
+
+    assert store.by_room("console", room) == incident
+    assert [record.event.kind for record in store.log(INC)] == []
+
+
+def test_a_failed_effect_is_done_with_its_error(store: SqlStore) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        key = store.add_effect("console", "invite", '{"user_id": "bob"}')
+        kept = store.add_effect("console", "send", "{}")
+    effect, _ = store.pending_effects(INC)
+
+    store.attempted(effect.id)
+    store.attempted(effect.id)
+    assert store.pending_effects(INC)[0].attempts == 2
+    store.failed(effect.id, "forbidden: " + "x" * 3000)
+
+    assert [e.key for e in store.pending_effects(INC)] == [kept]
+    found = store.effect(key)
+    assert found is not None
+    assert found[1:] == (None, True)
+    with Session(store.engine) as session:
+        error = session.exec(select(OutboxRow.error).where(OutboxRow.key == key)).one()
+    assert error is not None
+    assert error.startswith("forbidden: ")
+    assert len(error) == 2000
+
+
+# Text that SQLite could not store as UTF-8
+
+
+def test_an_event_with_a_lone_surrogate_is_recorded_escaped(store: SqlStore) -> None:
+    payload = json.dumps({"text": "\ud800"})  # ensure_ascii: the surrogate is escaped
+
+    assert store.record("console", "e1", payload) is True
+
+    assert store.unhandled() == [("console", "e1", payload)]
+    assert json.loads(store.unhandled()[0][2]) == {"text": "\ud800"}
+
+
+def test_an_effect_with_a_lone_surrogate_is_stored_escaped(store: SqlStore) -> None:
+    payload = json.dumps({"text": "broken \udfff"}, ensure_ascii=True)
+    with store.unit_of_work(origin="console:e1", lane="lobby"):
+        store.add_effect("console", "send", payload)
+
+    (effect,) = store.pending_effects()
+    assert json.loads(effect.payload) == {"text": "broken \udfff"}
+
+
+# The database the bot started on
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "var" / "rrt.db"
+
+
+@pytest.fixture
+def file_store(db_file: Path, clock: FakeClock) -> Iterator[SqlStore]:
+    opened = open_store(database_url_for_path(db_file), clock)
+    yield opened
+    opened.close()
+
+
+def write_something(store: SqlStore) -> None:
+    with store.unit_of_work(origin="console:evt", lane="lobby"):
+        store.append([note("still here")])
+
+
+def another_database(path: Path, clock: FakeClock) -> Path:
+    other = open_store(database_url_for_path(path), clock)
+    other.close()
+    return path
+
+
+def test_a_removed_database_file_refuses_every_later_unit_of_work(
+    file_store: SqlStore, db_file: Path
+) -> None:
+    write_something(file_store)
+
+    db_file.unlink()
+
+    with pytest.raises(StorageLost, match="was removed"):
+        write_something(file_store)
+    with pytest.raises(StorageLost, match="was removed"):
+        write_something(file_store)
+
+
+def test_a_lost_database_stays_lost_when_the_file_comes_back(
+    file_store: SqlStore, db_file: Path, tmp_path: Path
+) -> None:
+    moved = db_file.rename(tmp_path / "moved.db")
+    with pytest.raises(StorageLost):
+        write_something(file_store)
+
+    moved.rename(db_file)
+
+    with pytest.raises(StorageLost, match="restored and restarted"):
+        write_something(file_store)
+
+
+def test_a_database_file_replaced_by_another_database_is_refused(
+    file_store: SqlStore, db_file: Path, tmp_path: Path, clock: FakeClock
+) -> None:
+    replacement = another_database(tmp_path / "other.db", clock)
+
+    os.replace(replacement, db_file)
+
+    with pytest.raises(StorageLost, match="was replaced"):
+        write_something(file_store)
+    with pytest.raises(StorageLost):
+        write_something(file_store)
+
+
+def test_a_database_file_cut_to_nothing_under_the_store_is_refused(
+    file_store: SqlStore, db_file: Path
+) -> None:
+    write_something(file_store)
+
+    os.truncate(db_file, 0)
+
+    with pytest.raises(StorageLost, match="emptied or damaged"):
+        write_something(file_store)
+    with pytest.raises(StorageLost):
+        write_something(file_store)
+
+
+def test_a_database_that_lost_its_identity_row_is_refused(file_store: SqlStore) -> None:
+    file_store.kv.set("db:identity", "someone else")
+
+    with pytest.raises(StorageLost, match="replaced by another one"):
+        write_something(file_store)
+
+
+def test_a_unit_of_work_on_the_same_database_reopened_is_accepted(
+    file_store: SqlStore, db_file: Path, clock: FakeClock
+) -> None:
+    write_something(file_store)
+    again = open_store(database_url_for_path(db_file), clock)
+    try:
+        write_something(again)
+        assert again.identity.token == file_store.identity.token
+    finally:
+        again.close()
+    write_something(file_store)
+    assert len(file_store.log(INC)) == 3
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all\n"])
+def test_an_existing_file_that_is_not_sqlite_is_not_opened(
+    db_file: Path, clock: FakeClock, content: bytes
+) -> None:
+    db_file.parent.mkdir(parents=True)
+    db_file.write_bytes(content)
+
+    with pytest.raises(StorageLost, match="empty or not a SQLite database"):
+        open_store(database_url_for_path(db_file), clock)
+
+    assert db_file.read_bytes() == content
