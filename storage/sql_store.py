@@ -83,7 +83,7 @@ class SqlStore:
             raise RuntimeError("units of work do not nest")
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             self.identity.check(session)
-            token = _WORK.set(_Work(session, origin, lane, reply_to))
+            token = _WORK.set(_Work(session, origin, lane, reply_to, {self.engine, self.reader}))
             try:
                 yield
             finally:
@@ -422,6 +422,7 @@ def _incident(row: IncidentRow) -> Incident:
 def _write_snapshot(session: Session, incident: Incident) -> None:
     """Insert or update the snapshot; the first save in a unit of work checks the version."""
     work = _WORK.get()
+    work = work if work is not None and work.session is session else None
     values = {
         "state": incident.state.value,
         "is_open": incident.is_open,
@@ -459,6 +460,7 @@ class _Work:
     origin: str
     lane: str
     reply_to: tuple[str, str] | None
+    engines: set[Engine]  # those of the store that opened it; another store keeps its own
     versions: dict[str, int] = field(default_factory=dict)  # as loaded
     saved: set[str] = field(default_factory=set)  # incidents whose version it bumped
     effects: int = 0
@@ -478,7 +480,7 @@ def _locking(session: Session) -> bool:
 def _using(engine: Engine) -> Iterator[Session]:
     """The unit of work's session when one is under way, else a transaction of its own."""
     work = _WORK.get()
-    if work is not None:
+    if work is not None and engine in work.engines:
         yield work.session
         return
     with Session(engine) as session, session.begin():
