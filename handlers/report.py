@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from bot.core.incident import Incident
 from bot.core.tlp import TLP
-from bot.port import PlatformError
 from bot.reporting.files import write_report
 from bot.reporting.render import Report, render
 from handlers.context import Services, log
@@ -23,21 +22,17 @@ def render_report(services: Services, incident: Incident) -> Report:
 
 
 async def post_report(services: Services, incident: Incident, report: Report) -> list[str]:
-    """Upload the report into every war room; returns the platforms that took it."""
+    """Upload the report into every war room; returns the platforms it goes to."""
     posted = []
     title = f"Incident report {incident.id} ({incident.tlp.value})"
     for room in incident.rooms.values():
         platform = speaker(services.platforms, incident, room.platform)
         if platform is None:
             continue
-        try:
-            for extension, mimetype in FORMATS:
-                content = (report.markdown if extension == "md" else report.html).encode()
-                filename = f"{report.filename_stem}.{extension}"
-                await platform.upload_file(room.room_id, filename, content, mimetype, title)
-        except PlatformError as error:
-            log.warning("%s: could not post the report in %s: %s", incident.id, room.room_id, error)
-            continue
+        for extension, mimetype in FORMATS:
+            content = (report.markdown if extension == "md" else report.html).encode()
+            filename = f"{report.filename_stem}.{extension}"
+            await platform.upload_file(room.room_id, filename, content, mimetype, title)
         posted.append(room.platform)
     return posted
 

@@ -37,8 +37,8 @@ from bot.core.team import (
     may_see,
 )
 from bot.core.triage import answer_points
-from bot.port import Button, ChatPlatform, Outbound, PlatformError
-from handlers.context import Refusal, Services, log
+from bot.port import Button, ChatPlatform, Outbound
+from handlers.context import Refusal, Services
 from handlers.direct import direct
 from handlers.headline import when
 from handlers.marking import speaker
@@ -371,11 +371,7 @@ async def send_page(services: Services, incident: Incident, page: Page) -> None:
         Button("Decline", f"page decline {incident.id} {page.role}", "danger"),
     )
     for platform_name, platform, handle in _reachable(services, incident, page.person_id):
-        try:
-            sent = await platform.send_direct(handle, Outbound(text=text, buttons=buttons))
-        except PlatformError as error:
-            log.warning("%s: could not page %s: %s", incident.id, page.person_id, error)
-            continue
+        sent = await platform.send_direct(handle, Outbound(text=text, buttons=buttons))
         services.store.bind_prompt(
             platform_name, sent.message_id, incident.id, f"{PAGE_KEY}{page.role}"
         )
@@ -414,7 +410,4 @@ async def _in_every_room(
         if platform is None or handle is None:
             continue
         call = platform.invite if action == "invite" else platform.remove
-        try:
-            await call(room.room_id, handle)
-        except PlatformError as error:
-            log.warning("%s: could not %s %s: %s", incident.id, action, person.id, error)
+        await call(room.room_id, handle)

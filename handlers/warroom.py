@@ -1,12 +1,16 @@
-"""Speaking in an incident's war rooms: announcements, the headline, the topic."""
+"""Speaking in an incident's war rooms: announcements, the headline, the topic.
+
+Handlers speak through the outbox: what the platform then refuses is logged and reported by
+delivery (`bot.delivery`), not here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from bot.core.incident import Incident, WarRoom
-from bot.port import Button, Outbound, PlatformError, SentMessage
-from handlers.context import Services, log
+from bot.port import Button, Outbound, SentMessage
+from handlers.context import Services
 from handlers.headline import headline, topic
 from handlers.marking import speaker, speaking
 
@@ -14,17 +18,13 @@ from handlers.marking import speaker, speaking
 async def announce(
     services: Services, incident: Incident, text: str, buttons: Sequence[Button] = ()
 ) -> dict[str, SentMessage]:
-    """Post to every war room of the incident; a failing platform does not stop the others."""
+    """Post to every war room of the incident."""
     sent: dict[str, SentMessage] = {}
     message = Outbound(text=text, buttons=tuple(buttons))
     for room in incident.rooms.values():
         platform = speaker(services.platforms, incident, room.platform)
-        if platform is None:
-            continue
-        try:
+        if platform is not None:
             sent[room.platform] = await platform.send(room.room_id, message)
-        except PlatformError as error:
-            log.warning("%s: could not post in %s: %s", incident.id, room.room_id, error)
     return sent
 
 
@@ -41,17 +41,12 @@ async def refresh(services: Services, incident: Incident) -> None:
         platform = speaker(services.platforms, incident, room.platform)
         if platform is None or room.headline_id is None:
             continue
-        try:
-            if room.headline != text:
-                await platform.edit(
-                    SentMessage(room.room_id, room.headline_id), Outbound(text=text)
-                )
-                room.headline, changed = text, True
-            if room.topic != wanted_topic:
-                await platform.set_topic(room.room_id, wanted_topic)
-                room.topic, changed = wanted_topic, True
-        except PlatformError as error:
-            log.warning("%s: could not refresh the headline: %s", incident.id, error)
+        if room.headline != text:
+            await platform.edit(SentMessage(room.room_id, room.headline_id), Outbound(text=text))
+            room.headline, changed = text, True
+        if room.topic != wanted_topic:
+            await platform.set_topic(room.room_id, wanted_topic)
+            room.topic, changed = wanted_topic, True
     if changed:
         services.store.save(incident, [])
 
@@ -61,7 +56,4 @@ async def post_headline(services: Services, incident: Incident, room: WarRoom) -
     text = headline(incident)
     sent = await platform.send(room.room_id, Outbound(text=text))
     room.headline_id, room.headline = sent.message_id, text
-    try:
-        await platform.pin(sent)
-    except PlatformError as error:  # an unpinned headline is still a headline
-        log.warning("%s: could not pin the headline: %s", incident.id, error)
+    await platform.pin(sent)
