@@ -6,7 +6,10 @@ file), with every Web API call answered by the local fake Slack after a delay, a
 ack latency beside that of a Slack app whose handler only acks. Then it waits until every war
 room is open. Loopback only; every wait is bounded.
 
-    .venv/bin/python bench/slack_ack.py [--requests 50] [--api-delay 0.2] [--paced]
+With `--lock 10`, another connection holds the database's write lock for 10 s from just before
+the burst, as another process might: the acks must not wait for it.
+
+    .venv/bin/python bench/slack_ack.py [--requests 50] [--api-delay 0.2] [--paced] [--lock 10]
 """
 
 # ruff: noqa: E402  (the fake Slack lives under tests/, which is not an installed package)
@@ -18,8 +21,10 @@ import asyncio
 import json
 import logging
 import math
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -143,7 +148,25 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
 
-async def run(requests: int, api_delay: float, paced: bool, room_wait: float) -> int:
+def hold_write_lock(db: Path, seconds: float) -> threading.Thread:
+    """Another process's long write: BEGIN IMMEDIATE held for `seconds`, in a thread."""
+    locked = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(db, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    locked.wait()
+    return holder
+
+
+async def run(requests: int, api_delay: float, paced: bool, room_wait: float, lock: float) -> int:
     timeouts = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with (
         running_fake_slack(answer_delay=api_delay) as slack,
@@ -157,14 +180,13 @@ async def run(requests: int, api_delay: float, paced: bool, room_wait: float) ->
         slack.calls.clear()
 
         with tempfile.TemporaryDirectory() as tmp:
-            bot = build(
-                Settings(database_url=f"sqlite:///{Path(tmp) / 'rrt.db'}"), roster=small_roster()
-            )
+            db = Path(tmp) / "rrt.db"
+            bot = build(Settings(database_url=f"sqlite:///{db}"), roster=small_roster())
             completed = Completed()
             completed.dispatcher = bot.dispatcher
             adapter = SlackAdapter(
                 bot_token=BOT_TOKEN,
-                store=bot.store.kv,
+                store=bot.adapter_state,
                 on_inbound=completed,
                 mode="http",
                 signing_secret=SIGNING_SECRET,
@@ -176,6 +198,7 @@ async def run(requests: int, api_delay: float, paced: bool, room_wait: float) ->
             bot.attach(adapter)
             await adapter.start()
             try:
+                holder = hold_write_lock(db, lock) if lock else None
                 started = time.perf_counter()
                 measured = await fire(
                     session, f"http://127.0.0.1:{adapter.http_port}/slack/events", requests
@@ -189,10 +212,14 @@ async def run(requests: int, api_delay: float, paced: bool, room_wait: float) ->
                 except TimeoutError:
                     rooms_after = math.inf
                 opened = [i for i in bot.store.open_incidents() if "slack" in i.rooms]
+                if holder is not None:
+                    holder.join()
             finally:
                 await adapter.stop()
                 bot.close()
 
+    if lock:
+        print(f"another connection held the write lock for {lock:.0f} s from the burst's start")
     return report(
         requests, api_delay, paced, measured, baseline, len(opened), rooms_after, completed
     )
@@ -246,9 +273,12 @@ def main() -> int:
         help="pace Web API calls to Slack's tiers, as `rrt run` does",
     )
     parser.add_argument("--room-wait", type=float, default=300.0, help="seconds to wait for rooms")
+    parser.add_argument(
+        "--lock", type=float, default=0.0, help="seconds another connection holds the write lock"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    return asyncio.run(run(args.requests, args.api_delay, args.paced, args.room_wait))
+    return asyncio.run(run(args.requests, args.api_delay, args.paced, args.room_wait, args.lock))
 
 
 if __name__ == "__main__":

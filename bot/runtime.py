@@ -1,9 +1,9 @@
 """The runtime: every inbound event and every due timer is one unit of work.
 
 An event is first recorded in the inbox (one intake thread, so in arrival order), then handled
-in its lane: the incident it concerns, or its room. Events of one lane are decided one at a time
-in arrival order; lanes run side by side. A decision runs in a database thread inside one
-transaction (snapshot with its version checked, log, timers, outbox, inbox mark); a stale
+in its lane: the incident it concerns, else a lane of its own. Events of one lane are decided
+one at a time in arrival order; lanes run side by side. A decision runs in a database thread,
+inside one transaction (snapshot with its version checked, log, timers, outbox, inbox mark); a stale
 version is decided again. After the commit the lane's outbox is delivered, then the next event
 is taken. The event loop itself never waits for the database.
 """
@@ -91,6 +91,15 @@ class Runtime:
     async def offload(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._workers, call)
 
+    async def settle(self, grace: float) -> None:
+        """At shutdown: let events and deliveries under way finish, for up to `grace` s;
+        what is cut short stays in the inbox or the outbox for the next start."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
     def close(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
@@ -140,14 +149,22 @@ class Runtime:
 
     async def _handle(self, inbound: Inbound, lane: str) -> None:
         await self._open.wait()
+        if self._recovery is not None:
+            # Events left unhandled by a database failure go first, oldest first; this one is
+            # recorded, so the replay handles it too, in its place.
+            self._recovery.cancel()
+            self._recovery = None
+            await self.replay()
+            return
         try:
             await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
         except (SQLAlchemyError, StorageLost) as error:  # kept in the inbox for later
             await self._tell(inbound, NOT_YET_HANDLED.format(why=_short(error)))
 
     def _record(self, inbound: Inbound) -> tuple[bool, str]:
-        fresh = self.store.record(inbound.platform, inbound.event_id, encode(inbound))
-        return fresh, route(self.services, inbound)
+        # Routed first: once recorded, a failure must not be told as "not recorded".
+        lane = route(self.services, inbound)
+        return self.store.record(inbound.platform, inbound.event_id, encode(inbound)), lane
 
     async def replay(self) -> int:
         """Deliver what was decided but not sent, then handle events recorded but not handled,

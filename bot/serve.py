@@ -19,6 +19,7 @@ from bot.port import ChatPlatform
 from config.settings import MatrixSettings, Settings, SlackSettings
 
 log = logging.getLogger("rrt")
+SETTLE_SECONDS = 10.0  # at shutdown, for events and deliveries under way
 
 
 class Runnable(ChatPlatform, Protocol):
@@ -107,5 +108,6 @@ async def serve(settings: Settings) -> int:
     finally:
         for platform in reversed(platforms):
             await platform.stop()
+        await bot.dispatcher.settle(SETTLE_SECONDS)
         bot.close()
     return 0

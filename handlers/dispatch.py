@@ -44,7 +44,7 @@ def _escaped(text: str) -> str:
 
 
 def route(services: Services, inbound: Inbound) -> str:
-    """The lane an event is handled in: its incident when one can be told, else its room."""
+    """The lane an event is handled in: its incident when one can be told, else its own."""
     incident = services.store.by_room(inbound.platform, inbound.room_id)
     if incident is not None:
         return incident.id
@@ -55,7 +55,9 @@ def route(services: Services, inbound: Inbound) -> str:
     named = NAMED_INCIDENT.search(inbound.text)
     if named is not None:
         return named[0]
-    return f"{inbound.platform}:{inbound.room_id}"
+    # Outside an incident (a declaration, `status` in the lobby) an event has a lane of its own:
+    # declarations from one channel are opened side by side.
+    return f"{inbound.platform}:{inbound.event_id}"
 
 
 async def handle(services: Services, inbound: Inbound) -> None:

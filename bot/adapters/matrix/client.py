@@ -16,7 +16,12 @@ from nio.crypto import ENCRYPTION_ENABLED
 from bot.adapters.matrix.calls import Backoff, MatrixCalls, Sleep
 from bot.adapters.matrix.encryption import Encryption
 from bot.adapters.matrix.rendering import edit_content, file_content, message_content
-from bot.adapters.matrix.rooms import encryption_state, room_create_arguments
+from bot.adapters.matrix.rooms import (
+    encryption_state,
+    made_by_and_joined,
+    room_alias_name,
+    room_create_arguments,
+)
 from bot.adapters.matrix.settings import MatrixSettings
 from bot.adapters.matrix.state import MatrixState
 from bot.adapters.matrix.sync import SyncLoop
@@ -34,6 +39,11 @@ log = logging.getLogger(__name__)
 
 FORBIDDEN = "M_FORBIDDEN"
 NOT_FOUND = "M_NOT_FOUND"
+ROOM_IN_USE = "M_ROOM_IN_USE"
+# Looks at a room found by its alias, until the bot shows as joined: Synapse maps the alias
+# before it writes the room's first events, so a `createRoom` still in flight (sent again after
+# a timeout) has made the alias before the room the bot is in.
+ROOM_READ_ATTEMPTS = 6
 FALLBACK_ROOM_VERSION = "10"
 TRANSACTIONS = uuid.UUID("5d0f4f2e-2b1a-4c55-9d0e-7272746d7478")  # namespace of our txn ids
 
@@ -184,16 +194,33 @@ class MatrixAdapter:
         return version if isinstance(version, str) else FALLBACK_ROOM_VERSION
 
     async def create_room(self, spec: RoomSpec) -> str:
+        """The war room, made once per delivery key.
+
+        `createRoom` has no transaction id: under a delivery key the room gets an alias
+        derived from the key, so that delivering the effect again (after a crash, or a retry
+        of a request whose answer was lost) finds the alias taken and takes the room the
+        earlier attempt made. What follows `createRoom` here is done again either way.
+        """
         space = (self._space_room_id, self._settings.server_name) if self._space_room_id else None
+        key = delivery_key.get()
+        alias = room_alias_name(self.user_id, key) if key is not None else None
         arguments = room_create_arguments(
             spec,
             bot_user_id=self.user_id,
             room_version=await self._default_room_version(),
             encrypt=self._encrypt,
             space=space,
+            alias=alias,
         )
-        response = await self._calls("create room", lambda: self._client.room_create(**arguments))
-        room_id: str = response.room_id
+        try:
+            response = await self._calls(
+                "create room", lambda: self._client.room_create(**arguments)
+            )
+            room_id: str = response.room_id
+        except PlatformError as error:
+            if alias is None or error.code != ROOM_IN_USE:
+                raise
+            room_id = await self._room_made_before(alias)
         if self._space_room_id:
             await self._put_state(
                 self._space_room_id,
@@ -202,6 +229,35 @@ class MatrixAdapter:
                 state_key=room_id,
             )
         return room_id
+
+    async def _room_made_before(self, alias_name: str) -> str:
+        """The room an earlier delivery created with this alias; refused (`M_ROOM_IN_USE`)
+        unless the bot created it and is in it."""
+        alias = f"#{alias_name}:{self._settings.server_name}"
+        resolved = await self._calls(
+            "resolve room alias", lambda: self._client.room_resolve_alias(alias)
+        )
+        room_id: str = resolved.room_id
+        for attempt in range(ROOM_READ_ATTEMPTS):
+            if attempt:
+                await self._calls.back_off(attempt)
+            try:
+                state = await self._calls(
+                    "read room state", lambda: self._client.room_get_state(room_id)
+                )
+            except PlatformError as error:
+                if error.code != FORBIDDEN:
+                    raise
+                continue  # the bot is not (yet) in the room
+            created, joined = made_by_and_joined(state.events, self.user_id)
+            if not created:
+                raise PlatformError(
+                    ROOM_IN_USE, f"create room: {alias} names a room the bot did not create"
+                )
+            if joined:
+                log.info("room %s was created by an earlier delivery: %s", alias, room_id)
+                return room_id
+        raise PlatformError(ROOM_IN_USE, f"create room: {alias} names a room the bot is not in")
 
     async def send(self, room_id: str, message: Outbound) -> SentMessage:
         event_id = await self._send_event(room_id, "m.room.message", message_content(message))

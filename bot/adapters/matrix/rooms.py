@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from nio import RoomPreset
@@ -13,6 +15,29 @@ ADMIN = 100
 MEGOLM = "m.megolm.v1.aes-sha2"
 # From room version 12 on, creators outrank every power level and must not be listed in it.
 FIRST_CREATOR_PRIVILEGED_VERSION = 12
+ALIAS_PREFIX = "rrt-"
+ALIAS_DIGITS = 24  # hex digits of the digest: 96 bits
+
+
+def room_alias_name(bot_user_id: str, key: str) -> str:
+    """The local part of the alias a war room is created with, from the delivery key of the
+    effect that opens it: the same on every delivery of that effect, so that a second
+    `createRoom` finds the alias taken instead of making a second room. A digest, so that it
+    names neither the incident nor its title; the bot's account is part of it, since two bots
+    on one homeserver (each with its own database) may deliver effects of the same key."""
+    digest = hashlib.sha256(f"{bot_user_id}\n{key}".encode()).hexdigest()
+    return ALIAS_PREFIX + digest[:ALIAS_DIGITS]
+
+
+def made_by_and_joined(state: Iterable[Mapping[str, Any]], user_id: str) -> tuple[bool, bool]:
+    """(whether `user_id` created the room, whether it is joined) from the room's state."""
+    created = joined = False
+    for event in state:
+        if event.get("type") == "m.room.create":
+            created = event.get("sender") == user_id
+        elif event.get("type") == "m.room.member" and event.get("state_key") == user_id:
+            joined = event.get("content", {}).get("membership") == "join"
+    return created, joined
 
 
 def creator_is_privileged(room_version: str) -> bool:
@@ -44,6 +69,7 @@ def room_create_arguments(
     room_version: str,
     encrypt: bool,
     space: tuple[str, str] | None,  # (space room id, server name)
+    alias: str | None = None,  # local part of the room's alias (see `room_alias_name`)
 ) -> dict[str, Any]:
     """Keyword arguments for nio's `AsyncClient.room_create`."""
     initial_state = [
@@ -60,7 +86,7 @@ def room_create_arguments(
         initial_state.append(
             _state("m.space.parent", {"via": [server_name], "canonical": True}, space_id)
         )
-    return {
+    arguments: dict[str, Any] = {
         "name": spec.name,
         "topic": spec.topic,
         "room_version": room_version,
@@ -69,3 +95,7 @@ def room_create_arguments(
         "power_level_override": power_levels(bot_user_id, spec.coordinator, room_version),
         "preset": RoomPreset.private_chat if spec.private else RoomPreset.public_chat,
     }
+    if alias is not None:
+        # Local only: nio's default visibility keeps the room out of the public directory.
+        arguments["alias"] = alias
+    return arguments
