@@ -24,3 +24,11 @@ class SlackState:
 
     def direct_channel(self, user: str) -> str | None:
         return self._store.get(f"slack:dm:{user}")
+
+    def remember_effect(self, key: str, part: str, value: str) -> None:
+        """What delivering the effect `key` has done so far (`part`: "room", "upload"), so
+        that delivering it again after a crash finds it (see `bot.port.delivery_retried`)."""
+        self._store.set(f"slack:effect:{key}:{part}", value)
+
+    def effect(self, key: str, part: str) -> str | None:
+        return self._store.get(f"slack:effect:{key}:{part}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -59,6 +60,18 @@ def platform_error(method: str, error: SlackApiError) -> PlatformError:
     return PlatformError(code, detail, extra)
 
 
+def accepted(response: Any, codes: Collection[str]) -> bool:
+    """Whether an error answer only says that what was asked is already so (`already_pinned`).
+
+    conversations.invite lists a per-user `errors` array besides the top-level `error`; the
+    answer counts only if every one of those codes is among `codes` too.
+    """
+    if not codes or response.get("error") not in codes:
+        return False
+    per_user = response.get("errors") or []
+    return all(isinstance(item, Mapping) and item.get("error") in codes for item in per_user)
+
+
 class SlackWeb:
     def __init__(self, client: AsyncWebClient, limiter: RateLimiter | None = None) -> None:
         self.client = client
@@ -69,12 +82,20 @@ class SlackWeb:
         method: str,
         request: Callable[[], Awaitable[AsyncSlackResponse]],
         limit_key: str = "",
+        accept: Collection[str] = (),
     ) -> AsyncSlackResponse:
-        """Run one Web API request after pacing it; every failure becomes a PlatformError."""
+        """Run one Web API request after pacing it; every failure becomes a PlatformError.
+
+        An error whose codes are all in `accept` (the state asked for already holds) is no
+        failure: its answer is returned instead.
+        """
         await self._limiter.acquire(method, limit_key)
         try:
             return await request()
         except SlackApiError as error:
+            if accepted(error.response, accept):
+                response: AsyncSlackResponse = error.response
+                return response
             raise platform_error(method, error) from error
         except (SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
             raise PlatformError(
