@@ -53,7 +53,31 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
     from storage.verify_cli import verify_report
 
-    ok, message = verify_report(_database_url(args, settings))
+    head = args.head
+    if head is not None and head.startswith("@"):
+        try:
+            head = Path(head[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            print(f"cannot read the kept head from {head[1:]}: {error.strerror}")
+            return 1
+    url = _database_url(args, settings)
+    ok, message = verify_report(url, args.key, settings.log_key_file, head)
+    print(message)
+    return 0 if ok else 1
+
+
+def cmd_log_head(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.verify_cli import head_report
+
+    ok, message = head_report(_database_url(args, settings), args.key, settings.log_key_file)
+    print(message)
+    return 0 if ok else 1
+
+
+def cmd_log_sign_head(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.verify_cli import sign_head_report
+
+    ok, message = sign_head_report(_database_url(args, settings), args.key or settings.log_key_file)
     print(message)
     return 0 if ok else 1
 
@@ -149,9 +173,40 @@ def parser() -> argparse.ArgumentParser:
     log_cmd = commands.add_parser("log", help="the incident log").add_subparsers(
         dest="log_command", required=True
     )
-    verify = log_cmd.add_parser("verify", help="check the hash chain; exit 1 when tampered")
+    public_key_help = (
+        "public key checking the head signature (default: the .pub beside RRT_LOG_KEY_FILE, "
+        "or beside the database's rrt-log.key)"
+    )
+    verify = log_cmd.add_parser(
+        "verify", help="check the hash chain and the signed head; exit 1 when tampered"
+    )
     verify.add_argument("--db", help="SQLite file (default: the configured database)")
+    verify.add_argument("--key", type=Path, metavar="FILE", help=public_key_help)
+    verify.add_argument(
+        "--head",
+        metavar="HEAD",
+        help="a head printed by `rrt log head` (or @FILE holding one): the log must extend it",
+    )
     verify.set_defaults(func=cmd_log_verify)
+    head = log_cmd.add_parser(
+        "head", help="print the signed head, to keep elsewhere (only when the log verifies)"
+    )
+    head.add_argument("--db", help="SQLite file (default: the configured database)")
+    head.add_argument("--key", type=Path, metavar="FILE", help=public_key_help)
+    head.set_defaults(func=cmd_log_head)
+    sign_head = log_cmd.add_parser(
+        "sign-head",
+        help="sign the head again (lost or new key, after tampering was looked into), "
+        "once the chain itself verifies",
+    )
+    sign_head.add_argument("--db", help="SQLite file (default: the configured database)")
+    sign_head.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="private key file (default: RRT_LOG_KEY_FILE, or rrt-log.key beside the database)",
+    )
+    sign_head.set_defaults(func=cmd_log_sign_head)
 
     roster_cmd = commands.add_parser("roster", help="the roster").add_subparsers(
         dest="roster_command", required=True

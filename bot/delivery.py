@@ -37,13 +37,22 @@ class TryLater(Exception):
     """The platform could not be reached; the lane stops here and is retried later."""
 
 
+# Why a classified effect must be withheld (platform, kind, classification, arguments), or None.
+Gate = Callable[[str, str, str, Mapping[str, Any]], str | None]
+
+
 class Deliverer:
     def __init__(
-        self, outbox: Outbox, platforms: Mapping[str, ChatPlatform], offload: Offload[Any]
+        self,
+        outbox: Outbox,
+        platforms: Mapping[str, ChatPlatform],
+        offload: Offload[Any],
+        gate: Gate | None = None,
     ) -> None:
         self._outbox = outbox
         self._platforms = platforms
         self._offload = offload
+        self._gate = gate
         self._locks: dict[int, asyncio.Lock] = {}
         self._told: set[str] = set()  # origins already told of a refusal
         self._notices: list[tuple[StoredEffect, PlatformError]] = []
@@ -86,6 +95,8 @@ class Deliverer:
         except Unresolved as missing:
             await self._fail(effect, str(missing))
             return
+        if await self._withheld(effect, args):
+            return
         await self._offload(lambda: self._outbox.attempted(effect.id))
         token = delivery_key.set(effect.key)
         retried = delivery_retried.set(effect.attempts > 0)
@@ -113,6 +124,19 @@ class Deliverer:
             delivery_retried.reset(retried)
         refs = {ref(effect.key, name): real for name, real in result.items()}
         await self._offload(lambda: self._outbox.delivered(effect, json.dumps(result), refs))
+
+    async def _withheld(self, effect: StoredEffect, args: Mapping[str, Any]) -> bool:
+        """Ask the gate, at the moment of sending; withhold and log what it refuses."""
+        gate, about = self._gate, effect.about
+        if gate is None or about is None:
+            return False
+        reason = await self._offload(lambda: gate(effect.platform, effect.kind, about, args))
+        if reason is None:
+            return False
+        incident_id = json.loads(about)["incident_id"]
+        log.warning("%s: %s withheld: %s", effect.key, effect.kind, reason)
+        await self._offload(lambda: self._outbox.withheld(effect, incident_id, reason))
+        return True
 
     async def _resolve(self, effect: StoredEffect) -> dict[str, str]:
         real: dict[str, str] = {}

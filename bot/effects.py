@@ -15,7 +15,15 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.core.store import Outbox
-from bot.port import Button, ChatPlatform, Outbound, RoomSpec, SentMessage
+from bot.port import (
+    Button,
+    ChatPlatform,
+    Classification,
+    Outbound,
+    RoomAccess,
+    RoomSpec,
+    SentMessage,
+)
 
 REF_PREFIX = "@out:"
 ROOM, MESSAGE = "room_id", "message_id"
@@ -104,6 +112,8 @@ async def perform(platform: ChatPlatform, kind: str, args: Mapping[str, Any]) ->
             await platform.pin(_sent(args["sent"]))
         case "set_topic":
             await platform.set_topic(args[ROOM], args["topic"])
+        case "set_access":
+            await platform.set_access(args[ROOM], RoomAccess(**args["access"]))
         case "invite":
             await platform.invite(args[ROOM], args["user_id"])
         case "remove":
@@ -129,16 +139,22 @@ def _room_spec(data: Mapping[str, Any]) -> dict[str, Any]:
 class RecordingPlatform:
     """A `ChatPlatform` whose every call is queued in the outbox of the current unit of work."""
 
-    def __init__(self, name: str, outbox: Outbox) -> None:
+    def __init__(self, name: str, outbox: Outbox, about: Classification | None = None) -> None:
         self._name = name
         self._outbox = outbox
+        self._about = about
 
     @property
     def name(self) -> str:
         return self._name
 
+    def classified(self, about: Classification) -> RecordingPlatform:
+        """The platform speaking about an incident: its effects pass the gate at delivery."""
+        return RecordingPlatform(self._name, self._outbox, about)
+
     def _record(self, kind: str, **args: Any) -> str:
-        return self._outbox.add_effect(self._name, kind, encode_payload(args))
+        about = encode_payload(asdict(self._about)) if self._about is not None else None
+        return self._outbox.add_effect(self._name, kind, encode_payload(args), about)
 
     async def create_room(self, spec: RoomSpec) -> str:
         return ref(self._record("create_room", spec=asdict(spec)), ROOM)
@@ -155,6 +171,9 @@ class RecordingPlatform:
 
     async def set_topic(self, room_id: str, topic: str) -> None:
         self._record("set_topic", room_id=room_id, topic=topic)
+
+    async def set_access(self, room_id: str, access: RoomAccess) -> None:
+        self._record("set_access", room_id=room_id, access=asdict(access))
 
     async def invite(self, room_id: str, user_id: str) -> None:
         self._record("invite", room_id=room_id, user_id=user_id)

@@ -57,6 +57,18 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomAccess:
+    """Who may find and join a war room, and what a newcomer reads (policy §5)."""
+
+    private: bool = True  # invite only; only a TLP:CLEAR room is public
+    history_from_join: bool = False  # TLP:RED: a member reads only what came after their invite
+
+    @classmethod
+    def for_label(cls, tlp: str) -> RoomAccess:
+        return cls(private=tlp != "TLP:CLEAR", history_from_join=tlp == "TLP:RED")
+
+
+@dataclass(frozen=True, slots=True)
 class RoomSpec:
     """A war room to open."""
 
@@ -87,6 +99,14 @@ class PlatformError(Exception):
         return f"{self.code}: {self.detail}" if self.detail else self.code
 
 
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What an outbound effect may reveal, and to whom: checked when it is delivered."""
+
+    incident_id: str  # the incident whose label governs it
+    person: str | None = None  # the roster person it speaks to, when it is one person
+
+
 @runtime_checkable
 class ChatPlatform(Protocol):
     """What a chat platform offers the bot. Every method may raise `PlatformError`."""
@@ -106,6 +126,10 @@ class ChatPlatform(Protocol):
 
     async def set_topic(self, room_id: str, topic: str) -> None: ...
 
+    async def set_access(self, room_id: str, access: RoomAccess) -> None:
+        """Make the room match its label: join rule and history visibility."""
+        ...
+
     async def invite(self, room_id: str, user_id: str) -> None: ...
 
     async def remove(self, room_id: str, user_id: str) -> None: ...
@@ -117,6 +141,13 @@ class ChatPlatform(Protocol):
     async def upload_file(
         self, room_id: str, filename: str, content: bytes, mimetype: str, title: str
     ) -> None: ...
+
+
+@runtime_checkable
+class Classifying(Protocol):
+    """A platform whose effects can carry their classification (the outbox's)."""
+
+    def classified(self, about: Classification) -> ChatPlatform: ...
 
 
 InboundHandler = Callable[[Inbound], Awaitable[None]]

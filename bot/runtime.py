@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.store import StaleIncident, StorageLost, Store, Timer
 from bot.delivery import Deliverer, TryLater
+from bot.gate import TlpGate
 from bot.port import ChatPlatform, Inbound, Outbound
 from handlers.context import Refusal, Services
 from handlers.dispatch import answer, decode, encode, handle, route, storable
@@ -86,7 +87,7 @@ class Runtime:
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
         self._open = asyncio.Event()
         self._open.set()
-        self.deliverer = Deliverer(store, platforms, self.offload)
+        self.deliverer = Deliverer(store, platforms, self.offload, TlpGate(services).check)
 
     async def offload(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._workers, call)

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     policy_file: Path = CONFIG_DIR / "policy.yaml"
     triage_file: Path = CONFIG_DIR / "triage.yaml"
     reports_dir: Path = Path("var/reports")
+    # The private key that signs the incident log's head (`<file>.pub` beside it); default
+    # `rrt-log.key` beside the SQLite database, or `var/rrt-log.key` for PostgreSQL.
+    log_key_file: Path | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
 

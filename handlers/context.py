@@ -67,8 +67,10 @@ class Context:
 
     @property
     def platform(self) -> ChatPlatform:
-        """The platform the event came from, as the incident speaks on it."""
-        return speaking(self.services.platforms[self.inbound.platform], self.incident)
+        """The platform the event came from, as the incident speaks on it (to the sender alone,
+        in a direct message)."""
+        person = self.person.id if self.inbound.is_direct else None
+        return speaking(self.services.platforms[self.inbound.platform], self.incident, person)
 
     @property
     def now(self) -> datetime:
@@ -78,6 +80,14 @@ class Context:
         return await self.platform.send(
             self.inbound.room_id, Outbound(text=text, buttons=tuple(buttons))
         )
+
+    async def reply_by_id(self, text: str) -> SentMessage:
+        """Reply with text that names the incident by its id alone (no title, no content):
+        it may be read by people the label does not admit, in a lobby."""
+        platform = speaking(
+            self.services.platforms[self.inbound.platform], self.incident, classified=False
+        )
+        return await platform.send(self.inbound.room_id, Outbound(text=text))
 
     def require_incident(self) -> Incident:
         if self.incident is None:

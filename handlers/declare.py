@@ -6,7 +6,7 @@ from bot.core.commands import Declare
 from bot.core.incident import Incident, WarRoom
 from bot.core.lifecycle import Transition
 from bot.core.tlp import DEFAULT_TLP, TLP
-from bot.port import RoomSpec
+from bot.port import RoomAccess, RoomSpec
 from handlers.context import Context, Refusal
 from handlers.headline import topic
 from handlers.slug import room_slug
@@ -60,13 +60,14 @@ async def declare(ctx: Context, command: Declare) -> None:
 async def _open_war_room(ctx: Context, incident: Incident) -> None:
     services, now, platform = ctx.services, ctx.now, ctx.platform
     previous = incident.apply(Transition.START_TRIAGE, now)  # logged once the room exists
+    access = RoomAccess.for_label(incident.tlp.value)
     spec = RoomSpec(
         name=f"{incident.id} · {incident.title}",
         slug=room_slug(incident.id, incident.title),
         topic=topic(incident),
         invite=(ctx.inbound.user_id,),
-        private=incident.tlp not in (TLP.GREEN, TLP.CLEAR),
-        history_from_join=incident.tlp is TLP.RED,
+        private=access.private,
+        history_from_join=access.history_from_join,
         coordinator=ctx.inbound.user_id if ctx.person.holds("coordinator") else None,
     )
     room = WarRoom(
@@ -80,4 +81,10 @@ async def _open_war_room(ctx: Context, incident: Incident) -> None:
         [ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)],
     )
     if not ctx.inbound.is_direct and ctx.inbound.room_id != room.room_id:
-        await ctx.reply(f"Declared {incident.id}. War room: {spec.name}")
+        # Anyone may read a lobby: the title is named there only when the label is CLEAR.
+        if incident.tlp is TLP.CLEAR:
+            await ctx.reply_by_id(f"Declared {incident.id}. War room: {spec.name}")
+        else:
+            await ctx.reply_by_id(
+                f"Declared {incident.id} ({incident.tlp.value}); you are invited to its war room."
+            )

@@ -15,7 +15,7 @@ from bot.core.commands import ParseError, parse
 from bot.port import Inbound, InboundKind, Outbound
 from handlers.context import Context, Refusal, Services
 from handlers.marking import speaking
-from handlers.registry import HANDLERS, command_name, usage
+from handlers.registry import route_for, usage
 from handlers.replies import answer_text
 
 NOT_ON_ROSTER = "You are not on this bot's roster. Ask a coordinator to add you."
@@ -76,7 +76,7 @@ async def handle(services: Services, inbound: Inbound) -> None:
     if isinstance(parsed, ParseError):
         hint = f"\nUsage: `{usage(parsed.command)}`" if parsed.command else ""
         raise Refusal(parsed.reason + hint)
-    await HANDLERS[command_name(parsed)](ctx, parsed)
+    await route_for(parsed).handler(ctx, parsed)
 
 
 async def answer(services: Services, inbound: Inbound, text: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bot.core.commands import Simple
 from bot.core.lifecycle import Transition, TransitionRefused
+from bot.core.tlp import TLP
+from handlers.audience import outsiders
 from handlers.context import Context, Refusal
 from handlers.report import conclude
 from handlers.timer_sync import sync_timers
@@ -50,6 +52,13 @@ async def close(ctx: Context, command: Simple) -> None:
     The report is posted here and saved; under TLP:RED it stays in the war room.
     """
     ctx.require_coordinator("close an incident")
+    incident = ctx.require_incident()
+    if incident.tlp is TLP.RED and outsiders(ctx.services, incident):
+        # The report is about to be posted here: nobody the label no longer admits may read it.
+        raise Refusal(
+            "Under TLP:RED the room still holds people the label no longer admits. "
+            "Remove them with `enforce`, then close."
+        )
     await _move(ctx, Transition.CLOSE, "closed", " The record is concluded.", concludes=True)
 
 

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from bot.core.incident import Incident
-from bot.port import ChatPlatform, Outbound, RoomSpec, SentMessage
+from bot.port import (
+    ChatPlatform,
+    Classification,
+    Classifying,
+    Outbound,
+    RoomAccess,
+    RoomSpec,
+    SentMessage,
+)
 from handlers.headline import marked
 
 SLUG_MARK = "exercise-"  # room slugs are lowercase on some platforms
@@ -55,6 +63,9 @@ class ExercisePlatform:
     async def set_topic(self, room_id: str, topic: str) -> None:
         await self._platform.set_topic(room_id, marked(self._incident, topic))
 
+    async def set_access(self, room_id: str, access: RoomAccess) -> None:
+        await self._platform.set_access(room_id, access)
+
     async def invite(self, room_id: str, user_id: str) -> None:
         await self._platform.invite(room_id, user_id)
 
@@ -72,16 +83,34 @@ class ExercisePlatform:
         )
 
 
-def speaking(platform: ChatPlatform, incident: Incident | None) -> ChatPlatform:
-    """The platform as the incident speaks on it: marked when it is an exercise."""
-    if incident is None or not incident.is_exercise:
+def speaking(
+    platform: ChatPlatform,
+    incident: Incident | None,
+    person: str | None = None,
+    *,
+    classified: bool = True,
+) -> ChatPlatform:
+    """The platform as the incident speaks on it: what it sends is classified by the incident
+    (and addressed to `person`, when it speaks to one), and marked when it is an exercise.
+
+    `classified=False` is for text that names the incident by its id alone: it may reach
+    people the label does not admit (telling them they are off the incident, say).
+    """
+    if incident is None:
         return platform
-    return ExercisePlatform(platform, incident)
+    if classified and isinstance(platform, Classifying):
+        platform = platform.classified(Classification(incident.id, person))
+    return ExercisePlatform(platform, incident) if incident.is_exercise else platform
 
 
 def speaker(
-    platforms: Mapping[str, ChatPlatform], incident: Incident | None, name: str
+    platforms: Mapping[str, ChatPlatform],
+    incident: Incident | None,
+    name: str,
+    person: str | None = None,
+    *,
+    classified: bool = True,
 ) -> ChatPlatform | None:
     """The platform `name`, as the incident speaks on it; None when it is not connected."""
     platform = platforms.get(name)
-    return None if platform is None else speaking(platform, incident)
+    return None if platform is None else speaking(platform, incident, person, classified=classified)

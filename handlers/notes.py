@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bot.core.commands import Note, Simple
+from bot.core.tlp import TLP
 from bot.reporting.describe import describe_event
 from handlers.context import Context
 from handlers.headline import headline, when
+from handlers.team_flow import cleared
 
 TIMELINE_LIMIT = 30
 
@@ -23,17 +25,22 @@ async def note(ctx: Context, command: Note) -> None:
 async def status(ctx: Context, command: Simple) -> None:
     """status
 
-    Show the incident's headline; outside a war room, list the open incidents.
+    Show the incident's headline; outside a war room, list the open incidents you may see.
     """
     if ctx.incident is not None:
         await ctx.reply(headline(ctx.incident))
         return
-    incidents = ctx.services.store.open_incidents()
-    if not incidents:
-        await ctx.reply("No open incidents.")
+    # Outside a war room the list names only what the asker is cleared for; in a lobby,
+    # which others read too, by id alone unless the label is CLEAR.
+    services = ctx.services
+    visible = [i for i in services.store.open_incidents() if cleared(services, i, ctx.person)]
+    if not visible:
+        await ctx.reply("No open incidents that you may see.")
         return
     lines = [
-        f"{i.label} — {i.state.value}, {i.level.value if i.level else 'triage'}" for i in incidents
+        f"{i.label if ctx.inbound.is_direct or i.tlp is TLP.CLEAR else i.id} ({i.tlp.value})"
+        f" — {i.state.value}, {i.level.value if i.level else 'triage'}"
+        for i in visible
     ]
     await ctx.reply("Open incidents:\n" + "\n".join(lines))
 

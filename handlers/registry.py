@@ -1,13 +1,18 @@
-"""Which handler serves which command; help text comes from the handlers' docstrings."""
+"""Which handler serves which command; help text comes from the handlers' docstrings.
+
+`ROUTES` is the one table from command class to handler. The words are the grammar's
+(`bot.core.commands.GRAMMAR`); a route names its word for help and, for `Simple` (one class
+for many words), to tell its handlers apart.
+"""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from bot.core.commands import (
-    ALIASES,
     AddLesson,
     AnswerQuestion,
     Approve,
@@ -28,6 +33,7 @@ from bot.core.commands import (
     Simple,
     Swap,
     Unshare,
+    rule_for,
 )
 from handlers.answer import answer
 from handlers.checkins import update
@@ -43,7 +49,19 @@ from handlers.sharing import enforce, share, unshare
 from handlers.team import approve, page, release, swap, team
 from handlers.tlp import set_tlp
 
-Handler = Callable[[Context, Any], Awaitable[None]]
+C = TypeVar("C", bound=Command)
+
+
+@dataclass(frozen=True, slots=True)
+class Route(Generic[C]):
+    """A command class, the word that asks for it, and the handler that serves it.
+
+    The handler must take the class: mypy refuses `Route("note", Note, declare)`.
+    """
+
+    word: str
+    command: type[C]
+    handler: Callable[[Context, C], Awaitable[None]]
 
 
 async def help_command(ctx: Context, command: Help) -> None:
@@ -54,103 +72,90 @@ async def help_command(ctx: Context, command: Help) -> None:
     if command.topic is None:
         await ctx.reply(overview())
         return
-    handler = HANDLERS.get(ALIASES.get(command.topic, command.topic))
-    if handler is None:
+    route = _route_named(command.topic)
+    if route is None:
         await ctx.reply(f"No command `{command.topic[:40]}`.\n\n{overview()}")
         return
-    await ctx.reply(describe(handler))
+    await ctx.reply(describe(route))
 
 
-HANDLERS: dict[str, Handler] = {
-    "declare": declare,
-    "answer": answer,
-    "confirm": confirm,
-    "level": set_level,
-    "tlp": set_tlp,
-    "share": share,
-    "unshare": unshare,
-    "enforce": enforce,
-    "note": note,
-    "status": status,
-    "timeline": timeline,
-    "contain": contain,
-    "resolve": resolve,
-    "close": close,
-    "reopen": reopen,
-    "page": page,
-    "approve": approve,
-    "release": release,
-    "swap": swap,
-    "team": team,
-    "update": update,
-    "filed": filed,
-    "clocks": clocks,
-    "lesson": lesson,
-    "lessons": lessons,
-    "endex": endex,
-    "realworld": realworld,
-    "help": help_command,
+# Not annotated on purpose: under `tuple[Route[Any], ...]` mypy would read every entry as a
+# `Route[Any]` and let a handler of another class through. In the order help lists them.
+ROUTES = (
+    Route("declare", Declare, declare),
+    Route("answer", AnswerQuestion, answer),
+    Route("confirm", Confirm, confirm),
+    Route("level", SetLevel, set_level),
+    Route("tlp", SetTlp, set_tlp),
+    Route("share", Share, share),
+    Route("unshare", Unshare, unshare),
+    Route("enforce", Simple, enforce),
+    Route("note", Note, note),
+    Route("status", Simple, status),
+    Route("timeline", Simple, timeline),
+    Route("contain", Simple, contain),
+    Route("resolve", Simple, resolve),
+    Route("close", Simple, close),
+    Route("reopen", Simple, reopen),
+    Route("page", PageAnswer, page),
+    Route("page", PageMember, page),
+    Route("approve", Approve, approve),
+    Route("release", Release, release),
+    Route("swap", Swap, swap),
+    Route("team", Simple, team),
+    Route("update", CheckinUpdate, update),
+    Route("filed", Filed, filed),
+    Route("clocks", Simple, clocks),
+    Route("lesson", AddLesson, lesson),
+    Route("lesson", LessonDone, lesson),
+    Route("lessons", Simple, lessons),
+    Route("endex", Simple, endex),
+    Route("realworld", Simple, realworld),
+    Route("help", Help, help_command),
+)
+
+_BY_CLASS: dict[type[object], Route[Any]] = {
+    route.command: route for route in ROUTES if route.command is not Simple
 }
+_SIMPLE_BY_WORD: dict[str, Route[Any]] = {
+    route.word: route for route in ROUTES if route.command is Simple
+}
+_BY_WORD: dict[str, Route[Any]] = {route.word: route for route in ROUTES}  # one handler a word
 
 
-def command_name(command: Command) -> str:
-    match command:
-        case Declare():
-            return "declare"
-        case AnswerQuestion():
-            return "answer"
-        case Confirm():
-            return "confirm"
-        case SetLevel():
-            return "level"
-        case SetTlp():
-            return "tlp"
-        case Share():
-            return "share"
-        case Unshare():
-            return "unshare"
-        case Note():
-            return "note"
-        case Help():
-            return "help"
-        case PageAnswer() | PageMember():
-            return "page"
-        case Approve():
-            return "approve"
-        case Release():
-            return "release"
-        case Swap():
-            return "swap"
-        case CheckinUpdate():
-            return "update"
-        case Filed():
-            return "filed"
-        case AddLesson() | LessonDone():
-            return "lesson"
-        case Simple(name=name):
-            return name
+def route_for(command: C) -> Route[C]:
+    """The route that serves a parsed command: by its class, and a `Simple` one by its word."""
+    if isinstance(command, Simple):
+        return _SIMPLE_BY_WORD[command.name]
+    return _BY_CLASS[type(command)]
+
+
+def _route_named(word: str) -> Route[Any] | None:
+    """The route of the command a word names (an alias names its command), if any."""
+    rule = rule_for(word)
+    return _BY_WORD.get(rule.word) if rule else None
 
 
 def usage(name: str) -> str:
-    handler = HANDLERS.get(ALIASES.get(name, name))
-    return _paragraphs(handler)[0] if handler else ""
+    route = _route_named(name)
+    return _paragraphs(route)[0] if route else ""
 
 
-def describe(handler: Handler) -> str:
-    usage_line, *rest = _paragraphs(handler)
+def describe(route: Route[Any]) -> str:
+    usage_line, *rest = _paragraphs(route)
     return f"`{usage_line}`\n" + "\n".join(rest)
 
 
 def overview() -> str:
     lines = []
-    for handler in HANDLERS.values():
-        usage_line, *rest = _paragraphs(handler)
+    for route in _BY_WORD.values():
+        usage_line, *rest = _paragraphs(route)
         lines.append(f"`{usage_line}` — {rest[0] if rest else ''}")
     return "Commands:\n" + "\n".join(lines)
 
 
-def _paragraphs(handler: Handler) -> list[str]:
-    """The docstring's paragraphs, each on one line: the usage first, then the explanation."""
-    text = inspect.getdoc(handler) or ""
+def _paragraphs(route: Route[Any]) -> list[str]:
+    """The handler's docstring's paragraphs, each on one line: the usage, then the explanation."""
+    text = inspect.getdoc(route.handler) or ""
     paragraphs = [" ".join(block.split()) for block in text.split("\n\n")]
     return [paragraph for paragraph in paragraphs if paragraph] or [""]

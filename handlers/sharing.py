@@ -129,6 +129,7 @@ async def enforce(ctx: Context, command: Simple) -> None:
             incident,
             outsider.person.id,
             f"{incident.id} is now {incident.tlp.value}; you are no longer on it.",
+            by_id=True,
         )
     names = ", ".join(o.person.name for o in found)
     await ctx.reply(f"Removed under {incident.tlp.value}: {names}.")

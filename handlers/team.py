@@ -49,7 +49,8 @@ async def _answer_page(ctx: Context, command: PageAnswer) -> None:
     ctx.incident = incident
     services = ctx.services
     if incident.exercise_suspended_at is not None:
-        raise Refusal(f"{incident.label} was suspended for a real-world incident; stand down.")
+        # Anyone can send this command with any id: the answer names the incident by id only.
+        raise Refusal(f"{incident.id} was suspended for a real-world incident; stand down.")
     if command.accept and not qualifies(services, incident, ctx.person, inside=False):
         raise Refusal(f"{incident.id} is now {incident.tlp.value}; your page no longer admits you.")
     team, decisions = answer(

@@ -385,7 +385,7 @@ def _reachable(
         return []
     found: list[tuple[str, ChatPlatform, str]] = []
     for room in incident.rooms.values():
-        platform = speaker(services.platforms, incident, room.platform)
+        platform = speaker(services.platforms, incident, room.platform, person.id)
         handle = person.handles.get(room.platform)
         if platform is not None and handle is not None:
             found.append((room.platform, platform, handle))
@@ -405,7 +405,7 @@ async def _in_every_room(
 ) -> None:
     """Invite the person to, or remove them from, every war room where they have a handle."""
     for room in incident.rooms.values():
-        platform = services.platforms.get(room.platform)
+        platform = speaker(services.platforms, incident, room.platform, person.id)
         handle = person.handles.get(room.platform)
         if platform is None or handle is None:
             continue

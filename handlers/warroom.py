@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.incident import Incident, WarRoom
-from bot.port import Button, Outbound, SentMessage
+from bot.port import Button, Outbound, RoomAccess, SentMessage
 from handlers.context import Services
 from handlers.headline import headline, topic
 from handlers.marking import speaker, speaking
@@ -49,6 +49,15 @@ async def refresh(services: Services, incident: Incident) -> None:
             room.topic, changed = wanted_topic, True
     if changed:
         services.store.save(incident, [])
+
+
+async def match_label(services: Services, incident: Incident) -> None:
+    """Re-configure every war room for the label: join rule, history visibility (policy §5)."""
+    access = RoomAccess.for_label(incident.tlp.value)
+    for room in incident.rooms.values():
+        platform = speaker(services.platforms, incident, room.platform)
+        if platform is not None:
+            await platform.set_access(room.room_id, access)
 
 
 async def post_headline(services: Services, incident: Incident, room: WarRoom) -> None:

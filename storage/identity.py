@@ -9,6 +9,7 @@ there) and the identity token written into the database when it was created.
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,26 @@ def sqlite_file(engine: Engine) -> Path | None:
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
     return Path(str(database))
+
+
+def create_whole(path: Path) -> None:
+    """Make a new database file appear whole: written under a temporary name, header and all,
+    then linked into place. A crash at any moment leaves either no file or a valid one, never
+    an empty file that `refuse_damaged_file` would (rightly) refuse at every later start."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.new")
+    try:
+        connection = sqlite3.connect(temporary)
+        connection.execute("PRAGMA journal_mode=WAL")  # writes the header page
+        connection.close()
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process made it meanwhile
+    finally:
+        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def refuse_damaged_file(path: Path) -> None:

@@ -4,28 +4,49 @@ Entry n stores the hash of entry n-1 (`prev_hash`; the first entry stores `GENES
 own `hash` = SHA-256 of prev_hash followed by the canonical JSON of (seq, at, incident_id, actor,
 kind, data). The `log_head` row keeps the last seq and hash, so that removing entries from the
 end is caught as well.
+
+Whoever can write the database can also recompute every hash and the head. So the head is
+signed as well, with a key outside the database (`storage/signing.py`): every append checks the
+signature of the head it extends (refusing to extend one it did not sign) and signs the new one,
+over (database id, signed_from, seq, hash). `verify` with the public key then catches a
+recomputed chain, a tail cut with the head moved back, and an emptied log, unless the intruder
+put back a head this key signed earlier: that is caught only by checking the log against a head
+kept elsewhere (`rrt log head`, then `rrt log verify --head`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.core.events import LogEvent, LogRecord
-from storage.tables import LogHead, LogRow
+from bot.core.store import StorageLost
+from storage.identity import IDENTITY_KEY
+from storage.signing import LogSigner, LogVerifier
+from storage.tables import KeyValueRow, LogHead, LogRow, table_of
 from storage.timestamps import from_db, to_utc
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
+HEAD_FORMAT = "rrt-log-head/1"  # names the signed message's layout, and starts a printed head
 _READ_BATCH = 1000
+
+logger = logging.getLogger(__name__)
+
+
+class LogHeadUntrusted(StorageLost):
+    """The head the log would be extended from does not carry this key's valid signature."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +55,65 @@ class VerifyResult:
     checked: int  # entries examined
     first_bad_seq: int | None = None
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """A head as `rrt log head` prints it, to be kept elsewhere and given back to `verify`.
+
+    Parsed from a kept copy, only `seq` and `hash` are required; the rest, when given, is
+    checked too.
+    """
+
+    seq: int
+    hash: str
+    database: str | None = None
+    signed_from: int | None = None
+    key: str | None = None  # the signing key's fingerprint
+    signature: str | None = None
+
+    def render(self) -> str:
+        return (
+            f"{HEAD_FORMAT} seq={self.seq} hash={self.hash} key={self.key} "
+            f"db={self.database} from={self.signed_from} sig={self.signature}"
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> SignedHead:
+        """From `render`'s output (or just `seq=N hash=H`); ValueError names what is wrong."""
+        fields: dict[str, str] = {}
+        for word in text.split():
+            if word == HEAD_FORMAT:
+                continue
+            name, sep, value = word.partition("=")
+            if not sep or name not in {"seq", "hash", "key", "db", "from", "sig"}:
+                raise ValueError(f"unexpected {word!r} in the head (expected name=value)")
+            fields[name] = value
+        missing = [name for name in ("seq", "hash") if name not in fields]
+        if missing:
+            raise ValueError(f"the head lacks {' and '.join(missing)}")
+        try:
+            seq = int(fields["seq"])
+            signed_from = int(fields["from"]) if "from" in fields else None
+        except ValueError:
+            raise ValueError("seq and from must be whole numbers") from None
+        digest = fields["hash"].lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("hash must be 64 hex digits")
+        return cls(
+            seq=seq,
+            hash=digest,
+            database=fields.get("db"),
+            signed_from=signed_from,
+            key=fields.get("key"),
+            signature=fields.get("sig"),
+        )
+
+
+def head_message(database: str, signed_from: int, seq: int, digest: str) -> bytes:
+    """What the head signature covers. The database id keeps a head signed for one database
+    (with the same key) from passing in another."""
+    return f"{HEAD_FORMAT}\n{database}\n{signed_from}\n{seq}\n{digest}".encode()
 
 
 def entry_hash(
@@ -58,12 +138,24 @@ def entry_hash(
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def append(session: Session, events: Sequence[LogEvent]) -> list[LogRecord]:
+def append(session: Session, events: Sequence[LogEvent], signer: LogSigner) -> list[LogRecord]:
     """Append events inside the caller's transaction, which serializes appends by locking the
-    head (FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock)."""
+    head (FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock).
+
+    Raises LogHeadUntrusted, writing nothing, when the head does not carry `signer`'s valid
+    signature: extending it would sign whatever was done to the log meanwhile."""
     if not events:
         return []
     head = session.exec(select(LogHead).where(LogHead.id == HEAD_ID).with_for_update()).one()
+    database = _database_id(session.connection())
+    problem = _signature_problem(database, _Head.of(head), signer.public)
+    if problem is not None:
+        raise LogHeadUntrusted(
+            f"the incident log is not extended: {problem}. Check it with `rrt log verify`; "
+            "once it is sound, sign its head again with `rrt log sign-head`"
+        )
+    assert database is not None
+    assert head.signed_from is not None
     seq, prev_hash = head.seq, head.hash
     appended = []
     for event in events:
@@ -86,6 +178,7 @@ def append(session: Session, events: Sequence[LogEvent]) -> list[LogRecord]:
         appended.append(_record(row))
         prev_hash = digest
     head.seq, head.hash = seq, prev_hash
+    head.signature, head.signed_by = _sign(signer, database, head.signed_from, seq, prev_hash)
     session.add(head)
     session.flush()
     return appended
@@ -99,26 +192,267 @@ def records(session: Session, incident_id: str | None = None) -> list[LogRecord]
     return [_record(row) for row in session.exec(query)]
 
 
-def verify(engine: Engine) -> VerifyResult:
-    """Walk the whole chain and name the first entry that does not fit."""
+def verify(
+    engine: Engine, key: LogVerifier | None = None, kept: SignedHead | None = None
+) -> VerifyResult:
+    """Walk the whole chain and name the first entry that does not fit; with `key`, check the
+    head's signature too; with `kept`, check that the log extends that head, kept elsewhere.
+
+    Without `key` the chain alone is checked, which whoever can write the database can forge.
+    """
     with Session(engine) as session:
         # Holding the head stops appends meanwhile, so rows and head are seen consistently.
-        head = session.exec(
-            select(LogHead).where(LogHead.id == HEAD_ID).with_for_update(read=True)
-        ).first()
-        rows = session.exec(
-            select(LogRow).order_by(col(LogRow.seq)).execution_options(yield_per=_READ_BATCH)
-        )
-        expected_seq, checked = 1, 0
-        prev_hash, hash_before_prev = GENESIS_HASH, None
-        for row in rows:
-            checked += 1
-            problem = _row_problem(row, expected_seq, prev_hash, hash_before_prev)
+        head = _read_head(session, signed=key is not None, lock=True)
+        walked = _walk(session, head, kept.seq if kept is not None else None)
+        if not walked.result.ok:
+            return walked.result
+        assert head is not None
+        checked = walked.result.checked
+        database = _database_id(session.connection()) if key is not None else None
+        if key is not None:
+            problem = _signature_problem(database, head, key)
             if problem is not None:
-                bad_seq, message = problem
-                return VerifyResult(False, checked, bad_seq, message)
-            expected_seq, prev_hash, hash_before_prev = row.seq + 1, row.hash, prev_hash
-        return _check_head(head, last_seq=expected_seq - 1, last_hash=prev_hash, checked=checked)
+                return VerifyResult(False, checked, None, problem)
+        if kept is not None:
+            found = _kept_problem(kept, head, walked.kept_hash, database, key)
+            if found is not None:
+                return VerifyResult(False, checked, found[0], found[1])
+        return walked.result
+
+
+def signed_head(engine: Engine) -> SignedHead:
+    """The current head with its signature, as stored (check it with `verify` first)."""
+    with Session(engine) as session:
+        head = _read_head(session, signed=True, lock=False)
+        if head is None:
+            raise LookupError("the log head record is missing")
+        return SignedHead(
+            seq=head.seq,
+            hash=head.hash,
+            database=_database_id(session.connection()),
+            signed_from=head.signed_from,
+            key=head.signed_by,
+            signature=head.signature,
+        )
+
+
+def sign_head_again(engine: Engine, signer: LogSigner) -> VerifyResult:
+    """Sign the current head with `signer` once the chain itself is sound (after a lost key, a
+    key change, or tampering that was looked into). Signing begins anew at this entry."""
+    with Session(engine) as session, session.begin():
+        head = _read_head(session, signed=True, lock=True)
+        walked = _walk(session, head, None)
+        if not walked.result.ok:
+            return walked.result
+        assert head is not None
+        database = _new_database_id(session.connection())
+        signature, signed_by = _sign(signer, database, head.seq, head.seq, head.hash)
+        session.exec(
+            update(table_of(LogHead))
+            .where(col(LogHead.id) == HEAD_ID)
+            .values(signature=signature, signed_by=signed_by, signed_from=head.seq)
+        )
+        return walked.result
+
+
+def sign_first_head(connection: Connection, signer: LogSigner, *, legacy: bool) -> None:
+    """In the migration that brings in signatures: sign the head of a new database, or of one
+    made by a release before signatures (`legacy`), where signing begins at its last entry.
+
+    Any other unsigned head is left so: a database made with signatures whose head has none was
+    tampered with (its entries removed and head reset, or made to look older than it is)."""
+    table = table_of(LogHead)
+    head = connection.execute(core_select(table).where(table.c.id == HEAD_ID)).first()
+    if head is None or head.signature is not None:
+        return
+    empty = connection.execute(core_select(table_of(LogRow).c.seq).limit(1)).first() is None
+    if legacy:
+        if head.seq > 0:
+            logger.warning(
+                "the incident log is signed from entry %s on: entries 1 to %s were written "
+                "before this release, and are covered by the hash chain alone",
+                head.seq,
+                head.seq,
+            )
+    elif not (head.seq == 0 and head.hash == GENESIS_HASH and empty):
+        logger.warning(
+            "the incident log head is not signed although signatures came with the database: "
+            "not signing it. Check the log with `rrt log verify`, then `rrt log sign-head`"
+        )
+        return
+    database = _new_database_id(connection)
+    signature, signed_by = _sign(signer, database, head.seq, head.seq, head.hash)
+    connection.execute(
+        update(table)
+        .where(table.c.id == HEAD_ID)
+        .values(signature=signature, signed_by=signed_by, signed_from=head.seq)
+    )
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    hash: str
+    signature: str | None = None
+    signed_by: str | None = None
+    signed_from: int | None = None
+
+    @classmethod
+    def of(cls, row: LogHead) -> _Head:
+        return cls(row.seq, row.hash, row.signature, row.signed_by, row.signed_from)
+
+
+@dataclass(frozen=True)
+class _Walked:
+    result: VerifyResult
+    kept_hash: str | None  # the hash of the entry at the kept head's seq, if asked
+
+
+def _read_head(session: Session, *, signed: bool, lock: bool) -> _Head | None:
+    # Only the columns needed: a database from before signatures has no signature columns.
+    table = table_of(LogHead)
+    names = ["seq", "hash", *(["signature", "signed_by", "signed_from"] if signed else [])]
+    query = core_select(*[table.c[name] for name in names]).where(table.c.id == HEAD_ID)
+    if lock:
+        query = query.with_for_update(read=True)
+    row = session.connection().execute(query).first()
+    if row is None:
+        return None
+    return _Head(*row)
+
+
+def _walk(session: Session, head: _Head | None, kept_seq: int | None) -> _Walked:
+    rows = session.exec(
+        select(LogRow).order_by(col(LogRow.seq)).execution_options(yield_per=_READ_BATCH)
+    )
+    expected_seq, checked = 1, 0
+    prev_hash, hash_before_prev = GENESIS_HASH, None
+    kept_hash = GENESIS_HASH if kept_seq == 0 else None
+    for row in rows:
+        checked += 1
+        problem = _row_problem(row, expected_seq, prev_hash, hash_before_prev)
+        if problem is not None:
+            bad_seq, message = problem
+            return _Walked(VerifyResult(False, checked, bad_seq, message), None)
+        if row.seq == kept_seq:
+            kept_hash = row.hash
+        expected_seq, prev_hash, hash_before_prev = row.seq + 1, row.hash, prev_hash
+    result = _check_head(head, last_seq=expected_seq - 1, last_hash=prev_hash, checked=checked)
+    return _Walked(result, kept_hash)
+
+
+def _signature_problem(database: str | None, head: _Head, key: LogVerifier) -> str | None:
+    """What is wrong with the head's signature under `key`, or None when it is valid."""
+    if database is None:
+        return "the database identity record, which the head signature covers, is missing"
+    if head.signature is None or head.signed_from is None:
+        if head.seq == 0:
+            return (
+                "the log is empty and its head is not signed: its entries were removed and "
+                "the head reset (or the log was never signed)"
+            )
+        return "the log head is not signed: its signature was removed (or it was never signed)"
+    if head.signed_by is not None and head.signed_by != key.fingerprint:
+        return (
+            f"the log head is signed by key {head.signed_by}, not by key {key.fingerprint} "
+            f"({key.source}): the wrong public key, or the head was signed with another key"
+        )
+    try:
+        signature = bytes.fromhex(head.signature)
+    except ValueError:
+        return "the log head signature is malformed"
+    if key.verifies(head_message(database, head.signed_from, head.seq, head.hash), signature):
+        return None
+    if head.seq == 0:
+        return (
+            f"the log is empty but its head signature does not match (key {key.fingerprint}): "
+            "its entries were removed and the head reset"
+        )
+    return (
+        f"the log head signature does not match entry {head.seq} (key {key.fingerprint}, "
+        f"{key.source}): the log was rewritten or cut short, and its head set without the key"
+    )
+
+
+def _kept_problem(
+    kept: SignedHead,
+    head: _Head,
+    kept_hash: str | None,
+    database: str | None,
+    key: LogVerifier | None,
+) -> tuple[int | None, str] | None:
+    """What shows that the log does not extend the head kept elsewhere."""
+    if kept.database is not None and database is not None and kept.database != database:
+        return None, f"the kept head is of another database ({kept.database}, not {database})"
+    if kept.signature is not None and key is not None:
+        if kept.key is not None and kept.key != key.fingerprint:
+            return None, (
+                f"the kept head was signed by key {kept.key}, not by key {key.fingerprint} "
+                f"({key.source})"
+            )
+        if kept.database is None or kept.signed_from is None:
+            return None, "the kept head has a signature but lacks db= or from= to check it with"
+        try:
+            valid = key.verifies(
+                head_message(kept.database, kept.signed_from, kept.seq, kept.hash),
+                bytes.fromhex(kept.signature),
+            )
+        except ValueError:
+            valid = False
+        if not valid:
+            return None, (
+                f"the kept head's signature does not verify with key {key.fingerprint}: it was "
+                "altered or copied wrongly"
+            )
+    if kept.seq > head.seq:
+        return head.seq + 1, (
+            f"the log ends at entry {head.seq}, but the kept head names entry {kept.seq}: "
+            "entries were removed from the end and the head moved back"
+        )
+    if kept_hash != kept.hash:
+        return kept.seq, (
+            f"entry {kept.seq} is not the one in the kept head: the log was rewritten up to there"
+        )
+    if (
+        kept.signed_from is not None
+        and head.signed_from is not None
+        and kept.signed_from != head.signed_from
+    ):
+        return head.signed_from, (
+            f"signing of this log began anew at entry {head.signed_from} (at entry "
+            f"{kept.signed_from} when the head was kept): entries after {kept.seq} may have been "
+            "rewritten before that (if `rrt log sign-head` was not run then, the database was "
+            "made to look older than it is)"
+        )
+    return None
+
+
+def _sign(
+    signer: LogSigner, database: str, signed_from: int, seq: int, digest: str
+) -> tuple[str, str]:
+    """(signature in hex, fingerprint of the key) for a head."""
+    signature = signer.sign(head_message(database, signed_from, seq, digest))
+    return signature.hex(), signer.fingerprint
+
+
+def _database_id(connection: Connection) -> str | None:
+    """The database's identity token (`storage.identity`), which head signatures cover."""
+    table = table_of(KeyValueRow)
+    found = connection.execute(
+        core_select(table.c.value).where(table.c.key == IDENTITY_KEY)
+    ).scalar()
+    return str(found) if found is not None else None
+
+
+def _new_database_id(connection: Connection) -> str:
+    """The identity token, made here when the head of a new database is signed before
+    `DatabaseIdentity.of` runs (which then finds it)."""
+    found = _database_id(connection)
+    if found is not None:
+        return found
+    token = uuid.uuid4().hex
+    connection.execute(insert(table_of(KeyValueRow)).values(key=IDENTITY_KEY, value=token))
+    return token
 
 
 def _row_problem(
@@ -147,7 +481,7 @@ def _row_problem(
     return None
 
 
-def _check_head(head: LogHead | None, last_seq: int, last_hash: str, checked: int) -> VerifyResult:
+def _check_head(head: _Head | None, last_seq: int, last_hash: str, checked: int) -> VerifyResult:
     if head is None:
         return VerifyResult(False, checked, None, "the log head record is missing")
     if head.seq > last_seq:

@@ -29,7 +29,8 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from storage.db import is_postgresql
-from storage.log import GENESIS_HASH, HEAD_ID
+from storage.log import GENESIS_HASH, HEAD_ID, sign_first_head
+from storage.signing import LogSigner
 from storage.tables import (
     InboxRow,
     IncidentCounter,
@@ -96,10 +97,32 @@ def _versions_and_outbox(connection: Connection) -> None:
     table_of(OutboxRow).create(connection)
 
 
+HEAD_SIGNATURE_VERSION = 4  # the schema version from which the log head is signed
+_HEAD_SIGNATURE_COLUMNS = {
+    "signature": "VARCHAR",
+    "signed_by": "VARCHAR",
+    "signed_from": "INTEGER",
+}
+
+
+def _has_head_signature(connection: Connection) -> bool:
+    columns = {column["name"] for column in inspect(connection).get_columns("log_head")}
+    return set(_HEAD_SIGNATURE_COLUMNS) <= columns
+
+
+def _head_signature(connection: Connection) -> None:
+    # Step 1 builds `log_head` from the current model, so a new database has the columns.
+    columns = {column["name"] for column in inspect(connection).get_columns("log_head")}
+    for name, kind in _HEAD_SIGNATURE_COLUMNS.items():
+        if name not in columns:
+            connection.execute(text(f"ALTER TABLE log_head ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _create_initial_tables),
     Migration(2, "timers", _create_timers),
     Migration(3, "incident versions and the outbox", _versions_and_outbox),
+    Migration(HEAD_SIGNATURE_VERSION, "signed log head", _head_signature),
 )
 
 
@@ -111,8 +134,18 @@ def current_version(engine: Engine) -> int:
         return _version(connection)
 
 
-def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    """Apply the pending migrations in order; returns the resulting version. Idempotent."""
+def migrate(
+    engine: Engine,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    *,
+    signer: LogSigner | None = None,
+) -> int:
+    """Apply the pending migrations in order; returns the resulting version. Idempotent.
+
+    With `signer`, the step that brings in head signatures signs the head of a new database (or
+    of one from an older release) in its own transaction, so that no crash can leave a signing
+    database with an unsigned head. Without it, that head stays unsigned, and the log refuses
+    appends until `rrt log sign-head`."""
     versions = [step.version for step in migrations]
     if versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"migration versions must be 1, 2, 3, ... in order; got {versions}")
@@ -131,7 +164,10 @@ def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int
             # Re-read under the lock: another process may have applied it meanwhile.
             if step.version <= _version(connection):
                 continue
+            legacy = step.apply is _head_signature and not _has_head_signature(connection)
             step.apply(connection)
+            if step.apply is _head_signature and signer is not None:
+                sign_first_head(connection, signer, legacy=legacy)
             connection.execute(
                 insert(_schema_version).values(
                     version=step.version,

@@ -18,8 +18,9 @@ from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
 from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer
 from storage import log
 from storage.db import make_engine, reader_for
-from storage.identity import DatabaseIdentity, refuse_damaged_file, sqlite_file
+from storage.identity import DatabaseIdentity, create_whole, refuse_damaged_file, sqlite_file
 from storage.migrations import migrate
+from storage.signing import LogSigner
 from storage.tables import (
     InboxRow,
     IncidentCounter,
@@ -62,8 +63,12 @@ class SqlStore:
     (`KeyValue.get` and `IncidentStore.get` differ, so one object cannot be both.)
     """
 
-    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock | None = None, signer: LogSigner | None = None
+    ) -> None:
         self.engine = engine
+        # Signs the log head; by default the key file beside the database (storage/signing.py).
+        self.signer = signer or LogSigner.for_database(engine.url)
         self.reader = reader_for(engine)
         self.kv = SqlKeyValue(engine, self.reader)
         self._clock = clock or SystemClock()
@@ -100,11 +105,11 @@ class SqlStore:
         with _using(self.engine) as session:
             _write_snapshot(session, incident)
             _bind_rooms(session, incident)
-            log.append(session, events)
+            log.append(session, events, self.signer)
 
     def append(self, events: Sequence[LogEvent]) -> None:
         with _using(self.engine) as session:
-            log.append(session, events)
+            log.append(session, events, self.signer)
 
     def get(self, incident_id: str) -> Incident | None:
         with _using(self.reader) as session:
@@ -175,7 +180,7 @@ class SqlStore:
 
     # Outbox
 
-    def add_effect(self, platform: str, kind: str, payload: str) -> str:
+    def add_effect(self, platform: str, kind: str, payload: str, about: str | None = None) -> str:
         work = _WORK.get()
         if work is None:
             raise RuntimeError("effects are recorded inside a unit of work only")
@@ -191,6 +196,7 @@ class SqlStore:
                 payload=payload,
                 origin_platform=origin_platform,
                 origin_room=origin_room,
+                about=about,
                 created_at=to_utc(self._clock.now()),
             )
         )
@@ -239,7 +245,8 @@ class SqlStore:
                     )
                 ).first()
                 if owner is not None:
-                    _room_opened(session, owner, effect.platform, ref, real, self._clock.now())
+                    now = self._clock.now()
+                    _room_opened(session, owner, effect.platform, ref, real, now, self.signer)
 
     def failed(self, effect_id: int, error: str) -> None:
         statement = (
@@ -249,6 +256,22 @@ class SqlStore:
         )
         with _using(self.engine) as session:
             session.exec(statement)
+
+    def withheld(self, effect: StoredEffect, incident_id: str, reason: str) -> None:
+        event = LogEvent(
+            kind="withheld",
+            actor="bot",
+            at=self._clock.now(),
+            incident_id=incident_id,
+            data={"effect": effect.kind, "platform": effect.platform, "reason": reason},
+        )
+        with _using(self.engine) as session:
+            session.exec(
+                update(table_of(OutboxRow))
+                .where(col(OutboxRow.id) == effect.id)
+                .values(done=True, error=f"withheld: {reason}"[:2000])
+            )
+            log.append(session, [event], self.signer)
 
     # TimerStore
 
@@ -314,14 +337,18 @@ class SqlStore:
             return [_incident(row) for row in session.exec(query)]
 
 
-def open_store(url: str, clock: Clock | None = None) -> SqlStore:
-    """Connect to the database at `url`, bring its schema up to date, and return the store."""
+def open_store(url: str, clock: Clock | None = None, signer: LogSigner | None = None) -> SqlStore:
+    """Connect to the database at `url`, bring its schema up to date, and return the store.
+
+    `signer` signs the log head; by default the key file for `url` (`storage/signing.py`)."""
     engine = make_engine(url)
     path = sqlite_file(engine)
     if path is not None:
         refuse_damaged_file(path)
-    migrate(engine)
-    return SqlStore(engine, clock)
+        create_whole(path)
+    signer = signer or LogSigner.for_database(url)
+    migrate(engine, signer=signer)
+    return SqlStore(engine, clock, signer)
 
 
 def _parse_incident_id(incident_id: str) -> tuple[int, int]:
@@ -350,7 +377,13 @@ def _bind_rooms(session: Session, incident: Incident) -> None:
 
 
 def _room_opened(
-    session: Session, incident_id: str, platform: str, ref: str, real: str, now: datetime
+    session: Session,
+    incident_id: str,
+    platform: str,
+    ref: str,
+    real: str,
+    now: datetime,
+    signer: LogSigner,
 ) -> None:
     """A war room exists now: its real id replaces the placeholder, and its opening is logged."""
     session.exec(
@@ -377,7 +410,7 @@ def _room_opened(
         incident_id=incident_id,
         data={"platform": platform, "room": real},
     )
-    log.append(session, [opened])
+    log.append(session, [opened], signer)
 
 
 def _effect(row: OutboxRow) -> StoredEffect:
@@ -396,6 +429,7 @@ def _effect(row: OutboxRow) -> StoredEffect:
         payload=row.payload,
         origin=origin,
         attempts=row.attempts,
+        about=row.about,
     )
 
 

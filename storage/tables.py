@@ -69,13 +69,21 @@ class LogRow(SQLModel, table=True):
 
 
 class LogHead(SQLModel, table=True):
-    """The single row naming the last log entry, so that a removed tail is noticed."""
+    """The single row naming the last log entry, so that a removed tail is noticed.
+
+    It is signed (`storage/signing.py`) with a key kept outside the database, so that a chain
+    recomputed by whoever can write the database does not verify.
+    """
 
     __tablename__ = "log_head"
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int
     hash: str
+    # Added by migration 4. Hex Ed25519 signature over (database id, signed_from, seq, hash).
+    signature: str | None = None
+    signed_by: str | None = None  # the key's fingerprint: a hint for messages, not trusted
+    signed_from: int | None = None  # the seq at which signing began (0: from the start)
 
 
 class PromptRow(SQLModel, table=True):
@@ -157,6 +165,7 @@ class OutboxRow(SQLModel, table=True):
     payload: str = Field(sa_column=_text_column())
     origin_platform: str | None = None
     origin_room: str | None = None
+    about: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=_utc_column())
     attempts: int = 0
     done: bool = Field(default=False, index=True)

@@ -22,7 +22,12 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert played.returncode == 0, played.stderr
     assert "rrt log verify --db demo.db" in played.stdout
     assert "Ransomware" not in played.stdout  # --quiet leaves the transcript out
-    assert sorted(path.name for path in workdir.iterdir()) == ["demo.db"]
+    # The key that signs the log head, and its public half, beside the database.
+    assert sorted(path.name for path in workdir.iterdir()) == [
+        "demo.db",
+        "rrt-log.key",
+        "rrt-log.key.pub",
+    ]
     return workdir / "demo.db"
 
 
@@ -30,6 +35,11 @@ def copy_of(db: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "copy.db"
     shutil.copyfile(db, copy)
     return copy
+
+
+def public_key_beside(db: Path, tmp_path: Path) -> None:
+    """Verification needs the public key only: put it where `--db` looks for it."""
+    shutil.copyfile(db.with_name("rrt-log.key.pub"), tmp_path / "rrt-log.key.pub")
 
 
 def test_the_demo_leaves_a_log_that_verifies(demo_db: Path) -> None:
@@ -66,6 +76,49 @@ def test_a_deleted_log_row_is_noticed(demo_db: Path, tmp_path: Path) -> None:
 
     assert verified.returncode == 1
     assert "log TAMPERED" in verified.stdout
+
+
+def test_a_cut_tail_with_the_head_moved_back_is_caught_by_its_signature(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    db = copy_of(demo_db, tmp_path)
+    public_key_beside(demo_db, tmp_path)
+    with sqlite3.connect(db) as connection:
+        (last,) = connection.execute("SELECT max(seq) FROM log").fetchone()
+        connection.execute("DELETE FROM log WHERE seq > ?", (last - 3,))
+        connection.execute(
+            "UPDATE log_head SET seq = ?, hash = (SELECT hash FROM log WHERE seq = ?)",
+            (last - 3, last - 3),
+        )
+    connection.close()
+
+    verified = rrt("log", "verify", "--db", str(db), cwd=tmp_path)
+
+    assert verified.returncode == 1
+    assert verified.stdout.startswith(
+        f"log TAMPERED: the log head signature does not match entry {last - 3}"
+    )
+
+
+def test_a_printed_head_is_checked_by_verify(demo_db: Path, tmp_path: Path) -> None:
+    db = copy_of(demo_db, tmp_path)
+    public_key_beside(demo_db, tmp_path)
+    key = tmp_path / "rrt-log.key.pub"
+
+    printed = rrt("log", "head", "--db", str(db), "--key", str(key), cwd=tmp_path)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    kept = printed.stdout.strip()
+    assert kept.startswith("rrt-log-head/1 seq=")
+    (tmp_path / "kept.txt").write_text(kept + "\n", encoding="utf-8")
+
+    for given in (kept, "@kept.txt"):
+        verified = rrt("log", "verify", "--db", str(db), "--head", given, cwd=tmp_path)
+        assert verified.returncode == 0, verified.stdout
+        assert "it extends the kept head at entry" in verified.stdout
+
+    wrong = rrt("log", "verify", "--db", str(db), "--head", "seq=1 hash=" + "f" * 64, cwd=tmp_path)
+    assert wrong.returncode == 1
+    assert "log TAMPERED at entry 1: entry 1 is not the one in the kept head" in wrong.stdout
 
 
 def test_log_verify_on_an_empty_database_fails(tmp_path: Path) -> None:

@@ -53,15 +53,13 @@ async def _expect(process: asyncio.subprocess.Process, prefix: str) -> str | Non
     return None
 
 
-async def play(
-    db: Path, log: Path, *, crash_at: str | None = None, kill_after: int | None = None
-) -> tuple[int, int]:
-    """Play the script from where the database stands; (first line played, exit code)."""
+async def spawn(db: Path, log: Path, *, crash_at: str | None = None) -> asyncio.subprocess.Process:
+    """Start the scripted bot on `db`, its stderr appended to `log`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RRT_")}
     if crash_at is not None:
         env["RRT_CRASH_AT"] = crash_at
     with log.open("a") as errors:
-        process = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot.scripted",
@@ -73,22 +71,29 @@ async def play(
             cwd=ROOT,
             env=env,
         )
-        assert process.stdin is not None
-        ready = await _expect(process, "@ready ")
-        assert ready is not None, "the bot did not start; see " + str(log)
-        for index in range(int(ready), len(SCRIPT)):
-            process.stdin.write(f"{SCRIPT[index]}\n".encode())
-            await process.stdin.drain()
-            done = await _expect(process, "@done ")
-            if done is None:
-                break  # it killed itself
-            assert int(done) == index
-            if index == kill_after:
-                process.kill()
-                break
-        else:
-            process.stdin.close()
-        return int(ready), await asyncio.wait_for(process.wait(), ONE_LINE)
+
+
+async def play(
+    db: Path, log: Path, *, crash_at: str | None = None, kill_after: int | None = None
+) -> tuple[int, int]:
+    """Play the script from where the database stands; (first line played, exit code)."""
+    process = await spawn(db, log, crash_at=crash_at)
+    assert process.stdin is not None
+    ready = await _expect(process, "@ready ")
+    assert ready is not None, "the bot did not start; see " + str(log)
+    for index in range(int(ready), len(SCRIPT)):
+        process.stdin.write(f"{SCRIPT[index]}\n".encode())
+        await process.stdin.drain()
+        done = await _expect(process, "@done ")
+        if done is None:
+            break  # it killed itself
+        assert int(done) == index
+        if index == kill_after:
+            process.kill()
+            break
+    else:
+        process.stdin.close()
+    return int(ready), await asyncio.wait_for(process.wait(), ONE_LINE)
 
 
 def logged(store: SqlStore) -> list[tuple[str, str, str, dict[str, object]]]:

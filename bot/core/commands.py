@@ -2,6 +2,7 @@
 
 `declare [--exercise] [--tlp LABEL] <title>` and the rest. The parser never raises on user
 input: anything it cannot read becomes a `ParseError` whose reason is shown with the usage.
+`GRAMMAR` is the one list of the command words, each with the parser of the rest of the line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import get_args, get_type_hints
 
 from bot.core.levels import Level
 from bot.core.tlp import TLP
@@ -159,41 +161,25 @@ class ParseError:
     reason: str
 
 
-SIMPLE_COMMANDS = (
-    "status",
-    "timeline",
-    "contain",
-    "resolve",
-    "close",
-    "reopen",
-    "team",
-    "clocks",
-    "enforce",
-    "lessons",
-    "endex",
-    "realworld",
-)
-ALIASES = {"checkin": "update"}  # another name for the same command
-COMMAND_NAMES = (
-    "declare",
-    "answer",
-    "confirm",
-    "level",
-    "tlp",
-    "note",
-    *SIMPLE_COMMANDS,
-    "page",
-    "release",
-    "swap",
-    "approve",
-    "update",
-    "checkin",
-    "filed",
-    "lesson",
-    "share",
-    "unshare",
-    "help",
-)
+Parser = Callable[[str, str], Command | ParseError]
+"""Reads a command from the word as typed and the rest of the line (trimmed, its breaks kept)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One entry of the grammar: the command's word, other words for it, and its parser."""
+
+    word: str
+    parse: Parser
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def produces(self) -> frozenset[type[Command]]:
+        """The command classes the parser gives, read from its return annotation (which mypy
+        holds the parser to): `Simple | ParseError` gives {Simple}."""
+        returned = get_type_hints(self.parse)["return"]
+        return frozenset(get_args(returned) or (returned,)) - {ParseError}
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -212,19 +198,16 @@ def parse(text: str) -> Command | ParseError:
     words = cleaned.split()
     if not words:
         return ParseError(None, "Type a command, for example `declare <title>` or `help`.")
-    name, args = words[0].lower(), words[1:]
-    if name in SIMPLE_COMMANDS:
-        return ParseError(name, f"`{name}` takes no arguments.") if args else Simple(name)
-    if name == "note":  # a note keeps its own line breaks and spacing
-        return _parse_note(cleaned[len(words[0]) :].strip())
-    if name == "lesson":
-        return _parse_lesson(cleaned[len(words[0]) :].strip())
-    if name in ("update", *ALIASES):
-        return _parse_update(name, cleaned[len(words[0]) :].strip())
-    parser = _PARSERS.get(name)
-    if parser is None:
+    name = words[0].lower()
+    rule = _RULES.get(name)
+    if rule is None:
         return ParseError(None, f"Unknown command `{_shorten(name)}`. Try `help`.")
-    return parser(args)
+    return rule.parse(name, cleaned[len(words[0]) :].strip())
+
+
+def rule_for(word: str) -> Rule | None:
+    """The grammar's entry for a word (an alias gives its command's), None for no command."""
+    return _RULES.get(word)
 
 
 def _sentence(error: Exception) -> str:
@@ -259,9 +242,10 @@ def _unknown_flag(name: str, args: list[str]) -> ParseError | None:
     return ParseError(name, f"Unknown option `{_shorten(flags[0])}`.") if flags else None
 
 
-def _parse_declare(args: list[str]) -> Command | ParseError:
+def _parse_declare(word: str, rest: str) -> Declare | ParseError:
+    args = rest.split()
     exercise = "--exercise" in args
-    args = [word for word in args if word != "--exercise"]
+    args = [arg for arg in args if arg != "--exercise"]
     taken = _take_option(args, "--tlp")
     if isinstance(taken, ParseError):
         return ParseError("declare", taken.reason)
@@ -282,7 +266,8 @@ def _parse_declare(args: list[str]) -> Command | ParseError:
     return Declare(title=title, exercise=exercise, tlp=tlp)
 
 
-def _parse_answer(args: list[str]) -> Command | ParseError:
+def _parse_answer(word: str, rest: str) -> AnswerQuestion | ParseError:
+    args = rest.split()
     if len(args) != 2:
         return ParseError("answer", "Give a question and one option, e.g. `answer Q3 2`.")
     question, option = args
@@ -291,12 +276,12 @@ def _parse_answer(args: list[str]) -> Command | ParseError:
     return AnswerQuestion(question=question.upper(), option=option.lower())
 
 
-def _parse_confirm(args: list[str]) -> Command | ParseError:
-    return ParseError("confirm", "`confirm` takes no arguments.") if args else Confirm()
+def _parse_confirm(word: str, rest: str) -> Confirm | ParseError:
+    return ParseError("confirm", "`confirm` takes no arguments.") if rest else Confirm()
 
 
-def _parse_level(args: list[str]) -> Command | ParseError:
-    reason, args = _take_reason(args)
+def _parse_level(word: str, rest: str) -> SetLevel | ParseError:
+    reason, args = _take_reason(rest.split())
     if len(args) != 1:
         return ParseError("level", "Give one level: L1, L2 or L3.")
     try:
@@ -308,8 +293,8 @@ def _parse_level(args: list[str]) -> Command | ParseError:
     return SetLevel(level=level, reason=reason[:MAX_TEXT])
 
 
-def _parse_tlp(args: list[str]) -> Command | ParseError:
-    reason, args = _take_reason(args)
+def _parse_tlp(word: str, rest: str) -> SetTlp | ParseError:
+    reason, args = _take_reason(rest.split())
     if len(args) != 1:
         return ParseError("tlp", "Give one label, e.g. `tlp red`.")
     try:
@@ -318,7 +303,12 @@ def _parse_tlp(args: list[str]) -> Command | ParseError:
         return ParseError("tlp", _sentence(error))
 
 
-def _parse_note(text: str) -> Command | ParseError:
+def _parse_simple(word: str, rest: str) -> Simple | ParseError:
+    return ParseError(word, f"`{word}` takes no arguments.") if rest else Simple(word)
+
+
+def _parse_note(word: str, text: str) -> Note | ParseError:
+    """A note keeps its own line breaks and spacing."""
     if not text:
         return ParseError("note", "Write the note after `note`.")
     if len(text) > MAX_TEXT:
@@ -326,7 +316,7 @@ def _parse_note(text: str) -> Command | ParseError:
     return Note(text=text)
 
 
-def _parse_update(name: str, text: str) -> Command | ParseError:
+def _parse_update(name: str, text: str) -> CheckinUpdate | ParseError:
     if not text:
         return ParseError(name, "Write Conditions / Actions / Needs after the command.")
     if len(text) > MAX_TEXT:
@@ -334,14 +324,15 @@ def _parse_update(name: str, text: str) -> Command | ParseError:
     return CheckinUpdate(text=text)
 
 
-def _parse_page(args: list[str]) -> Command | ParseError:
+def _parse_page(word: str, rest: str) -> PageAnswer | PageMember | ParseError:
+    args = rest.split()
     if args and args[0].lower() in ("accept", "decline"):
         if len(args) != 3:
             return ParseError("page", "Use the buttons of the page, or `page accept <id> <role>`.")
         return PageAnswer(
             accept=args[0].lower() == "accept", incident_id=args[1].upper(), role=args[2].lower()
         )
-    lowered = [word.lower() for word in args]
+    lowered = [arg.lower() for arg in args]
     if "as" not in lowered:
         return ParseError("page", "Name the person and the role, e.g. `page Bob as analyst`.")
     at = len(lowered) - 1 - lowered[::-1].index("as")
@@ -351,18 +342,25 @@ def _parse_page(args: list[str]) -> Command | ParseError:
     return PageMember(person=person, role=role[0].lower())
 
 
-def _one_person(name: str) -> Callable[[list[str]], Command | ParseError]:
-    def parse_person(args: list[str]) -> Command | ParseError:
-        if not args:
-            return ParseError(name, "Name the person, by id, full name or first name.")
-        person = " ".join(args)
-        return Release(person=person) if name == "release" else Approve(person=person)
-
-    return parse_person
+def _person(word: str, rest: str) -> str | ParseError:
+    if not rest:
+        return ParseError(word, "Name the person, by id, full name or first name.")
+    return " ".join(rest.split())
 
 
-def _parse_swap(args: list[str]) -> Command | ParseError:
-    lowered = [word.lower() for word in args]
+def _parse_release(word: str, rest: str) -> Release | ParseError:
+    person = _person(word, rest)
+    return person if isinstance(person, ParseError) else Release(person=person)
+
+
+def _parse_approve(word: str, rest: str) -> Approve | ParseError:
+    person = _person(word, rest)
+    return person if isinstance(person, ParseError) else Approve(person=person)
+
+
+def _parse_swap(word: str, rest: str) -> Swap | ParseError:
+    args = rest.split()
+    lowered = [arg.lower() for arg in args]
     if "with" not in lowered:
         return ParseError("swap", "Use `swap <person> with <person>`.")
     at = lowered.index("with")
@@ -372,13 +370,14 @@ def _parse_swap(args: list[str]) -> Command | ParseError:
     return Swap(leaving=leaving, joining=joining)
 
 
-def _parse_filed(args: list[str]) -> Command | ParseError:
+def _parse_filed(word: str, rest: str) -> Filed | ParseError:
+    args = rest.split()
     if len(args) != 1:
         return ParseError("filed", "Name one clock, e.g. `filed nis2_early_warning`.")
     return Filed(clock=args[0].lower())
 
 
-def _parse_lesson(text: str) -> Command | ParseError:
+def _parse_lesson(word: str, text: str) -> AddLesson | LessonDone | ParseError:
     """`lesson <text> [owner @person] [due YYYY-MM-DD]`, or `lesson done <n>`."""
     args = text.split()
     if args and args[0].lower() == "done" and len(args) <= 2:
@@ -407,36 +406,63 @@ def _parse_lesson(text: str) -> Command | ParseError:
     return AddLesson(text=lesson, owner=owner, due=due)
 
 
-def _parse_share(args: list[str]) -> Command | ParseError:
+def _parse_share(word: str, rest: str) -> Share | ParseError:
+    args = rest.split()
     if not args:
         return ParseError("share", "Name one or more organisations, e.g. `share police`.")
-    return Share(orgs=tuple(word.lower() for word in args))
+    return Share(orgs=tuple(arg.lower() for arg in args))
 
 
-def _parse_unshare(args: list[str]) -> Command | ParseError:
+def _parse_unshare(word: str, rest: str) -> Unshare | ParseError:
+    args = rest.split()
     if len(args) != 1:
         return ParseError("unshare", "Name one organisation, e.g. `unshare police`.")
     return Unshare(org=args[0].lower())
 
 
-def _parse_help(args: list[str]) -> Command | ParseError:
+def _parse_help(word: str, rest: str) -> Help | ParseError:
+    args = rest.split()
     if len(args) > 1:
         return ParseError("help", "Ask about one command, e.g. `help declare`.")
     return Help(topic=args[0].lower() if args else None)
 
 
-_PARSERS = {
-    "declare": _parse_declare,
-    "answer": _parse_answer,
-    "confirm": _parse_confirm,
-    "level": _parse_level,
-    "tlp": _parse_tlp,
-    "help": _parse_help,
-    "page": _parse_page,
-    "release": _one_person("release"),
-    "approve": _one_person("approve"),
-    "swap": _parse_swap,
-    "filed": _parse_filed,
-    "share": _parse_share,
-    "unshare": _parse_unshare,
-}
+GRAMMAR: tuple[Rule, ...] = (
+    Rule("declare", _parse_declare),
+    Rule("answer", _parse_answer),
+    Rule("confirm", _parse_confirm),
+    Rule("level", _parse_level),
+    Rule("tlp", _parse_tlp),
+    Rule("note", _parse_note),
+    *(
+        Rule(word, _parse_simple)
+        for word in (
+            "status",
+            "timeline",
+            "contain",
+            "resolve",
+            "close",
+            "reopen",
+            "team",
+            "clocks",
+            "enforce",
+            "lessons",
+            "endex",
+            "realworld",
+        )
+    ),
+    Rule("page", _parse_page),
+    Rule("release", _parse_release),
+    Rule("swap", _parse_swap),
+    Rule("approve", _parse_approve),
+    Rule("update", _parse_update, aliases=("checkin",)),
+    Rule("filed", _parse_filed),
+    Rule("lesson", _parse_lesson),
+    Rule("share", _parse_share),
+    Rule("unshare", _parse_unshare),
+    Rule("help", _parse_help),
+)
+"""Every command word and the parser of what follows it: the only list of the words."""
+
+_RULES = {word: rule for rule in GRAMMAR for word in (rule.word, *rule.aliases)}
+COMMAND_NAMES = tuple(_RULES)  # every word the parser knows, aliases too

@@ -126,12 +126,13 @@ class StoredEffect:
     payload: str  # JSON of the effect's arguments
     origin: tuple[str, str] | None  # (platform, room) of the event that caused it
     attempts: int = 0
+    about: str | None = None  # JSON of its classification: the incident, the person
 
 
 class Outbox(Protocol):
     """Effects on chat platforms, committed with the decision that made them."""
 
-    def add_effect(self, platform: str, kind: str, payload: str) -> str:
+    def add_effect(self, platform: str, kind: str, payload: str, about: str | None = None) -> str:
         """Queue an effect in the current unit of work; returns its idempotency key."""
         ...
 
@@ -153,6 +154,10 @@ class Outbox(Protocol):
         ...
 
     def failed(self, effect_id: int, error: str) -> None: ...
+
+    def withheld(self, effect: StoredEffect, incident_id: str, reason: str) -> None:
+        """Mark it done, never delivered, and log in the incident what was withheld and why."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from bot.core.commands import (
     COMMAND_NAMES,
+    GRAMMAR,
     MAX_INPUT,
     MAX_TEXT,
     MAX_TITLE,
+    AddLesson,
     AnswerQuestion,
     Approve,
     CheckinUpdate,
@@ -21,6 +23,7 @@ from bot.core.commands import (
     Declare,
     Filed,
     Help,
+    LessonDone,
     Note,
     PageAnswer,
     PageMember,
@@ -32,6 +35,7 @@ from bot.core.commands import (
     Swap,
     clean,
     parse,
+    rule_for,
 )
 from bot.core.levels import Level
 from bot.core.tlp import TLP
@@ -270,3 +274,26 @@ def test_malformed_team_commands_are_refused_with_their_usage(text: str) -> None
     result = parse(text)
     assert isinstance(result, ParseError)
     assert result.command == text.split()[0]
+
+
+def test_the_grammar_names_each_word_once() -> None:
+    words = [word for rule in GRAMMAR for word in (rule.word, *rule.aliases)]
+    assert len(words) == len(set(words)) == len(COMMAND_NAMES)
+    assert set(words) == set(COMMAND_NAMES)
+
+
+def test_an_alias_is_read_by_its_command_rule() -> None:
+    assert rule_for("checkin") is rule_for("update")
+    assert rule_for("dance") is None
+
+
+def test_a_rule_produces_what_its_parser_is_annotated_to_give() -> None:
+    rules = {rule.word: rule for rule in GRAMMAR}
+    assert rules["page"].produces == {PageAnswer, PageMember}
+    assert rules["lesson"].produces == {AddLesson, LessonDone}
+    assert rules["status"].produces == {Simple}
+
+
+def test_every_command_class_is_produced_by_the_grammar() -> None:
+    produced = {command for rule in GRAMMAR for command in rule.produces}
+    assert produced == set(get_args(Command))

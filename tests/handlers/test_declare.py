@@ -47,7 +47,9 @@ async def test_a_declaration_recorded_before_a_crash_is_handled_once_at_restart(
 
     assert [i.id for i in team_bot.store.all_incidents()] == ["INC-2026-0001"]
     assert pages(team_bot) == [("alice", "coordinator")]
-    assert chat.last(chat.lobby).text.startswith("Declared INC-2026-0001.")
+    assert chat.last(chat.lobby).text == (
+        "Declared INC-2026-0001 (TLP:AMBER); you are invited to its war room."
+    )
 
 
 async def test_nobody_declares_above_their_own_clearance(

@@ -72,3 +72,14 @@ def test_postgresql_urls_use_psycopg_3(postgres_url: str) -> None:
 def test_other_databases_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database URL"):
         make_engine("mysql://localhost/rrt")
+
+
+def test_a_new_database_file_appears_whole_and_nothing_is_left_beside_it(tmp_path: Path) -> None:
+    from storage.identity import create_whole
+
+    path = tmp_path / "var" / "rrt.db"
+    create_whole(path)
+    create_whole(path)  # already there: left alone
+
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["rrt.db"]

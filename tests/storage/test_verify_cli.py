@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from bot.core.events import LogEvent
 from storage.db import database_url_for_path
+from storage.signing import LogVerifier, default_key_file, public_key_path
 from storage.sql_store import open_store
 from storage.verify_cli import verify_report
 from tests.storage.conftest import START
@@ -20,16 +21,29 @@ def fill(url: str, entries: int) -> None:
     store.close()
 
 
+def key_of(url: str) -> str:
+    """The fingerprint of the default key for `url`, which `open_store` signs with."""
+    key_file = default_key_file(url)
+    assert key_file is not None
+    return LogVerifier.load(public_key_path(key_file)).fingerprint
+
+
 def test_intact_log(store_url: str) -> None:
     fill(store_url, 42)
 
-    assert verify_report(store_url) == (True, "log OK: 42 entries")
+    assert verify_report(store_url) == (
+        True,
+        f"log OK: 42 entries, head signed by key {key_of(store_url)}",
+    )
 
 
 def test_single_entry_is_singular(store_url: str) -> None:
     fill(store_url, 1)
 
-    assert verify_report(store_url) == (True, "log OK: 1 entry")
+    assert verify_report(store_url) == (
+        True,
+        f"log OK: 1 entry, head signed by key {key_of(store_url)}",
+    )
 
 
 def test_tampered_log_names_the_entry(store_url: str) -> None:

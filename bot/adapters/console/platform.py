@@ -21,6 +21,7 @@ from bot.port import (
     InboundKind,
     Outbound,
     PlatformError,
+    RoomAccess,
     RoomSpec,
     SentMessage,
     delivery_key,
@@ -139,6 +140,14 @@ class ConsolePlatform:
         self._room(room_id).topic = topic
         self._did(True)
 
+    async def set_access(self, room_id: str, access: RoomAccess) -> None:
+        if self._done_before() is not None:
+            return
+        self._maybe_fail("set_access")
+        room = self._room(room_id)
+        room.private, room.history_from_join = access.private, access.history_from_join
+        self._did(True)
+
     async def invite(self, room_id: str, user_id: str) -> None:
         if self._done_before() is not None:
             return
@@ -162,12 +171,7 @@ class ConsolePlatform:
         if (known := self._done_before()) is not None:
             return SentMessage(*known)
         self._maybe_fail("send_direct")
-        room_id = self._directs.get(user_id)
-        if room_id is None:
-            room = self._new_room(f"dm-{user_id}", private=True)
-            room.members.update({BOT, user_id})
-            room.direct_with = user_id
-            room_id = self._directs[user_id] = room.id
+        room_id = self.open_direct(user_id)
         posted = self._post(self._room(room_id), BOT, message.text, message)
         self._did([room_id, posted.id])
         return SentMessage(room_id, posted.id)
@@ -245,6 +249,17 @@ class ConsolePlatform:
                 target_message_id=message_id,
             )
         )
+
+    def open_direct(self, user: str) -> str:
+        """The direct-message room between `user` and the bot, opened as a person would."""
+        room_id = self._directs.get(user)
+        if room_id is None:
+            room = self._new_room(f"dm-{user}", private=True)
+            room.members.update({BOT, user})
+            room.direct_with = user
+            room_id = self._directs[user] = room.id
+            self._save()
+        return room_id
 
     def fail_next(self, method: str, error: PlatformError) -> None:
         """Make the next call of `method` raise `error`, as a failing platform API would."""

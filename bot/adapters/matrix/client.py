@@ -17,6 +17,7 @@ from bot.adapters.matrix.calls import Backoff, MatrixCalls, Sleep
 from bot.adapters.matrix.encryption import Encryption
 from bot.adapters.matrix.rendering import edit_content, file_content, message_content
 from bot.adapters.matrix.rooms import (
+    access_state,
     encryption_state,
     made_by_and_joined,
     room_alias_name,
@@ -30,6 +31,7 @@ from bot.port import (
     InboundHandler,
     Outbound,
     PlatformError,
+    RoomAccess,
     RoomSpec,
     SentMessage,
     delivery_key,
@@ -287,6 +289,18 @@ class MatrixAdapter:
 
     async def set_topic(self, room_id: str, topic: str) -> None:
         await self._put_state(room_id, "m.room.topic", {"topic": topic})
+
+    async def set_access(self, room_id: str, access: RoomAccess) -> None:
+        """Join rule, then history visibility, as at creation (`rooms.access_state`).
+
+        Putting state is idempotent (Synapse keeps the current event when the content is the
+        same), so delivering this again is harmless. History visibility applies to the events
+        sent after it: what was sent while the room was `shared` stays readable to whoever
+        joins later; a member invited after a raise to TLP:RED reads only from their invite
+        what was sent from the raise on.
+        """
+        for event in access_state(access):
+            await self._put_state(room_id, event["type"], event["content"], event["state_key"])
 
     async def invite(self, room_id: str, user_id: str) -> None:
         try:

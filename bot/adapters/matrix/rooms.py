@@ -1,4 +1,12 @@
-"""The single `createRoom` request for a war room: privacy, history, moderators, Space."""
+"""The single `createRoom` request for a war room: privacy, history, moderators, Space.
+
+A room's access (policy §5) maps to Matrix state the same way at creation and on every later
+change of label (`access_state`): a private room's join rule is `invite` (only a TLP:CLEAR
+room is `public`); a TLP:RED room's history visibility is `invited`, so that a member reads
+what was sent from the point they were invited on (not `joined`: a member invited at creation
+joins a moment later, and would not read the headline posted in between); every other room's
+is `shared`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ from typing import Any
 
 from nio import RoomPreset
 
-from bot.port import RoomSpec
+from bot.port import RoomAccess, RoomSpec
 
 MODERATOR = 50
 ADMIN = 100
@@ -48,6 +56,22 @@ def _state(event_type: str, content: dict[str, Any], state_key: str = "") -> dic
     return {"type": event_type, "state_key": state_key, "content": content}
 
 
+def join_rule(access: RoomAccess) -> str:
+    return "invite" if access.private else "public"
+
+
+def history_visibility(access: RoomAccess) -> str:
+    return "invited" if access.history_from_join else "shared"
+
+
+def access_state(access: RoomAccess) -> list[dict[str, Any]]:
+    """The state events that make a room match `access`: join rule, history visibility."""
+    return [
+        _state("m.room.join_rules", {"join_rule": join_rule(access)}),
+        _state("m.room.history_visibility", {"history_visibility": history_visibility(access)}),
+    ]
+
+
 def encryption_state() -> dict[str, Any]:
     return _state("m.room.encryption", {"algorithm": MEGOLM})
 
@@ -71,13 +95,15 @@ def room_create_arguments(
     space: tuple[str, str] | None,  # (space room id, server name)
     alias: str | None = None,  # local part of the room's alias (see `room_alias_name`)
 ) -> dict[str, Any]:
-    """Keyword arguments for nio's `AsyncClient.room_create`."""
+    """Keyword arguments for nio's `AsyncClient.room_create`.
+
+    The preset gives the power levels and defaults; the initial state, which overrides the
+    preset's, sets join rule and history visibility explicitly (as `set_access` does later).
+    """
+    access = RoomAccess(private=spec.private, history_from_join=spec.history_from_join)
     initial_state = [
         _state("m.room.guest_access", {"guest_access": "forbidden"}),
-        _state(
-            "m.room.history_visibility",
-            {"history_visibility": "joined" if spec.history_from_join else "shared"},
-        ),
+        *access_state(access),
     ]
     if encrypt:
         initial_state.append(encryption_state())
@@ -93,7 +119,7 @@ def room_create_arguments(
         "invite": list(spec.invite),
         "initial_state": initial_state,
         "power_level_override": power_levels(bot_user_id, spec.coordinator, room_version),
-        "preset": RoomPreset.private_chat if spec.private else RoomPreset.public_chat,
+        "preset": RoomPreset.private_chat if access.private else RoomPreset.public_chat,
     }
     if alias is not None:
         # Local only: nio's default visibility keeps the room out of the public directory.

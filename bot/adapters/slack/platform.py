@@ -14,7 +14,7 @@ Slack takes no request ids, so this adapter makes each repeat harmless itself:
   invitations repeated (members already in are fine).
 - An upload notes its start, then its file; a retried upload looks for a file of the same
   name, title and size that the bot shared in the channel since that start.
-- Editing, pinning, topics, invitations and removals are idempotent: Slack's "already so"
+- Editing, pinning, topics, access, invitations and removals are idempotent: Slack's "already so"
   answers (`already_pinned`, `already_in_channel`, `not_in_channel` on a kick) count as success.
 
 What is left: a retry looks back only HISTORY_LOOKBACK messages, so a retried send into a
@@ -40,6 +40,7 @@ from bot.core.store import KeyValue
 from bot.port import (
     Outbound,
     PlatformError,
+    RoomAccess,
     RoomSpec,
     SentMessage,
     delivery_key,
@@ -221,6 +222,31 @@ class SlackPlatform:
             "conversations.setTopic",
             lambda: self._web.client.conversations_setTopic(channel=room_id, topic=_topic(topic)),
         )
+
+    async def set_access(self, room_id: str, access: RoomAccess) -> None:
+        """Check that the channel is as private as its label wants; Slack changes nothing here.
+
+        A channel is private or public from its creation (`create_room` makes every room
+        but a TLP:CLEAR one private), and a bot token cannot make a public channel private:
+        raising a public channel's label above TLP:CLEAR is refused with `cannot_make_private`
+        (reported to whoever changed the label). Lowering a private channel to TLP:CLEAR
+        leaves it private, which is stricter than the label asks. Slack has no per-member
+        history cut-off, so `history_from_join` has no equivalent: every member of a channel
+        reads its whole history.
+        """
+        if not access.private:
+            return
+        response = await self._web.call(
+            "conversations.info", partial(self._web.client.conversations_info, channel=room_id)
+        )
+        if not response["channel"].get("is_private"):
+            # Not named: the notice may go to a lobby, where a label above CLEAR hides the title.
+            raise PlatformError(
+                "cannot_make_private",
+                "Slack does not let an app make a public channel private, so the war room "
+                "stays public; a workspace admin can make it private in the channel's settings",
+                {"method": "conversations.info", "channel": room_id},
+            )
 
     async def invite(self, room_id: str, user_id: str) -> None:
         await self._web.call(

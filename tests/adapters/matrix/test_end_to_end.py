@@ -280,7 +280,9 @@ async def test_a_whole_incident_with_its_team_a_check_in_and_the_report(l2_team:
         pinned = await alice.state(war_room, "m.room.pinned_events")
         assert pinned["pinned"] == [headline["event_id"]]
         lobby_watch = RoomWatch(alice, lobby, team.bot_user_id, WAIT_SECONDS)
-        await lobby_watch.message_with(f"Declared INC-2026-0001. War room: {WAR_ROOM_NAME}")
+        await lobby_watch.message_with(
+            "Declared INC-2026-0001 (TLP:AMBER); you are invited to its war room."
+        )
         assert await answer_pages(team, bot, watch) == COORDINATOR_ANSWERS
 
         await analysts_join(team, war_room)

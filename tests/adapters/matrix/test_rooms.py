@@ -63,7 +63,9 @@ def test_red_room_arguments() -> None:
     assert arguments["room_version"] == "12"
     assert state_types(arguments) == {
         ("m.room.guest_access", ""): {"guest_access": "forbidden"},
-        ("m.room.history_visibility", ""): {"history_visibility": "joined"},
+        ("m.room.join_rules", ""): {"join_rule": "invite"},
+        # `invited`, not `joined`: the coordinator, invited here, reads the headline.
+        ("m.room.history_visibility", ""): {"history_visibility": "invited"},
         ("m.room.encryption", ""): {"algorithm": "m.megolm.v1.aes-sha2"},
         ("m.space.parent", "!space:rrt.test"): {"via": ["rrt.test"], "canonical": True},
     }
@@ -79,5 +81,6 @@ def test_plain_room_arguments() -> None:
     assert arguments["preset"] == RoomPreset.public_chat
     assert state_types(arguments) == {
         ("m.room.guest_access", ""): {"guest_access": "forbidden"},
+        ("m.room.join_rules", ""): {"join_rule": "public"},
         ("m.room.history_visibility", ""): {"history_visibility": "shared"},
     }

@@ -1,0 +1,90 @@
+"""The one TLP gate: every classified effect is checked against policy §5 as it is delivered.
+
+A decision may be right when it is made and wrong when it is delivered: the label was raised
+meanwhile, an organisation was unshared, a reminder falls due a month later. So the gate reads
+the incident as it is now and checks the effect's audience:
+
+- a person (a direct message, a page, an invite, a room's first members) must be cleared for
+  the label and from an organisation it admits; under TLP:RED, approved or already a member;
+- a room must be one of the incident's war rooms, unless the label is TLP:CLEAR: anywhere
+  else (a lobby) the bot may name the incident only by an unclassified message (its id).
+
+What fails is withheld and the withholding logged in the incident; nothing else is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from bot.core.incident import Incident
+from bot.core.paging import PageStatus
+from bot.core.roster import Person
+from bot.core.tlp import TLP
+from bot.effects import ROOM
+from handlers.audience import qualifies
+from handlers.context import Services
+
+# Effects that show nothing to the person they name: taking someone out of a room.
+NOT_SHOWN_TO_PERSON = ("remove",)
+
+
+class TlpGate:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
+        """Why the effect must be withheld, or None when it may go. Reads the database."""
+        classification = json.loads(about)
+        incident = self._services.store.get(classification["incident_id"])
+        if incident is None:
+            return "its incident is not on record"
+        for person_id in self._people(platform, kind, classification, args):
+            refused = self._person_refused(incident, person_id)
+            if refused:
+                return refused
+        room = args.get(ROOM) or args.get("sent", {}).get(ROOM)
+        if room is None or classification.get("person") or kind in ("send_direct", "invite"):
+            return None  # a direct message: its person was checked
+        war_rooms = {r.room_id for r in incident.rooms.values() if r.platform == platform}
+        if room in war_rooms or incident.tlp is TLP.CLEAR:
+            return None
+        return f"it names {incident.id} ({incident.tlp.value}) outside its war room"
+
+    def _people(
+        self, platform: str, kind: str, classification: Mapping[str, Any], args: Mapping[str, Any]
+    ) -> list[str]:
+        if kind in NOT_SHOWN_TO_PERSON:
+            return []
+        people: list[str] = []
+        if classification.get("person"):
+            people.append(classification["person"])
+        handles: list[str] = []
+        if kind in ("send_direct", "invite"):
+            handles.append(args["user_id"])
+        if kind == "create_room":
+            handles.extend(args["spec"]["invite"])
+        for handle in handles:
+            person = self._services.roster.by_handle(platform, handle)
+            people.append(person.id if person else f"handle:{handle}")
+        return list(dict.fromkeys(people))
+
+    def _person_refused(self, incident: Incident, person_id: str) -> str | None:
+        person = self._services.roster.person(person_id)
+        if person is None:
+            return f"{person_id.removeprefix('handle:')} is not on the roster"
+        if qualifies(self._services, incident, person, inside=_inside(incident, person)):
+            return None
+        return f"{person.name} is not admitted to {incident.id} under {incident.tlp.value}"
+
+
+def _inside(incident: Incident, person: Person) -> bool:
+    """In the war room already: the declarer, or someone who accepted a page."""
+    if person.id == incident.declared_by:
+        return True
+    return any(
+        page.person_id == person.id and page.status is PageStatus.ACCEPTED
+        for state in (incident.team.roles if incident.team else [])
+        for page in state.pages
+    )
