@@ -56,6 +56,9 @@ class Deliverer:
         self._locks: dict[int, asyncio.Lock] = {}
         self._told: set[str] = set()  # origins already told of a refusal
         self._notices: list[tuple[StoredEffect, PlatformError]] = []
+        # Rooms whose label change the platform refused: nothing classified goes there until
+        # a later change succeeds (policy §5: re-configured before anything more is posted).
+        self._unmatched: set[tuple[str, str]] = set()
 
     async def drain(self, lane: str) -> None:
         """Deliver the lane's pending effects in order; raises TryLater when a platform is down."""
@@ -105,6 +108,8 @@ class Deliverer:
         except PlatformError as error:
             await self._fail(effect, str(error))
             await self._tell_origin(effect, error)
+            if effect.kind == "set_access":  # the room does not match its label
+                self._unmatched.add((effect.platform, args["room_id"]))
             return
         except Exception as error:  # the platform did not answer: try again later
             log.warning(
@@ -122,6 +127,8 @@ class Deliverer:
         finally:
             delivery_key.reset(token)
             delivery_retried.reset(retried)
+        if effect.kind == "set_access":
+            self._unmatched.discard((effect.platform, args["room_id"]))
         refs = {ref(effect.key, name): real for name, real in result.items()}
         await self._offload(lambda: self._outbox.delivered(effect, json.dumps(result), refs))
 
@@ -130,7 +137,11 @@ class Deliverer:
         gate, about = self._gate, effect.about
         if gate is None or about is None:
             return False
-        reason = await self._offload(lambda: gate(effect.platform, effect.kind, about, args))
+        room = args.get("room_id") or args.get("sent", {}).get("room_id")
+        if (effect.platform, room) in self._unmatched and effect.kind != "set_access":
+            reason: str | None = "its room could not be made to match the incident's label"
+        else:
+            reason = await self._offload(lambda: gate(effect.platform, effect.kind, about, args))
         if reason is None:
             return False
         incident_id = json.loads(about)["incident_id"]

@@ -148,3 +148,8 @@ async def test_raising_a_public_war_room_is_refused_where_it_was_asked(
     assert incident.tlp.value == "TLP:GREEN"  # recorded: the label is what was decided
     assert slack.channels[room]["is_private"] is False
     assert ws.last_text(room) == REFUSED
+    # Nothing more is posted in the room that does not match its label, the notice aside.
+    after = [p["text"] for p in ws.posts_in(room)]
+    assert not any("TLP raised" in text for text in after)
+    withheld = [r.event.data["effect"] for r in bot.store.log() if r.event.kind == "withheld"]
+    assert "send" in withheld
