@@ -31,7 +31,16 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(error)}") from None
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, without quoting the file: the line may hold a secret."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return type(error).__name__
+    where = error.problem_mark or error.context_mark
+    at = f"line {where.line + 1}, column {where.column + 1}: " if where is not None else ""
+    return at + (error.problem or error.context or "syntax error")
 
 
 def load_model(path: Path, model: type[M]) -> M:

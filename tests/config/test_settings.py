@@ -226,3 +226,12 @@ def test_a_misspelt_nested_variable_is_refused(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigError) as refused:
         load_settings()
     assert str(refused.value).startswith("environment: slack.bot_tokn: ")
+
+
+def test_a_yaml_error_never_quotes_the_line_that_may_hold_a_secret(tmp_path: Path) -> None:
+    config = tmp_path / "rrt.yaml"
+    config.write_text('slack:\n  bot_token: "xoxb-very-secret-token\n  mode: http\n')
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config)
+    assert "xoxb-very-secret-token" not in str(refused.value)
+    assert str(refused.value).startswith(f"{config}: not valid YAML: line ")
