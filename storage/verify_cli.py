@@ -12,6 +12,7 @@ from storage.db import make_engine
 from storage.log import SignedHead, VerifyResult, sign_head_again, signed_head, verify
 from storage.migrations import HEAD_SIGNATURE_VERSION, current_version, migrate
 from storage.signing import KeyFileError, LogSigner, LogVerifier, key_file_for, public_key_path
+from storage.snapshots import snapshot_differences
 
 NEVER_INITIALISED = "no incident log here: the database was never initialised"
 
@@ -40,6 +41,9 @@ def verify_report(
         result, key = checked
         if not result.ok:
             return False, _tampered(result)
+        differing = snapshot_differences(engine)
+        if differing:
+            return False, "snapshot TAMPERED: " + "\n".join(differing)
         now = signed_head(engine)
     finally:
         engine.dispose()

@@ -20,6 +20,7 @@ from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
 from bot.core.events import LogRecord
 from bot.core.incident import Incident
+from bot.core.projection import Projection, project, stored
 from storage.log import verify
 from tests.fixtures.triage import WORKED_EXAMPLE
 from tests.handlers.conftest import declare
@@ -28,10 +29,9 @@ INCIDENT = "INC-2026-0001"
 PEOPLE = ["alice", "bob", "carla", "dirk", "erik"]
 
 
-def projected(records: list[LogRecord]) -> dict[str, object]:
-    """What the log says the incident is now."""
-    answers: dict[str, str] = {}
-    tlp = state = ""
+def projected(records: list[LogRecord]) -> tuple[Projection, Counter[tuple[str, ...]]]:
+    """What the log says the incident is now: the projection `rrt log verify` checks, and the
+    state of every page."""
     pages: list[list[str]] = []  # [person, role, status]
     status_of = {
         "page_accepted": "accepted",
@@ -40,41 +40,22 @@ def projected(records: list[LogRecord]) -> dict[str, object]:
         "page_cancelled": "cancelled",
     }
     for record in records:
-        event = record.event
-        data = event.data
-        if event.kind == "declared":
-            tlp = str(data["tlp"])
-        elif event.kind == "answered":
-            answers[str(data["question"])] = str(data["option"])
-        elif event.kind == "tlp_changed":
-            tlp = str(data["to_tlp"])
-        elif event.kind == "state_changed":
-            state = str(data["to_state"])
-        elif event.kind == "paged":
+        data = record.event.data
+        if record.event.kind == "paged":
             pages.append([str(data["person"]), str(data["role"]), "paged"])
-        elif event.kind in status_of and not data.get("not_needed"):
+        elif record.event.kind in status_of and not data.get("not_needed"):
             page = next(p for p in reversed(pages) if p[:2] == [data["person"], data["role"]])
-            page[2] = status_of[event.kind]
-    return {
-        "answers": answers,
-        "tlp": tlp,
-        "state": state,
-        "pages": Counter(tuple(p) for p in pages),
-    }
+            page[2] = status_of[record.event.kind]
+    return project(records), Counter(tuple(p) for p in pages)
 
 
-def stored(incident: Incident) -> dict[str, object]:
+def held(incident: Incident) -> tuple[Projection, Counter[tuple[str, ...]]]:
     pages = [
         (page.person_id, page.role, page.status.value)
         for role in (incident.team.roles if incident.team else [])
         for page in role.pages
     ]
-    return {
-        "answers": {key: answer.option for key, answer in incident.answers.items()},
-        "tlp": incident.tlp.value,
-        "state": incident.state.value,
-        "pages": Counter(pages),
-    }
+    return stored(incident), Counter(pages)
 
 
 def some_events(
@@ -131,6 +112,6 @@ async def test_the_snapshot_is_what_the_log_says_whatever_the_interleaving(
 
     incident = team_bot.store.get(INCIDENT)
     assert incident is not None
-    assert stored(incident) == projected(team_bot.store.log(INCIDENT)), f"seed {seed}"
+    assert held(incident) == projected(team_bot.store.log(INCIDENT)), f"seed {seed}"
     assert team_bot.store.unhandled() == []
     assert verify(team_bot.store.engine).ok

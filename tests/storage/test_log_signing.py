@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.clock import FakeClock
 from bot.core.events import LogEvent
+from bot.core.incident import Incident, WarRoom
 from bot.core.store import StoredEffect
 from storage.db import database_url_for_path, make_engine
 from storage.log import (
@@ -37,7 +38,7 @@ from storage.signing import (
     public_key_path,
 )
 from storage.sql_store import SqlStore, open_store
-from storage.tables import IncidentRow, LogRow, RoomRow, table_of
+from storage.tables import LogRow
 from storage.timestamps import from_db
 from storage.verify_cli import head_report, sign_head_report, verify_report
 from tests.storage.conftest import START
@@ -226,25 +227,20 @@ def test_every_append_signs_the_new_head(store: SqlStore, signer: LogSigner) -> 
 
 def test_a_war_room_opening_is_signed_too(store: SqlStore, key_file: Path) -> None:
     """`delivered` logs a war room through its own path into `log.append`."""
-    with store.engine.begin() as connection:
-        connection.execute(
-            table_of(IncidentRow)
-            .insert()
-            .values(
-                id="INC-2026-0001",
-                year=2026,
-                seq=1,
-                state="declared",
-                is_open=True,
-                snapshot="{}",
-                version=1,
-            )
-        )
-        connection.execute(
-            table_of(RoomRow)
-            .insert()
-            .values(platform="console", room_id="ref-1", incident_id="INC-2026-0001")
-        )
+    incident = Incident(
+        id="INC-2026-0001",
+        title="Phishing wave",
+        org="cert",
+        declared_by="alice",
+        declared_at=START,
+        t0=START,
+        state_since=START,
+        rooms={"console": WarRoom(platform="console", room_id="ref-1")},
+    )
+    declared = LogEvent(
+        kind="declared", actor="alice", at=START, incident_id=incident.id, data={"tlp": "TLP:AMBER"}
+    )
+    store.save(incident, [declared])
     effect = StoredEffect(
         id=0,
         key="k",
