@@ -34,7 +34,9 @@ class Bot:
     def attach(self, platform: ChatPlatform) -> None:
         """Connect a platform: handlers speak to it through the outbox, delivery for real."""
         self.dispatcher.platforms[platform.name] = platform
-        self.services.platforms[platform.name] = RecordingPlatform(platform.name, self.store)
+        self.services.platforms[platform.name] = RecordingPlatform(
+            platform.name, self.store, end_to_end_encrypted=platform.end_to_end_encrypted
+        )
         self.platforms.append(platform)
 
     def platform(self, name: str) -> ChatPlatform:

@@ -139,18 +139,32 @@ def _room_spec(data: Mapping[str, Any]) -> dict[str, Any]:
 class RecordingPlatform:
     """A `ChatPlatform` whose every call is queued in the outbox of the current unit of work."""
 
-    def __init__(self, name: str, outbox: Outbox, about: Classification | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        outbox: Outbox,
+        about: Classification | None = None,
+        *,
+        end_to_end_encrypted: bool = False,
+    ) -> None:
         self._name = name
         self._outbox = outbox
         self._about = about
+        self._encrypted = end_to_end_encrypted
 
     @property
     def name(self) -> str:
         return self._name
 
+    @property
+    def end_to_end_encrypted(self) -> bool:
+        return self._encrypted
+
     def classified(self, about: Classification) -> RecordingPlatform:
         """The platform speaking about an incident: its effects pass the gate at delivery."""
-        return RecordingPlatform(self._name, self._outbox, about)
+        return RecordingPlatform(
+            self._name, self._outbox, about, end_to_end_encrypted=self._encrypted
+        )
 
     def _record(self, kind: str, **args: Any) -> str:
         about = encode_payload(asdict(self._about)) if self._about is not None else None

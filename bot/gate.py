@@ -23,6 +23,7 @@ from bot.core.paging import PageStatus
 from bot.core.roster import Person
 from bot.core.tlp import TLP
 from bot.effects import ROOM
+from bot.port import ChatPlatform
 from handlers.audience import qualifies
 from handlers.context import Services
 
@@ -31,8 +32,9 @@ NOT_SHOWN_TO_PERSON = ("remove",)
 
 
 class TlpGate:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, platforms: Mapping[str, ChatPlatform]) -> None:
         self._services = services
+        self._platforms = platforms
 
     def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
         """Why the effect must be withheld, or None when it may go. Reads the database."""
@@ -40,6 +42,8 @@ class TlpGate:
         incident = self._services.store.get(classification["incident_id"])
         if incident is None:
             return "its incident is not on record"
+        if kind == "upload_file" and incident.tlp is TLP.RED and not self._encrypted(platform):
+            return f"a {TLP.RED.value} file goes only into an end-to-end-encrypted war room"
         for person_id in self._people(platform, kind, classification, args):
             refused = self._person_refused(incident, person_id)
             if refused:
@@ -51,6 +55,10 @@ class TlpGate:
         if room in war_rooms or incident.tlp is TLP.CLEAR:
             return None
         return f"it names {incident.id} ({incident.tlp.value}) outside its war room"
+
+    def _encrypted(self, platform: str) -> bool:
+        found = self._platforms.get(platform)
+        return found is not None and found.end_to_end_encrypted
 
     def _people(
         self, platform: str, kind: str, classification: Mapping[str, Any], args: Mapping[str, Any]

@@ -114,6 +114,12 @@ class ChatPlatform(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def end_to_end_encrypted(self) -> bool:
+        """Whether the war rooms it makes are end-to-end encrypted (policy §5: only there may
+        a TLP:RED report be attached)."""
+        ...
+
     async def create_room(self, spec: RoomSpec) -> str:
         """Open a war room and return its id."""
         ...

@@ -87,7 +87,9 @@ class Runtime:
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
         self._open = asyncio.Event()
         self._open.set()
-        self.deliverer = Deliverer(store, platforms, self.offload, TlpGate(services).check)
+        self.deliverer = Deliverer(
+            store, platforms, self.offload, TlpGate(services, platforms).check
+        )
 
     async def offload(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._workers, call)

@@ -40,6 +40,10 @@ class ExercisePlatform:
     def name(self) -> str:
         return self._platform.name
 
+    @property
+    def end_to_end_encrypted(self) -> bool:
+        return self._platform.end_to_end_encrypted
+
     async def create_room(self, spec: RoomSpec) -> str:
         slug = spec.slug if spec.slug.startswith(SLUG_MARK) else SLUG_MARK + spec.slug
         return await self._platform.create_room(

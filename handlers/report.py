@@ -22,12 +22,17 @@ def render_report(services: Services, incident: Incident) -> Report:
 
 
 async def post_report(services: Services, incident: Incident, report: Report) -> list[str]:
-    """Upload the report into every war room; returns the platforms it goes to."""
+    """Upload the report into every war room it may go to; returns their platforms.
+
+    A TLP:RED report is attached only in an end-to-end-encrypted war room (policy §5).
+    """
     posted = []
     title = f"Incident report {incident.id} ({incident.tlp.value})"
     for room in incident.rooms.values():
         platform = speaker(services.platforms, incident, room.platform)
         if platform is None:
+            continue
+        if incident.tlp is TLP.RED and not platform.end_to_end_encrypted:
             continue
         for extension, mimetype in FORMATS:
             content = (report.markdown if extension == "md" else report.html).encode()
@@ -68,5 +73,11 @@ async def conclude(services: Services, incident: Incident) -> str:
         saved = "Saved as " + ", ".join(f"`{path}`" for path in paths) + "."
     else:
         saved = f"No file was saved ({kept})."
-    where = "The report is posted above." if posted else "The report could not be posted here."
+    if incident.tlp is TLP.RED and len(posted) < len(incident.rooms):
+        where = (
+            f"Under {TLP.RED.value} the report is attached only in an end-to-end-encrypted war "
+            f"room; on the bot's host, `rrt report {incident.id}` makes it from the record."
+        )
+    else:
+        where = "The report is posted above." if posted else "The report could not be posted here."
     return f"{where} {saved}"

@@ -71,7 +71,7 @@ async def test_closing_posts_and_saves_the_report_from_the_log(
     assert "Alice Martin: Mailbox rules reset" in markdown
 
 
-async def test_a_red_report_is_posted_in_the_war_room_and_written_nowhere(
+async def test_a_red_report_is_not_attached_in_a_room_without_end_to_end_encryption(
     bot: Bot, chat: ConsolePlatform, clock: FakeClock, tmp_path: Path
 ) -> None:
     room = await declare(chat, "--tlp", "red")
@@ -79,15 +79,16 @@ async def test_a_red_report_is_posted_in_the_war_room_and_written_nowhere(
         clock.advance(timedelta(minutes=30))
         await chat.say("alice", room, command)
 
-    assert sorted(name for name, _, _ in chat.rooms[room].files) == [HTML, MD]
-    assert all(b"TLP:RED" in content for _, content, _ in chat.rooms[room].files)
+    assert chat.rooms[room].files == []
     assert not (tmp_path / "reports").exists()
     written = bot.store.log("INC-2026-0001")[-1].event
     assert written.kind == "report_written"
     assert written.data["paths"] == []
     assert written.data["where"] == "TLP:RED: war room only"
     assert chat.last(room).text.endswith(
-        "The report is posted above. No file was saved (TLP:RED: war room only)."
+        "Under TLP:RED the report is attached only in an end-to-end-encrypted war room; on the "
+        "bot's host, `rrt report INC-2026-0001` makes it from the record. "
+        "No file was saved (TLP:RED: war room only)."
     )
 
 

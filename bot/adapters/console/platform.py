@@ -89,6 +89,10 @@ class ConsolePlatform:
     def name(self) -> str:
         return "console"
 
+    @property
+    def end_to_end_encrypted(self) -> bool:
+        return False
+
     # -- what the bot calls -------------------------------------------------------------
 
     async def create_room(self, spec: RoomSpec) -> str:

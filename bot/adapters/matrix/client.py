@@ -117,6 +117,10 @@ class MatrixAdapter:
         return "matrix"
 
     @property
+    def end_to_end_encrypted(self) -> bool:
+        return self._encrypt
+
+    @property
     def user_id(self) -> str:
         return self._settings.user_id
 

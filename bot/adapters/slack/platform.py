@@ -82,6 +82,10 @@ class SlackPlatform:
     def name(self) -> str:
         return "slack"
 
+    @property
+    def end_to_end_encrypted(self) -> bool:
+        return False  # Slack can read every channel
+
     # ---- rooms
 
     async def create_room(self, spec: RoomSpec) -> str:
