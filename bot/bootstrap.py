@@ -89,6 +89,7 @@ def build(
         rules=rules_of(policy),
         organisation=settings.organisation,
         reports_dir=settings.reports_dir,
+        audit_room=_platform_room(settings.audit_room),
     )
     runtime = Runtime(services, store, {})
     return Bot(
@@ -109,3 +110,10 @@ def rules_of(policy: Policy) -> Rules:
         cadence=policy.cadence,
         regulatory=policy.regulatory,
     )
+
+
+def _platform_room(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    platform, _, room = value.partition(":")
+    return platform, room

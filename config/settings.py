@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # The private key that signs the incident log's head (`<file>.pub` beside it); default
     # `rrt-log.key` beside the SQLite database, or `var/rrt-log.key` for PostgreSQL.
     log_key_file: Path | None = None
+    # `<platform>:<room id>` (e.g. `matrix:!audit:example.org`): at every close the bot posts
+    # the log head's hash there, so that a copy of the head is kept outside the database.
+    audit_room: str | None = Field(default=None, pattern=r"^(slack|matrix|console):.+$")
     slack: SlackSettings = Field(default_factory=SlackSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
 

@@ -52,6 +52,7 @@ class Services:
     platforms: dict[str, ChatPlatform] = field(default_factory=dict)
     on_timers_changed: Callable[[], None] | None = None  # re-arms the scheduler's wake-up
     reports_dir: Path | None = None  # where reports of closed incidents are saved (not RED)
+    audit_room: tuple[str, str] | None = None  # (platform, room) told the log head at closing
 
     def name(self, person_id: str) -> str:
         person = self.roster.person(person_id)

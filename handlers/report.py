@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.core.incident import Incident
 from bot.core.tlp import TLP
+from bot.port import Outbound
 from bot.reporting.files import write_report
 from bot.reporting.render import Report, render
 from handlers.context import Services, log
@@ -55,6 +56,22 @@ def save_report(services: Services, incident: Incident, report: Report) -> tuple
         return [], f"{WAR_ROOM_ONLY} (saving failed: {error.strerror or error})"
 
 
+async def tell_audit_room(services: Services, incident: Incident) -> None:
+    """Post the log head to the audit room, so that a copy of it lives outside the database
+    (a log cut back to an older head is caught by `rrt log verify --head`)."""
+    if services.audit_room is None:
+        return
+    platform_name, room = services.audit_room
+    platform = services.platforms.get(platform_name)
+    if platform is None:
+        log.warning("the audit room's platform %s is not connected", platform_name)
+        return
+    seq, head = services.store.log_head()
+    await platform.send(
+        room, Outbound(text=f"Log head after closing {incident.id}: entry {seq}, sha256 {head}")
+    )
+
+
 async def conclude(services: Services, incident: Incident) -> str:
     """Render, post and save the report of a closed incident; log and say where it went."""
     report = render_report(services, incident)
@@ -69,6 +86,7 @@ async def conclude(services: Services, incident: Incident) -> str:
         posted_in=posted,
     )
     services.store.append([event])
+    await tell_audit_room(services, incident)
     if paths:
         saved = "Saved as " + ", ".join(f"`{path}`" for path in paths) + "."
     else:

@@ -19,6 +19,7 @@ from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer
 from storage import log
 from storage.db import make_engine, reader_for
 from storage.identity import DatabaseIdentity, create_whole, refuse_damaged_file, sqlite_file
+from storage.log import GENESIS_HASH, HEAD_ID
 from storage.migrations import migrate
 from storage.signing import LogSigner
 from storage.tables import (
@@ -26,6 +27,7 @@ from storage.tables import (
     IncidentCounter,
     IncidentRow,
     KeyValueRow,
+    LogHead,
     OutboxRow,
     PromptRow,
     RoomRow,
@@ -137,6 +139,11 @@ class SqlStore:
     def log(self, incident_id: str | None = None) -> list[LogRecord]:
         with _using(self.reader) as session:
             return log.records(session, incident_id)
+
+    def log_head(self) -> tuple[int, str]:
+        with _using(self.engine) as session:
+            head = session.get(LogHead, HEAD_ID)
+            return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
 
     def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
         values = {"platform": platform, "message_id": message_id, "incident_id": incident_id}

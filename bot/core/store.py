@@ -37,6 +37,10 @@ class IncidentStore(Protocol):
         """The log in sequence order, for one incident or all."""
         ...
 
+    def log_head(self) -> tuple[int, str]:
+        """(sequence number, hash) of the last log entry, as this unit of work sees it."""
+        ...
+
     def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
         """Remember what a bot message asks (a triage question, a page), by its message id."""
         ...

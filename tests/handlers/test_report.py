@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.console import ConsolePlatform
-from bot.bootstrap import Bot
+from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
 from bot.port import PlatformError
 from bot.reporting.describe import describe_event
 from bot.reporting.metrics import compute, duration
+from tests.fixtures.settings import settings_in
 from tests.handlers.concluding import console_of, declare, reporting_bot, respond_and_resolve
-from tests.handlers.conftest import kinds
+from tests.handlers.conftest import kinds, team_roster
 
 MD, HTML = "INC-2026-0001-report.md", "INC-2026-0001-report.html"
 
@@ -122,3 +123,25 @@ async def test_only_closing_writes_a_report(
     assert chat.rooms[room].files == []
     assert kinds(bot, "report_written") == []
     assert not (tmp_path / "reports").exists()
+
+
+async def test_at_closing_the_log_head_is_posted_in_the_audit_room(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    audited = build(
+        settings_in(tmp_path, audit_room="console:room-1"), clock=clock, roster=team_roster()
+    )
+    chat = ConsolePlatform(on_inbound=audited.dispatcher)
+    audited.attach(chat)
+    try:
+        assert chat.lobby == "room-1"  # the audit room of this test
+        room = await declare(chat)
+        await respond_and_resolve(chat, room, clock)
+        await chat.say("alice", room, "close")
+
+        last = audited.store.log()[-1]
+        assert chat.last(chat.lobby).text == (
+            f"Log head after closing INC-2026-0001: entry {last.seq}, sha256 {last.hash}"
+        )
+    finally:
+        audited.close()
