@@ -85,8 +85,15 @@ def drop_candidates(services: Services, incident: Incident) -> None:
         person = services.roster.person(person_id)
         return person is not None and cleared(services, incident, person)
 
-    for state in [*(incident.team.roles if incident.team else []), *incident.proposals]:
-        _drop_from(state, admitted)
+    def pageable(person_id: str) -> bool:
+        # Under TLP:RED nobody is paged without approval: a decline or a timeout proposes.
+        approval = needs_approval(services, incident) and person_id not in incident.approved
+        return admitted(person_id) and not approval
+
+    for state in incident.team.roles if incident.team else []:
+        _drop_from(state, pageable)
+    for proposal in incident.proposals:
+        _drop_from(proposal, admitted)
 
 
 def _drop_from(state: RolePaging, keep: Callable[[str], bool]) -> None:
