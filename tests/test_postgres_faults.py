@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import pwd
-import shutil
-import subprocess
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,7 +17,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 import pytest_asyncio
 
@@ -33,13 +28,7 @@ from bot.runtime import RETRY_SECONDS
 from config.settings import Settings
 from storage.verify_cli import verify_report
 from tests.fixtures.chat import START
-from tests.fixtures.postgres import (
-    _SERVER_USER,
-    _as_server_user,
-    _free_port,
-    _run,
-    _server_bin_dir,
-)
+from tests.fixtures.postgres import PrivateCluster, private_cluster
 from tests.fixtures.roster import small_roster
 
 pytestmark = pytest.mark.postgres
@@ -56,31 +45,20 @@ _databases = itertools.count(1)
 class Cluster:
     """A private PostgreSQL cluster that a test may stop and start again."""
 
-    port: int
-    user: str
-    pg_ctl: list[str]
-    server_log: Path
-    options: str
-
-    def url(self, database: str) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+    server: PrivateCluster
 
     def create_database(self) -> str:
-        name = f"faults_{next(_databases)}"
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        return self.server.create_database(f"faults_{next(_databases)}")
 
     def running(self) -> bool:
-        status = subprocess.run([*self.pg_ctl, "status"], capture_output=True, check=False)
-        return status.returncode == 0
+        return self.server.running()
 
     def start_now(self) -> None:
-        _run([*self.pg_ctl, "-l", str(self.server_log), "-o", self.options, "-w", "start"])
+        self.server.start()
 
     def stop_now(self) -> None:
         """Fast shutdown: sessions are terminated, open transactions rolled back."""
-        _run([*self.pg_ctl, "-m", "fast", "-t", str(STOP_TIMEOUT_S), "-w", "stop"])
+        self.server.stop(timeout_s=STOP_TIMEOUT_S)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.stop_now)
@@ -91,54 +69,9 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    """Set up as `tests.fixtures.postgres.postgres_cluster` does, but ours to stop."""
-    bin_dir = _server_bin_dir()
-    prefix, user = _as_server_user()
-    base = Path(tempfile.mkdtemp(prefix="rrt-pg-faults-"))
-    if prefix:
-        owner = pwd.getpwnam(_SERVER_USER)
-        shutil.chown(base, owner.pw_uid, owner.pw_gid)
-    data_dir = base / "data"
-    port = _free_port()
-    options = " ".join(
-        [
-            "-c listen_addresses=127.0.0.1",
-            f"-c port={port}",
-            f"-c unix_socket_directories={base}",
-            "-c fsync=off",
-            "-c synchronous_commit=off",
-            "-c full_page_writes=off",
-        ]
-    )
-    _run(
-        [
-            *prefix,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data_dir),
-            "-U",
-            user,
-            "--auth=trust",
-            "--no-sync",
-            "--encoding=UTF8",
-            "--locale=C",
-        ]
-    )
-    running = Cluster(
-        port=port,
-        user=user,
-        pg_ctl=[*prefix, str(bin_dir / "pg_ctl"), "-D", str(data_dir)],
-        server_log=base / "server.log",
-        options=options,
-    )
-    running.start_now()
-    try:
-        yield running
-    finally:
-        subprocess.run(
-            [*running.pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True, check=False
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    """Set up as `tests.fixtures.postgres.postgres_cluster` is, but ours to stop."""
+    with private_cluster(prefix="rrt-pg-faults-") as server:
+        yield Cluster(server)
 
 
 @pytest.fixture
