@@ -49,7 +49,8 @@ async def close(ctx: Context, command: Simple) -> None:
     """close
 
     Close a resolved incident and conclude its record with the report (coordinators only).
-    The report is posted here and saved; under TLP:RED it stays in the war room.
+    The report is posted here and saved; under TLP:RED it is never saved, and attached only in
+    an end-to-end-encrypted war room.
     """
     ctx.require_coordinator("close an incident")
     incident = ctx.require_incident()

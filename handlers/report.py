@@ -46,7 +46,7 @@ async def post_report(services: Services, incident: Incident, report: Report) ->
 def save_report(services: Services, incident: Incident, report: Report) -> tuple[list[str], str]:
     """Write the files unless the label forbids it; returns (paths, why none when empty)."""
     if incident.tlp is TLP.RED:
-        return [], f"{TLP.RED.value}: {WAR_ROOM_ONLY}"
+        return [], f"{TLP.RED.value}: never written to a file"
     if services.reports_dir is None:
         return [], WAR_ROOM_ONLY
     try:

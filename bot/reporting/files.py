@@ -10,13 +10,13 @@ from bot.reporting.render import Report
 
 
 class RedReportRefused(Exception):
-    """A TLP:RED report stays in the war room: it is written nowhere else."""
+    """A TLP:RED report is never written to a file (read it with `rrt report --stdout`)."""
 
 
 def write_report(incident: Incident, report: Report, directory: Path) -> list[Path]:
     if incident.tlp is TLP.RED:
         raise RedReportRefused(
-            f"{incident.id} is TLP:RED: its report is posted in the war room only."
+            f"{incident.id} is TLP:RED: its report is never written to a file."
         )
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / f"{report.filename_stem}.md", directory / f"{report.filename_stem}.html"]

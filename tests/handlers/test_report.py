@@ -85,11 +85,11 @@ async def test_a_red_report_is_not_attached_in_a_room_without_end_to_end_encrypt
     written = bot.store.log("INC-2026-0001")[-1].event
     assert written.kind == "report_written"
     assert written.data["paths"] == []
-    assert written.data["where"] == "TLP:RED: war room only"
+    assert written.data["where"] == "TLP:RED: never written to a file"
     assert chat.last(room).text.endswith(
         "Under TLP:RED the report is attached only in an end-to-end-encrypted war room; on the "
         "bot's host, `rrt report INC-2026-0001` makes it from the record. "
-        "No file was saved (TLP:RED: war room only)."
+        "No file was saved (TLP:RED: never written to a file)."
     )
 
 
