@@ -19,12 +19,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.core.incident import Incident
-from bot.core.paging import PageStatus
-from bot.core.roster import Person
 from bot.core.tlp import TLP
 from bot.effects import ROOM
 from bot.port import ChatPlatform
-from handlers.audience import qualifies
+from handlers.audience import admitted
 from handlers.context import Services
 
 # Effects that show nothing to the person they name: taking someone out of a room.
@@ -82,17 +80,6 @@ class TlpGate:
         person = self._services.roster.person(person_id)
         if person is None:
             return f"{person_id.removeprefix('handle:')} is not on the roster"
-        if qualifies(self._services, incident, person, inside=_inside(incident, person)):
+        if admitted(self._services, incident, person):
             return None
         return f"{person.name} is not admitted to {incident.id} under {incident.tlp.value}"
-
-
-def _inside(incident: Incident, person: Person) -> bool:
-    """In the war room already: the declarer, or someone who accepted a page."""
-    if person.id == incident.declared_by:
-        return True
-    return any(
-        page.person_id == person.id and page.status is PageStatus.ACCEPTED
-        for state in (incident.team.roles if incident.team else [])
-        for page in state.pages
-    )

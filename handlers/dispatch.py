@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, replace
 
 from bot.core.commands import ParseError, parse
+from bot.core.events import LogEvent
+from bot.core.incident import Incident
 from bot.port import Inbound, InboundKind, Outbound
 from handlers.context import Context, Refusal, Services
 from handlers.marking import speaking
@@ -62,9 +64,13 @@ def route(services: Services, inbound: Inbound) -> str:
 
 async def handle(services: Services, inbound: Inbound) -> None:
     """Decide what the event does. Raises Refusal with the answer for the user."""
-    if inbound.platform not in services.platforms or inbound.kind is InboundKind.JOINED:
+    if inbound.platform not in services.platforms:
         return
     incident = services.store.by_room(inbound.platform, inbound.room_id)
+    if inbound.kind is InboundKind.JOINED:
+        if incident is not None:
+            joined(services, incident, inbound)
+        return
     text = answer_text(services, inbound, incident)
     if text is None:
         return  # chatter, or a reaction that answers nothing
@@ -77,6 +83,23 @@ async def handle(services: Services, inbound: Inbound) -> None:
         hint = f"\nUsage: `{usage(parsed.command)}`" if parsed.command else ""
         raise Refusal(parsed.reason + hint)
     await route_for(parsed).handler(ctx, parsed)
+
+
+def joined(services: Services, incident: Incident, inbound: Inbound) -> None:
+    """Remember who is in a war room: a raise of the label lists those it no longer admits."""
+    handles = incident.joined.setdefault(inbound.platform, [])
+    if inbound.user_id in handles:
+        return
+    handles.append(inbound.user_id)
+    person = services.roster.by_handle(inbound.platform, inbound.user_id)
+    event = LogEvent(
+        kind="joined",
+        actor=person.id if person else "guest",
+        at=services.clock.now(),
+        incident_id=incident.id,
+        data={"platform": inbound.platform, "handle": inbound.user_id},
+    )
+    services.store.save(incident, [event])
 
 
 async def answer(services: Services, inbound: Inbound, text: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.core.commands import Note, Simple
 from bot.core.tlp import TLP
 from bot.reporting.describe import describe_event
+from handlers.audience import admitted
 from handlers.context import Context
 from handlers.headline import headline, when
-from handlers.team_flow import cleared
 
 TIMELINE_LIMIT = 30
 
@@ -33,7 +33,7 @@ async def status(ctx: Context, command: Simple) -> None:
     # Outside a war room the list names only what the asker is cleared for; in a lobby,
     # which others read too, by id alone unless the label is CLEAR.
     services = ctx.services
-    visible = [i for i in services.store.open_incidents() if cleared(services, i, ctx.person)]
+    visible = [i for i in services.store.open_incidents() if admitted(services, i, ctx.person)]
     if not visible:
         await ctx.reply("No open incidents that you may see.")
         return

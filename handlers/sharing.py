@@ -6,7 +6,7 @@ from bot.core.commands import Share, Simple, Unshare
 from bot.core.incident import Incident
 from bot.core.paging import PageStatus
 from bot.core.team import Audience
-from handlers.audience import drop_candidates, outsiders
+from handlers.audience import drop_candidates, forget_joined, outsiders
 from handlers.context import Context, Refusal, Services
 from handlers.direct import direct
 from handlers.team_flow import (
@@ -110,6 +110,7 @@ async def enforce(ctx: Context, command: Simple) -> None:
                 page.status = PageStatus.CANCELLED
                 page.answered_at = ctx.now
     drop_candidates(services, incident)
+    forget_joined(incident, [o.person for o in found])
     if needs_approval(services, incident):
         for person_id in _inside(incident) - leaving:
             if person_id not in incident.approved:

@@ -66,6 +66,9 @@ class Incident(BaseModel):
     reasons: dict[str, str] = Field(default_factory=dict)  # person id -> why chosen
     proposals: list[RolePaging] = Field(default_factory=list)  # TLP:RED, awaiting approval
     approved: list[str] = Field(default_factory=list)  # TLP:RED: approved by the coordinator
+    # Platform -> handles of everyone seen joining a war room (a public room admits anyone):
+    # a raise of the label lists those it no longer admits, as it does the team.
+    joined: dict[str, list[str]] = Field(default_factory=dict)
     checkins: CheckinPlan | None = None
     clocks: list[Clock] = Field(default_factory=list)
     lessons: list[Lesson] = Field(default_factory=list)

@@ -15,9 +15,7 @@ class RedReportRefused(Exception):
 
 def write_report(incident: Incident, report: Report, directory: Path) -> list[Path]:
     if incident.tlp is TLP.RED:
-        raise RedReportRefused(
-            f"{incident.id} is TLP:RED: its report is never written to a file."
-        )
+        raise RedReportRefused(f"{incident.id} is TLP:RED: its report is never written to a file.")
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / f"{report.filename_stem}.md", directory / f"{report.filename_stem}.html"]
     paths[0].write_text(report.markdown, encoding="utf-8")

@@ -22,25 +22,29 @@ async def test_status_in_a_lobby_lists_only_what_the_asker_may_see_and_by_id(
 
     await chat.say("dirk", chat.lobby, "status")  # police, cleared up to TLP:AMBER
     seen_by_dirk = chat.last(chat.lobby).text
-    await chat.say("bob", chat.lobby, "status")  # cert, cleared for TLP:RED
+    await chat.say("bob", chat.lobby, "status")  # cleared for TLP:RED, but not approved
     seen_by_bob = chat.last(chat.lobby).text
+    await chat.say("alice", chat.lobby, "status")  # who declared it: in its war room
+    seen_by_alice = chat.last(chat.lobby).text
 
     assert "INC-2026-0001" not in seen_by_dirk
     assert "INC-2026-0002 · Public website defaced (TLP:CLEAR)" in seen_by_dirk
-    assert "INC-2026-0001 (TLP:RED) — triage" in seen_by_bob
-    assert TITLE not in seen_by_bob  # others read the lobby too
+    assert "INC-2026-0001" not in seen_by_bob
+    assert "INC-2026-0001 (TLP:RED) — triage" in seen_by_alice
+    assert TITLE not in seen_by_alice  # others read the lobby too
 
 
-async def test_status_in_a_direct_message_names_titles_to_those_cleared(
+async def test_status_in_a_direct_message_names_titles_to_those_admitted(
     team_bot: Bot, chat: ConsolePlatform
 ) -> None:
     await chat.say("alice", chat.lobby, f"declare --tlp red {TITLE}")
-    bob_dm = chat.open_direct("bob")
-    await chat.say("bob", bob_dm, "status")
-    assert f"INC-2026-0001 · {TITLE} (TLP:RED) — triage" in chat.last(bob_dm).text
-    dirk_dm = chat.open_direct("dirk")
-    await chat.say("dirk", dirk_dm, "status")
-    assert chat.last(dirk_dm).text == "No open incidents that you may see."
+    alice_dm = chat.open_direct("alice")
+    await chat.say("alice", alice_dm, "status")
+    assert f"INC-2026-0001 · {TITLE} (TLP:RED) — triage" in chat.last(alice_dm).text
+    for outside in ("bob", "dirk"):  # cleared for RED but not approved; cleared for AMBER only
+        room = chat.open_direct(outside)
+        await chat.say(outside, room, "status")
+        assert chat.last(room).text == "No open incidents that you may see."
 
 
 async def test_a_red_declaration_does_not_name_its_title_in_the_lobby(
