@@ -118,3 +118,33 @@ async def test_a_database_file_replaced_under_the_bot_is_not_written_to(tmp_path
         assert "was replaced" in console.last(room).text
     finally:
         bot.close()
+
+
+async def test_a_database_made_read_only_is_answered_and_the_bot_carries_on(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("making a file immutable needs root")
+    bot, console = wired(tmp_path)
+    try:
+        await console.say("alice", console.lobby, "declare Ransomware at AZ Noord")
+        room = console.room_by_name("inc-").id
+        # The main file and its write-ahead log; the shared-memory index is mapped in memory.
+        files = [str(tmp_path / "rrt.db"), str(tmp_path / "rrt.db-wal")]
+        # Root writes through file modes: the immutable attribute stops it, as a read-only
+        # volume would.
+        subprocess.run(["chattr", "+i", *files], check=True)
+        try:
+            await console.say("alice", room, "note Backups offline")
+            told = console.last(room).text
+            assert told.startswith("⚠️ "), told
+            assert "database" in told
+        finally:
+            subprocess.run(["chattr", "-i", *files], check=True)
+
+        await console.say("alice", room, "note Tape restore started")
+        assert console.last(room).text == "Noted in INC-2026-0001."
+        notes = [r.event.data["text"] for r in bot.store.log() if r.event.kind == "note"]
+        assert notes[-1] == "Tape restore started"
+    finally:
+        bot.close()
