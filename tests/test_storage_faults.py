@@ -133,14 +133,14 @@ async def test_a_database_made_read_only_is_answered_and_the_bot_carries_on(
         files = [str(tmp_path / "rrt.db"), str(tmp_path / "rrt.db-wal")]
         # Root writes through file modes: the immutable attribute stops it, as a read-only
         # volume would.
-        subprocess.run(["chattr", "+i", *files], check=True)
+        immutable(files, True)
         try:
             await console.say("alice", room, "note Backups offline")
             told = console.last(room).text
             assert told.startswith("⚠️ "), told
             assert "database" in told
         finally:
-            subprocess.run(["chattr", "-i", *files], check=True)
+            immutable(files, False)
 
         await console.say("alice", room, "note Tape restore started")
         assert console.last(room).text == "Noted in INC-2026-0001."
@@ -148,3 +148,7 @@ async def test_a_database_made_read_only_is_answered_and_the_bot_carries_on(
         assert notes[-1] == "Tape restore started"
     finally:
         bot.close()
+
+
+def immutable(files: list[str], on: bool) -> None:
+    subprocess.run(["chattr", "+i" if on else "-i", *files], check=True)
