@@ -5,15 +5,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
+from storage.db import describe, sqlite_path
 
 DEMO_DB = Path("var/demo.db")
+# The shell's code for a process ended by SIGPIPE (128 + 13): the reader went away early.
+BROKEN_PIPE_EXIT = 141
+
+
+def _version() -> str:
+    try:
+        return version("rrt-bot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _database_url(args: argparse.Namespace, settings: Settings) -> str:
@@ -108,11 +123,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from config.roster import load_roster
     from storage.sql_store import open_store
 
-    store = open_store(_database_url(args, settings))
+    url = _database_url(args, settings)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        # Reading a report must not leave an empty database behind.
+        print(f"No database at {path}", file=sys.stderr)
+        return 1
+    store = open_store(url)
     try:
         incident = store.get(args.incident)
         if incident is None:
-            print(f"No incident {args.incident} in this database.", file=sys.stderr)
+            print(f"No incident {args.incident} in the database {describe(url)}", file=sys.stderr)
             return 1
         roster = load_roster(settings.roster_file)
         names = {p.id: (p.name, p.org) for p in roster.people}
@@ -154,6 +175,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="rrt", description="Rapid Reaction Team incident bot")
+    root.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     root.add_argument("--config", type=Path, help="YAML settings file (or RRT_CONFIG_FILE)")
     commands = root.add_subparsers(dest="command", required=True)
 
@@ -253,10 +275,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.func(args, settings)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
     except ConfigError as error:
         print(f"Invalid configuration:\n{error}", file=sys.stderr)
         return 2
+    except OperationalError as error:
+        print(_database_error(_database_url(args, settings), error), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader (`| head -1`) went away. As Python's documentation on SIGPIPE advises:
+        # point stdout at devnull so that the flush at exit does not fail again, and stop.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
     return code
+
+
+def _database_error(url: str, error: OperationalError) -> str:
+    """One line naming the database (never its password) and the driver's first line."""
+    lines = str(error.orig or error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    password = make_url(url).password
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"Database error on {describe(url)}: {reason}"
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 _SQLITE_BUSY_TIMEOUT_S = 30
+_POSTGRESQL_SCHEMES = ("postgresql", "postgres")
 
 
 def database_url_for_path(path: str | Path) -> str:
@@ -18,13 +19,31 @@ def database_url_for_path(path: str | Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `sqlite:///<path>` (`sqlite://` in memory) or `postgresql://...`."""
+    """An engine for `sqlite:///<path>` (`sqlite://` in memory) or `postgresql://...` (also
+    `postgres://...`, the form hosting providers give in `DATABASE_URL`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    if parsed.get_backend_name() == "postgresql":
+    if parsed.get_backend_name() in _POSTGRESQL_SCHEMES:
         return create_engine(parsed.set(drivername="postgresql+psycopg"))
     raise ValueError(f"unsupported database URL {parsed!r}; use sqlite:///<path> or postgresql://")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a `sqlite:///<path>` URL names; None for an in-memory or other database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def describe(url: str) -> str:
+    """The database a URL names, fit to print: the SQLite file, else the URL without its
+    password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def reader_for(engine: Engine) -> Engine:

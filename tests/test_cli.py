@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,8 @@ from tests.fixtures.cli import rrt
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_ROSTER = REPO / "config" / "roster.example.yaml"
+# Port 1 refuses connections: a PostgreSQL that is not there.
+UNREACHABLE = "postgresql://rrt:s3cret-pw@127.0.0.1:1/rrt"
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +191,74 @@ def test_a_missing_subcommand_is_a_usage_error(tmp_path: Path) -> None:
     called = rrt(cwd=tmp_path)
     assert called.returncode == 2
     assert "usage: rrt" in called.stderr
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    called = rrt("--version", cwd=tmp_path)
+    assert called.returncode == 0, called.stderr
+    assert called.stdout.strip() == f"rrt {version('rrt-bot')}"
+
+
+def test_a_report_piped_into_a_reader_that_leaves_early_ends_quietly(demo_db: Path) -> None:
+    """`rrt report ... --stdout | head -1`: the reader here closes its end before `rrt` even
+    writes, so every write meets a closed pipe."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
+    }
+    env.update(HOME=str(demo_db.parent), PYTHONPATH=str(REPO))
+    args = ["report", "INC-2026-0001", "--db", str(demo_db), "--stdout"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=demo_db.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 141  # the broken pipe was met, and handled
+    assert stderr.decode() == ""
+
+
+@pytest.mark.parametrize("url", [UNREACHABLE, UNREACHABLE.replace("postgresql:", "postgres:")])
+@pytest.mark.parametrize(
+    "command",
+    [("log", "verify"), ("report", "INC-2026-0001", "--stdout"), ("evaluate", "--year", "2026")],
+)
+def test_an_unreachable_postgresql_is_one_line_naming_its_host(
+    url: str, command: tuple[str, ...], tmp_path: Path
+) -> None:
+    (tmp_path / "settings.yaml").write_text(f"database_url: {url}\n", encoding="utf-8")
+
+    called = rrt("--config", "settings.yaml", *command, cwd=tmp_path)
+
+    assert called.returncode == 1
+    assert called.stdout == ""
+    lines = called.stderr.strip().splitlines()
+    assert len(lines) == 1, called.stderr
+    assert lines[0].startswith("Database error on ")
+    assert "127.0.0.1:1" in lines[0]
+    assert "s3cret-pw" not in called.stderr
+
+
+def test_a_report_from_a_missing_database_creates_none(tmp_path: Path) -> None:
+    called = rrt("report", "INC-2099-0001", "--db", "var/none.db", cwd=tmp_path)
+
+    assert called.returncode == 1
+    assert called.stderr.strip() == "No database at var/none.db"
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_report_of_an_unknown_incident_names_the_database_read(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    db = copy_of(demo_db, tmp_path)
+
+    called = rrt("report", "INC-2099-0001", "--db", str(db), cwd=tmp_path)
+
+    assert called.returncode == 1
+    assert called.stderr.strip().endswith(f"No incident INC-2099-0001 in the database {db}")

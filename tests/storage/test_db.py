@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.db import database_url_for_path, is_postgresql, make_engine
+from storage.db import (
+    database_url_for_path,
+    describe,
+    is_postgresql,
+    make_engine,
+    sqlite_path,
+)
 
 
 def test_url_for_a_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,6 +73,28 @@ def test_postgresql_urls_use_psycopg_3(postgres_url: str) -> None:
             assert connection.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_hosting_providers_postgres_urls_use_psycopg_3_without_connecting(scheme: str) -> None:
+    # Port 1 refuses connections: the engine must be made without trying one.
+    engine = make_engine(f"{scheme}://u:p@127.0.0.1:1/db")
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+        assert is_postgresql(engine)
+        assert (engine.url.host, engine.url.port, engine.url.database) == ("127.0.0.1", 1, "db")
+    finally:
+        engine.dispose()
+
+
+def test_describe_names_the_file_or_the_url_without_its_password() -> None:
+    assert describe("sqlite:///var/rrt.db") == "var/rrt.db"
+    assert (
+        describe("postgres://u:secret@db.example:5432/rrt")
+        == "postgres://u:***@db.example:5432/rrt"
+    )
+    assert sqlite_path("sqlite://") is None
+    assert sqlite_path("postgresql://u@h/db") is None
 
 
 def test_other_databases_are_refused() -> None:
