@@ -98,8 +98,10 @@ async def filed(ctx: Context, command: Filed) -> None:
     if clock is None:
         names = ", ".join(c.id for c in incident.clocks) or "none running"
         raise Refusal(f"No clock `{command.clock[:40]}`. Clocks: {names}.")
+    if clock.filed_at is not None:
+        raise Refusal(f"{clock.title} was already filed at {when(clock.filed_at)}.")
     if not clock.running:
-        raise Refusal(f"{clock.title} is not running.")
+        raise Refusal(f"{clock.title} is not running: its duty was answered `no`.")
     present = {c.id for c in incident.clocks}
     incident.clocks = file(
         ctx.services.rules.regulatory, incident.clocks, clock.id, ctx.now, duty_answers(incident)

@@ -76,6 +76,10 @@ async def test_clocks_start_from_q14_remind_and_file(
 
     await chat.say("alice", room, "filed nis2_notification")
     assert "NIS2 final report now due 2027-01-01 02:00 UTC." in chat.last(room).text
+    await chat.say("alice", room, "filed nis2_notification")
+    assert chat.last(room).text == (
+        "NIS2 incident notification was already filed at 2026-12-01 02:00 UTC."
+    )
     await chat.say("alice", room, "clocks")
     listing = chat.last(room).text
     assert "NIS2 incident notification (`nis2_notification`) · due 2026-12-03 08:00 UTC" in listing
