@@ -44,7 +44,9 @@ async def request_checkin(services: Services, incident: Incident, timer: Timer, 
     if current is None or next_due(current, services.rules.cadence[current.level]) != timer.due_at:
         return  # re-planned or answered meanwhile
     rule = services.rules.cadence[current.level]
-    event = bot_event(services, incident, "checkin_requested", due=timer.due_at.isoformat())
+    event = bot_event(
+        services, incident, "checkin_requested", due=timer.due_at.isoformat(), late=bool(note)
+    )
     services.store.save(incident, [event])
     await announce(
         services,
@@ -62,7 +64,13 @@ async def checkin_missed(services: Services, incident: Incident, timer: Timer, n
     if grace_ends(current, rule) != timer.due_at:
         return
     incident.checkins = record_missed(current, rule)
-    event = bot_event(services, incident, "checkin_missed", due=next_due(current, rule).isoformat())
+    event = bot_event(
+        services,
+        incident,
+        "checkin_missed",
+        due=next_due(current, rule).isoformat(),
+        late=bool(note),  # fell due while the bot was down
+    )
     services.store.save(incident, [event])
     sync_timers(services, incident)
     await announce(

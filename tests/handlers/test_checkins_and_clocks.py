@@ -130,3 +130,28 @@ async def test_a_timer_due_while_the_bot_was_down_fires_once_marked_late(
     assert chat.last(room).text == (
         "No answer from Alice Martin as coordinator in time; paging on. (late: the bot was offline)"
     )
+
+
+async def test_a_check_in_missed_while_the_bot_was_down_is_marked_late(
+    db: Path, clock: FakeClock
+) -> None:
+    first = wire(db, clock)
+    chat = first.platform("console")
+    assert isinstance(chat, ConsolePlatform)
+    room = await declare(chat)
+    await chat.say("alice", room, "level L1 --reason one workstation")
+    first.close()
+
+    clock.advance(timedelta(days=2))  # past the check-in and its grace
+    second = wire(db, clock, chat)
+    try:
+        await second.scheduler.start()
+        await second.scheduler.fire_due()
+    finally:
+        second.close()
+
+    log = second.store.log("INC-2026-0001")
+    missed = [r.event.data for r in log if r.event.kind == "checkin_missed"]
+    assert missed
+    assert all(data["late"] is True for data in missed)
+    assert "(late: the bot was offline)" in chat.text()
