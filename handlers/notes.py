@@ -10,6 +10,9 @@ from handlers.context import Context
 from handlers.headline import headline, when
 
 TIMELINE_LIMIT = 30
+# A timeline is an overview: an entry longer than this is cut (the report has it whole), so
+# that 30 entries stay well within what any platform takes in one message.
+ENTRY_LIMIT = 400
 
 
 async def note(ctx: Context, command: Note) -> None:
@@ -53,5 +56,10 @@ async def timeline(ctx: Context, command: Simple) -> None:
     incident = ctx.require_incident()
     names = {person.id: person.name for person in ctx.services.roster.people}
     records = ctx.services.store.log(incident.id)[-TIMELINE_LIMIT:]
-    lines = [f"{when(r.event.at)} · {describe_event(r.event, names)}" for r in records]
+    lines = [_cut(f"{when(r.event.at)} · {describe_event(r.event, names)}") for r in records]
     await ctx.reply(f"Timeline of {incident.id}:\n" + "\n".join(lines))
+
+
+def _cut(line: str) -> str:
+    flat = " ".join(line.split())
+    return flat if len(flat) <= ENTRY_LIMIT else flat[: ENTRY_LIMIT - 1] + "…"

@@ -136,3 +136,17 @@ async def test_the_headline_says_when_the_severity_is_provisional(
     await console.say("bob", room_id, "answer Q4 denial")
     headline = console.messages[console.rooms[room_id].pinned[0]].text
     assert "Severity Low (20.0) so far" in headline
+
+
+async def test_a_timeline_of_long_notes_stays_one_message_of_bounded_size(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room = await declare(console)
+    for n in range(35):
+        await console.say("alice", room, f"note {n} " + "x" * 3900)
+    await console.say("alice", room, "timeline")
+    shown = console.last(room).text
+    assert shown.startswith("Timeline of INC-2026-0001:")
+    assert len(shown) < 15_000  # Slack refuses messages over 40,000 characters
+    assert shown.count("\n") == 30
+    assert shown.rstrip().endswith("…")
