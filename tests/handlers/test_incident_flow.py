@@ -150,3 +150,13 @@ async def test_a_timeline_of_long_notes_stays_one_message_of_bounded_size(
     assert len(shown) < 15_000  # Slack refuses messages over 40,000 characters
     assert shown.count("\n") == 30
     assert shown.rstrip().endswith("…")
+
+
+async def test_a_reply_of_conversation_to_the_headline_gets_no_answer(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room = await declare(console)
+    headline = console.rooms[room].pinned[0]
+    said = len(console.rooms[room].messages)
+    await console.say("bob", room, "on it, thanks", reply_to=headline)
+    assert len(console.rooms[room].messages) == said + 1  # only Bob's own message

@@ -62,6 +62,7 @@ def _inbound(
     text: str = "",
     reaction: str = "",
     target: str | None = None,
+    addressed: bool = True,
 ) -> Inbound:
     return Inbound(
         platform=PLATFORM,
@@ -73,6 +74,7 @@ def _inbound(
         reaction=reaction,
         target_message_id=target,
         is_direct=ctx.is_direct,
+        addressed=addressed,
     )
 
 
@@ -99,7 +101,17 @@ def _message(
                 room_id, event, ctx, InboundKind.BUTTON, text=chosen.value, target=target
             )
     if targets:
-        return _inbound(room_id, event, ctx, InboundKind.TEXT, text=text, target=targets[0])
+        # A reply without the command prefix is conversation, unless it answers a prompt (a
+        # bare option number to a triage question); in a direct message it is a command.
+        return _inbound(
+            room_id,
+            event,
+            ctx,
+            InboundKind.TEXT,
+            text=text,
+            target=targets[0],
+            addressed=ctx.is_direct,
+        )
     if ctx.is_direct:
         return _inbound(room_id, event, ctx, InboundKind.TEXT, text=text)
     return None

@@ -235,3 +235,13 @@ def test_invite_sender_and_directness() -> None:
 
     assert invite_sender([other, invite], BOT) == (ALICE, True)
     assert invite_sender([other], BOT) is None
+
+
+def test_a_reply_without_the_prefix_is_conversation_in_a_room_and_a_command_in_a_dm() -> None:
+    chatter = translate(ROOM, message("on it, thanks", **reply_to("$headline")), context())
+    direct = translate(ROOM, message("status", **reply_to("$page")), context(is_direct=True))
+
+    assert chatter is not None
+    assert chatter.addressed is False  # only a bare answer to a question counts
+    assert direct is not None
+    assert direct.addressed is True
