@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from aiohttp import web
@@ -14,6 +14,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 
 from bot.adapters.slack.blocks import BUTTON_ACTION_PREFIX, DECLARE_CALLBACK_ID, declaration_modal
 from bot.adapters.slack.inbound import (
@@ -27,7 +28,7 @@ from bot.adapters.slack.limits import RateLimiter
 from bot.adapters.slack.platform import SlackPlatform
 from bot.adapters.slack.web import SlackWeb, web_client
 from bot.core.store import KeyValue
-from bot.port import Inbound, InboundHandler
+from bot.port import Inbound, InboundHandler, Outbound, PlatformError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ SLASH_COMMAND = "/incident"
 # across restarts the bot's inbox drops them by the same id.
 RECENT_EVENT_IDS = 4096
 STOP_GRACE_SECONDS = 10.0
+# The Events API callback Slack sends, with no inner event, while it drops the app's events.
+APP_RATE_LIMITED = "app_rate_limited"
 
 
 class SlackAdapter(SlackPlatform):
@@ -83,6 +86,7 @@ class SlackAdapter(SlackPlatform):
         )
         self._register_listeners()
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._rate_limited_minutes: set[object] = set()
         self._tasks: set[asyncio.Future[None]] = set()
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -120,11 +124,32 @@ class SlackAdapter(SlackPlatform):
             await asyncio.gather(*pending, return_exceptions=True)
 
     def _register_listeners(self) -> None:
+        # Bolt's event listeners match only callbacks with an inner event; this one has none.
+        self._app.middleware(self._on_app_rate_limited)
         self._app.command(SLASH_COMMAND)(self._on_command)
         self._app.action(re.compile(f"^{BUTTON_ACTION_PREFIX}\\d+$"))(self._on_button)
         self._app.view(DECLARE_CALLBACK_ID)(self._on_declaration)
         for event_type in ("message", "reaction_added", "member_joined_channel"):
             self._app.event(event_type)(self._on_event)
+
+    async def _on_app_rate_limited(
+        self, body: dict[str, Any], next_: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Answer 200 to `app_rate_limited` (Bolt would answer 404, and Slack counts answers
+        other than 200 towards disabling the app's events); log it once per limited minute."""
+        if body.get("type") != APP_RATE_LIMITED:
+            await next_()
+            return None
+        minute = body.get("minute_rate_limited")
+        if minute not in self._rate_limited_minutes:
+            self._rate_limited_minutes.add(minute)
+            log.warning(
+                "Slack is rate-limiting the app's events for workspace %s since minute %s: "
+                "events are being dropped",
+                body.get("team_id"),
+                minute,
+            )
+        return BoltResponse(status=200, body="")
 
     # Every listener acks first (Slack waits 3 seconds at most), then hands the work to a task.
 
@@ -135,7 +160,7 @@ class SlackAdapter(SlackPlatform):
             self._deliver(inbound)
         elif self._first_time(command_event_id(body)):
             trigger_id = str(body.get("trigger_id", ""))
-            self._spawn(self._open_declaration(trigger_id, inbound.room_id))
+            self._spawn(self._open_declaration(trigger_id, inbound.room_id, inbound.user_id))
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -155,13 +180,27 @@ class SlackAdapter(SlackPlatform):
         if inbound is not None:
             self._deliver(inbound)
 
-    async def _open_declaration(self, trigger_id: str, channel_id: str) -> None:
-        await self._web.call(
-            "views.open",
-            lambda: self._web.client.views_open(
-                trigger_id=trigger_id, view=declaration_modal(channel_id)
-            ),
-        )
+    async def _open_declaration(self, trigger_id: str, channel_id: str, user_id: str) -> None:
+        """Open the declaration form; if Slack refuses, say so where the command was typed
+        (or, when the bot cannot post there, in a direct message)."""
+        try:
+            await self._web.call(
+                "views.open",
+                lambda: self._web.client.views_open(
+                    trigger_id=trigger_id, view=declaration_modal(channel_id)
+                ),
+            )
+        except PlatformError as error:
+            log.warning("Could not open the declaration form: %s", error)
+            notice = Outbound(
+                text=f"The declaration form could not be opened ({error.code}). "
+                "Type `/incident declare <title>` instead."
+            )
+            try:
+                await self.send(channel_id, notice)
+            except PlatformError as refused:
+                log.info("Could not tell %s in %s: %s", user_id, channel_id, refused)
+                await self.send_direct(user_id, notice)
 
     def _deliver(self, inbound: Inbound) -> None:
         if self._first_time(inbound.event_id):

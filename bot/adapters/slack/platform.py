@@ -103,7 +103,7 @@ class SlackPlatform:
         channel_id = str(channel["id"])
         if key is not None:
             self._state.remember_effect(key, "room", channel_id)
-        purpose = spec.name[:TOPIC_LIMIT]
+        purpose = _purpose(spec.name)
         if fresh or _text_of(channel, "purpose") != purpose:
             await self._web.call(
                 "conversations.setPurpose",
@@ -181,7 +181,8 @@ class SlackPlatform:
         """Channels named `base`, `base-2` … that the bot created and that are not archived,
         whose purpose is this room's or not set yet (the first attempt stopped before it)."""
         names = {numbered(base, attempt) for attempt in range(1, MAX_NAME_ATTEMPTS + 1)}
-        purposes = {"", spec.name[:TOPIC_LIMIT]}
+        # The unescaped name too: the purpose an earlier version of the bot set.
+        purposes = {"", _purpose(spec.name), spec.name[:TOPIC_LIMIT]}
         bot = await self._bot_user_id()
         found: dict[str, Channel] = {}
         try:
@@ -461,7 +462,22 @@ class SlackPlatform:
 
 
 def _topic(topic: str) -> str:
-    return escape(topic)[:TOPIC_LIMIT]
+    return _limited(escape(topic))
+
+
+def _purpose(name: str) -> str:
+    """The war room's purpose: its name, escaped like message text (no `<!here>`, no links)."""
+    return _limited(escape(name))
+
+
+def _limited(escaped: str) -> str:
+    """Escaped text cut to TOPIC_LIMIT, without leaving half an entity (`&am`) at its end."""
+    cut = escaped[:TOPIC_LIMIT]
+    if len(escaped) > TOPIC_LIMIT:
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:
+            cut = cut[:amp]
+    return cut
 
 
 def _text_of(channel: Channel, part: str) -> str:

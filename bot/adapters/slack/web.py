@@ -52,7 +52,8 @@ def web_client(token: str, base_url: str | None = None) -> AsyncWebClient:
 
 def platform_error(method: str, error: SlackApiError) -> PlatformError:
     code = str(error.response.get("error") or "slack_error")
-    detail = _MESSAGES.get(code, f"Slack refused {method} ({code}).")
+    # The code travels beside the detail (and is shown beside it): the detail never repeats it.
+    detail = _MESSAGES.get(code, f"Slack refused {method}.")
     extra = {"method": method}
     needed = error.response.get("needed")
     if needed:
