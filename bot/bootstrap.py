@@ -17,7 +17,6 @@ from config.roster import load_roster
 from config.settings import Settings
 from config.triage import load_questionnaire
 from handlers.context import Rules, Services
-from storage.signing import LogSigner
 from storage.sql_store import SqlStore, open_store
 
 
@@ -74,11 +73,7 @@ def build(
         A long-running bot calls `await bot.start()` once its platforms are connected.
     """
     clock = clock or SystemClock()
-    store = store or open_store(
-        settings.database_url,
-        clock,
-        LogSigner.for_database(settings.database_url, settings.log_key_file),
-    )
+    store = store or open_store(settings.database_url, clock, key_file=settings.log_key_file)
     policy = policy or load_policy(settings.policy_file)
     services = Services(
         store=store,

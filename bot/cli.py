@@ -129,7 +129,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         # Reading a report must not leave an empty database behind.
         print(f"No database at {path}", file=sys.stderr)
         return 1
-    store = open_store(url)
+    store = open_store(url, key_file=settings.log_key_file)
     try:
         incident = store.get(args.incident)
         if incident is None:
@@ -160,7 +160,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from config.roster import load_roster
     from storage.sql_store import open_store
 
-    store = open_store(_database_url(args, settings))
+    store = open_store(_database_url(args, settings), key_file=settings.log_key_file)
     try:
         cases = [(incident, store.log(incident.id)) for incident in store.all_incidents()]
     finally:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from bot.core.store import Outbox, StoredEffect
-from bot.effects import parse_ref, perform, ref, refs_in, substitute
+from bot.effects import parse_ref, perform, ref, refs_in, substitute, target_room
 from bot.port import ChatPlatform, Outbound, PlatformError, delivery_key, delivery_retried
 
 log = logging.getLogger("rrt.delivery")
@@ -54,7 +54,6 @@ class Deliverer:
         self._offload = offload
         self._gate = gate
         self._locks: dict[int, asyncio.Lock] = {}
-        self._told: set[str] = set()  # origins already told of a refusal
         self._notices: list[tuple[StoredEffect, PlatformError]] = []
         # Rooms whose label change the platform refused: nothing classified goes there until
         # a later change succeeds (policy §5: re-configured before anything more is posted).
@@ -107,7 +106,7 @@ class Deliverer:
             result = await perform(platform, effect.kind, args)
         except PlatformError as error:
             await self._fail(effect, str(error))
-            await self._tell_origin(effect, error)
+            self._tell_origin(effect, error)
             if effect.kind == "set_access":  # the room does not match its label
                 self._unmatched.add((effect.platform, args["room_id"]))
             return
@@ -121,7 +120,7 @@ class Deliverer:
             )
             if effect.attempts + 1 >= MAX_ATTEMPTS:
                 await self._fail(effect, repr(error))
-                await self._tell_origin(effect, PlatformError("unreachable", repr(error)))
+                self._tell_origin(effect, PlatformError("unreachable", repr(error)))
                 return
             raise TryLater(effect.lane) from error
         finally:
@@ -137,7 +136,7 @@ class Deliverer:
         gate, about = self._gate, effect.about
         if gate is None or about is None:
             return False
-        room = args.get("room_id") or args.get("sent", {}).get("room_id")
+        room = target_room(args)
         if (effect.platform, room) in self._unmatched and effect.kind != "set_access":
             reason: str | None = "its room could not be made to match the incident's label"
         else:
@@ -169,13 +168,14 @@ class Deliverer:
         log.warning("%s: %s given up: %s", effect.key, effect.kind, why)
         await self._offload(lambda: self._outbox.failed(effect.id, why))
 
-    async def _tell_origin(self, effect: StoredEffect, error: PlatformError) -> None:
+    def _tell_origin(self, effect: StoredEffect, error: PlatformError) -> None:
         """Say in the room the command came from that the platform refused part of it, once,
         after the rest of what it asked for (so that it is the last word there)."""
         origin_event = effect.key.rpartition("#")[0]
-        if effect.origin is None or origin_event in self._told:
+        if effect.origin is None or any(
+            told.key.rpartition("#")[0] == origin_event for told, _ in self._notices
+        ):
             return
-        self._told.add(origin_event)
         self._notices.append((effect, error))
 
     async def _send_notices(self) -> None:

@@ -59,6 +59,12 @@ def decode_outbound(data: Mapping[str, Any]) -> Outbound:
     )
 
 
+def target_room(args: Mapping[str, Any]) -> str | None:
+    """The room an effect acts in, if any (a send's room, an edit's or a pin's message room)."""
+    room = args.get(ROOM) or args.get("sent", {}).get(ROOM)
+    return str(room) if room is not None else None
+
+
 def encode_payload(args: Mapping[str, Any]) -> str:
     # ASCII escapes keep any text storable, a lone surrogate included.
     return json.dumps(args, ensure_ascii=True, sort_keys=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.core.incident import Incident
 from bot.core.tlp import TLP
-from bot.effects import ROOM
+from bot.effects import target_room
 from bot.port import ChatPlatform
 from handlers.audience import admitted
 from handlers.context import Services
@@ -46,7 +46,7 @@ class TlpGate:
             refused = self._person_refused(incident, person_id)
             if refused:
                 return refused
-        room = args.get(ROOM) or args.get("sent", {}).get(ROOM)
+        room = target_room(args)
         if room is None or classification.get("person") or kind in ("send_direct", "invite"):
             return None  # a direct message: its person was checked
         war_rooms = {r.room_id for r in incident.rooms.values() if r.platform == platform}

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.background import Background
 from bot.core.store import StaleIncident, StorageLost, Store, Timer
 from bot.delivery import Deliverer, TryLater
 from bot.gate import TlpGate
@@ -82,7 +83,7 @@ class Runtime:
         self._intake = ThreadPoolExecutor(1, thread_name_prefix="rrt-intake")
         self._workers = ThreadPoolExecutor(decision_threads, thread_name_prefix="rrt-db")
         self._lanes: dict[str, _Lane] = {}
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._background = Background(log, "handling an event")
         self._recovery: asyncio.TimerHandle | None = None
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
         self._open = asyncio.Event()
@@ -97,11 +98,7 @@ class Runtime:
     async def settle(self, grace: float) -> None:
         """At shutdown: let events and deliveries under way finish, for up to `grace` s;
         what is cut short stays in the inbox or the outbox for the next start."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._background.settle(grace)
 
     def close(self) -> None:
         if self._recovery is not None:
@@ -140,7 +137,7 @@ class Runtime:
         if not fresh:
             return None  # a retry or a duplicate delivery
         # Queued in the order recorded: the lane lock serves waiters first come, first served.
-        return self._spawn(self._handle(inbound, lane))
+        return self._background.spawn(self._handle(inbound, lane))
 
     def hold(self) -> None:
         """Record new events but handle none until `release`: at start, what a crash left
@@ -286,7 +283,7 @@ class Runtime:
 
     def _recover(self) -> None:
         self._recovery = None
-        self._spawn(self.replay())
+        self._background.spawn(self.replay())
 
     async def _tell(self, inbound: Inbound, text: str) -> None:
         """Speak straight to the platform: used only when the database cannot take an effect."""
@@ -297,17 +294,6 @@ class Runtime:
             await platform.send(inbound.room_id, Outbound(text=text))
         except Exception as error:
             log.warning("could not tell %s: %r", inbound.room_id, error)
-
-    def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("handling failed", exc_info=task.exception())
 
 
 def _short(error: BaseException) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -29,7 +29,7 @@ def make_engine(url: str) -> Engine:
     raise ValueError(f"unsupported database URL {parsed!r}; use sqlite:///<path> or postgresql://")
 
 
-def sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str | URL) -> Path | None:
     """The file a `sqlite:///<path>` URL names; None for an in-memory or other database."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
@@ -50,7 +50,7 @@ def reader_for(engine: Engine) -> Engine:
     """An engine for reads alone. On a SQLite file its transactions start deferred, taking no
     write lock, so that a read never waits for a writer (in WAL mode readers see the last
     commit); elsewhere the engine itself."""
-    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+    if sqlite_path(engine.url) is None:
         return engine
     connect_args = {"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S}
     reader = create_engine(engine.url, connect_args=connect_args)
@@ -59,7 +59,7 @@ def reader_for(engine: Engine) -> Engine:
     return reader
 
 
-def is_postgresql(engine: Engine) -> bool:
+def is_postgresql(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "postgresql"
 
 

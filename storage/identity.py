@@ -19,6 +19,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
 
 from bot.core.store import StorageLost
+from storage.db import sqlite_path
 from storage.tables import KeyValueRow, table_of
 from storage.upsert import insert_new
 
@@ -42,10 +43,8 @@ class DatabaseIdentity:
                 {"key": IDENTITY_KEY, "value": uuid.uuid4().hex},
                 ["key"],
             )
-            token = session.exec(
-                select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
-            ).one()
-        path = sqlite_file(engine)
+            token = session.exec(_IDENTITY).one()
+        path = sqlite_path(engine.url)
         inode = _inode(path) if path is not None else None
         return cls(token=str(token), path=path, inode=inode)
 
@@ -64,9 +63,7 @@ class DatabaseIdentity:
             if not _has_sqlite_header(self.path):
                 self._lose(f"the database file {self.path} was emptied or damaged")
         try:
-            token = session.exec(
-                select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
-            ).first()
+            token = session.exec(_IDENTITY).first()
         except DatabaseError as error:
             if "no such table" in str(error) or "malformed" in str(error):
                 self._lose(f"the database was emptied or damaged ({error.orig})")
@@ -77,13 +74,6 @@ class DatabaseIdentity:
     def _lose(self, why: str) -> None:
         self.lost = why + "; the bot writes nothing more until it is restored and restarted"
         raise StorageLost(self.lost)
-
-
-def sqlite_file(engine: Engine) -> Path | None:
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        return None
-    return Path(str(database))
 
 
 def create_whole(path: Path) -> None:

@@ -17,6 +17,7 @@ import stat
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -66,7 +67,7 @@ class LogVerifier:
     key: Ed25519PublicKey
     source: str
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint(self.key)
 
@@ -131,11 +132,12 @@ class LogSigner:
                 self._key = _load_or_create(self.path)
             return self._key
 
-    @property
+    # Each log append verifies the head and signs the next: worked out once per key.
+    @cached_property
     def public(self) -> LogVerifier:
         return LogVerifier(self.key.public_key(), str(self.path) if self.path else "in memory")
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint(self.key.public_key())
 
@@ -146,7 +148,7 @@ class LogSigner:
 def _load_or_create(path: Path) -> Ed25519PrivateKey:
     pub = public_key_path(path)
     if not path.exists():
-        if pub.exists() and not path.exists():
+        if pub.exists():
             raise KeyFileError(
                 f"the public key {pub} exists but its private key {path} does not: restore the "
                 "key file (the log head is signed with it), or move the .pub away to start a "

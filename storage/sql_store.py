@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, Update, delete, func, update
 from sqlmodel import Session, col, select
@@ -17,8 +18,8 @@ from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
 from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer
 from storage import log
-from storage.db import make_engine, reader_for
-from storage.identity import DatabaseIdentity, create_whole, refuse_damaged_file, sqlite_file
+from storage.db import is_postgresql, make_engine, reader_for, sqlite_path
+from storage.identity import DatabaseIdentity, create_whole, refuse_damaged_file
 from storage.log import GENESIS_HASH, HEAD_ID
 from storage.migrations import migrate
 from storage.signing import LogSigner
@@ -344,16 +345,23 @@ class SqlStore:
             return [_incident(row) for row in session.exec(query)]
 
 
-def open_store(url: str, clock: Clock | None = None, signer: LogSigner | None = None) -> SqlStore:
+def open_store(
+    url: str,
+    clock: Clock | None = None,
+    signer: LogSigner | None = None,
+    *,
+    key_file: Path | None = None,
+) -> SqlStore:
     """Connect to the database at `url`, bring its schema up to date, and return the store.
 
-    `signer` signs the log head; by default the key file for `url` (`storage/signing.py`)."""
+    `signer` signs the log head; by default the one in `key_file` (`RRT_LOG_KEY_FILE`), else
+    the default key file for `url` (`storage/signing.py`)."""
     engine = make_engine(url)
-    path = sqlite_file(engine)
+    path = sqlite_path(url)
     if path is not None:
         refuse_damaged_file(path)
         create_whole(path)
-    signer = signer or LogSigner.for_database(url)
+    signer = signer or LogSigner.for_database(url, key_file)
     migrate(engine, signer=signer)
     return SqlStore(engine, clock, signer)
 
@@ -470,10 +478,10 @@ def _write_snapshot(session: Session, incident: Incident) -> None:
         "snapshot": incident.model_dump_json(),
     }
     table = table_of(IncidentRow)
-    known = work.versions.get(incident.id) if work is not None else None
     if work is not None and incident.id in work.saved:
         session.exec(update(table).where(col(IncidentRow.id) == incident.id).values(**values))
         return
+    known = work.versions.get(incident.id) if work is not None else None
     if known is None:
         year, seq = _parse_incident_id(incident.id)
         row = {"id": incident.id, "year": year, "seq": seq, **values, "version": 1}
@@ -514,7 +522,7 @@ def _locking(session: Session) -> bool:
     """Inside a unit of work on PostgreSQL, an incident is read with its row locked, so that
     processes sharing the database decide one incident's events one at a time (SQLite's
     transactions already hold the write lock from their start)."""
-    return _WORK.get() is not None and session.get_bind().dialect.name == "postgresql"
+    return _WORK.get() is not None and is_postgresql(session.get_bind())
 
 
 @contextmanager

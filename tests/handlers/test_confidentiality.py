@@ -9,7 +9,7 @@ from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
 from tests.handlers.concluding import accept
-from tests.handlers.conftest import declare, dm_text, kinds
+from tests.handlers.conftest import declare, dm_text, kinds, pages
 
 TITLE = "Minister's mailbox leaked"
 
@@ -115,20 +115,12 @@ async def test_after_a_raise_to_red_a_decline_pages_no_backup_without_approval(
     room = await declare(chat)
     await accept(chat, "alice")
     await chat.say("alice", room, "level L1 --reason one mailbox")  # an analyst is paged
-    (first,) = [p for p in paged(team_bot) if p[1] == "analyst"]
+    (first,) = [p for p in pages(team_bot) if p[1] == "analyst"]
     await chat.say("alice", room, "tlp red")
 
     await chat.click(first[0], chat.direct_room(first[0]).messages[-1].id, "Decline")
 
-    assert [p for p in paged(team_bot) if p[1] == "analyst"] == [first]
+    assert [p for p in pages(team_bot) if p[1] == "analyst"] == [first]
     for backup in ("bob", "carla", "erik"):
         if backup != first[0]:
             assert "You are paged as analyst" not in dm_text(chat, backup)
-
-
-def paged(bot: Bot) -> list[tuple[str, str]]:
-    return [
-        (r.event.data["person"], r.event.data["role"])
-        for r in bot.store.log()
-        if r.event.kind == "paged"
-    ]

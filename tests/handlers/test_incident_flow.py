@@ -160,3 +160,13 @@ async def test_a_reply_of_conversation_to_the_headline_gets_no_answer(
     said = len(console.rooms[room].messages)
     await console.say("bob", room, "on it, thanks", reply_to=headline)
     assert len(console.rooms[room].messages) == said + 1  # only Bob's own message
+
+
+async def test_text_with_a_lone_surrogate_is_kept_escaped_not_dropped(
+    bot: Bot, console: ConsolePlatform
+) -> None:
+    room = await declare(console)
+    await console.say("alice", room, "note half \ud800 kept")  # valid JSON, not valid UTF-8
+    assert console.last(room).text == "Noted in INC-2026-0001."
+    (note,) = [r.event for r in bot.store.log() if r.event.kind == "note"]
+    assert note.data["text"] == "half \\ud800 kept"

@@ -332,27 +332,6 @@ def test_a_failed_effect_is_done_with_its_error(store: SqlStore) -> None:
     assert len(error) == 2000
 
 
-# Text that SQLite could not store as UTF-8
-
-
-def test_an_event_with_a_lone_surrogate_is_recorded_escaped(store: SqlStore) -> None:
-    payload = json.dumps({"text": "\ud800"})  # ensure_ascii: the surrogate is escaped
-
-    assert store.record("console", "e1", payload) is True
-
-    assert store.unhandled() == [("console", "e1", payload)]
-    assert json.loads(store.unhandled()[0][2]) == {"text": "\ud800"}
-
-
-def test_an_effect_with_a_lone_surrogate_is_stored_escaped(store: SqlStore) -> None:
-    payload = json.dumps({"text": "broken \udfff"}, ensure_ascii=True)
-    with store.unit_of_work(origin="console:e1", lane="lobby"):
-        store.add_effect("console", "send", payload)
-
-    (effect,) = store.pending_effects()
-    assert json.loads(effect.payload) == {"text": "broken \udfff"}
-
-
 # The database the bot started on
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from bot.adapters.slack.inbound import (
 from bot.adapters.slack.limits import RateLimiter
 from bot.adapters.slack.platform import SlackPlatform
 from bot.adapters.slack.web import SlackWeb, web_client
+from bot.background import Background
 from bot.core.store import KeyValue
 from bot.port import Inbound, InboundHandler, Outbound, PlatformError
 
@@ -86,8 +86,8 @@ class SlackAdapter(SlackPlatform):
         )
         self._register_listeners()
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._rate_limited_minutes: set[object] = set()
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._rate_limited_minute: object = None  # the last one logged
+        self._background = Background(log, "Handling a Slack event")
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
 
@@ -117,11 +117,7 @@ class SlackAdapter(SlackPlatform):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._background.settle(STOP_GRACE_SECONDS)
 
     def _register_listeners(self) -> None:
         # Bolt's event listeners match only callbacks with an inner event; this one has none.
@@ -141,8 +137,8 @@ class SlackAdapter(SlackPlatform):
             await next_()
             return None
         minute = body.get("minute_rate_limited")
-        if minute not in self._rate_limited_minutes:
-            self._rate_limited_minutes.add(minute)
+        if minute != self._rate_limited_minute:
+            self._rate_limited_minute = minute
             log.warning(
                 "Slack is rate-limiting the app's events for workspace %s since minute %s: "
                 "events are being dropped",
@@ -217,11 +213,4 @@ class SlackAdapter(SlackPlatform):
         return True
 
     def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Future[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Handling a Slack event failed", exc_info=task.exception())
+        self._background.spawn(work)

@@ -103,7 +103,7 @@ class SlackPlatform:
         channel_id = str(channel["id"])
         if key is not None:
             self._state.remember_effect(key, "room", channel_id)
-        purpose = _purpose(spec.name)
+        purpose = _channel_text(spec.name)
         if fresh or _text_of(channel, "purpose") != purpose:
             await self._web.call(
                 "conversations.setPurpose",
@@ -111,7 +111,7 @@ class SlackPlatform:
                     channel=channel_id, purpose=purpose
                 ),
             )
-        if fresh or _text_of(channel, "topic") != _topic(spec.topic):
+        if fresh or _text_of(channel, "topic") != _channel_text(spec.topic):
             await self._set_topic(channel_id, spec.topic)
         if spec.invite:
             await self._invite_all(channel_id, spec.invite)
@@ -182,7 +182,7 @@ class SlackPlatform:
         whose purpose is this room's or not set yet (the first attempt stopped before it)."""
         names = {numbered(base, attempt) for attempt in range(1, MAX_NAME_ATTEMPTS + 1)}
         # The unescaped name too: the purpose an earlier version of the bot set.
-        purposes = {"", _purpose(spec.name), spec.name[:TOPIC_LIMIT]}
+        purposes = {"", _channel_text(spec.name), spec.name[:TOPIC_LIMIT]}
         bot = await self._bot_user_id()
         found: dict[str, Channel] = {}
         try:
@@ -200,7 +200,6 @@ class SlackPlatform:
                 if (
                     channel.get("name") in names
                     and channel.get("creator") == bot
-                    and not channel.get("is_archived")
                     and _text_of(channel, "purpose") in purposes
                 ):
                     found[str(channel["name"])] = channel
@@ -220,12 +219,14 @@ class SlackPlatform:
             )
         except PlatformError:
             return False
-        return _text_of(response["channel"], "topic") == _topic(topic)
+        return _text_of(response["channel"], "topic") == _channel_text(topic)
 
     async def _set_topic(self, room_id: str, topic: str) -> None:
         await self._web.call(
             "conversations.setTopic",
-            lambda: self._web.client.conversations_setTopic(channel=room_id, topic=_topic(topic)),
+            lambda: self._web.client.conversations_setTopic(
+                channel=room_id, topic=_channel_text(topic)
+            ),
         )
 
     async def set_access(self, room_id: str, access: RoomAccess) -> None:
@@ -391,13 +392,14 @@ class SlackPlatform:
         yet, or the lookup fails, the file is posted once more.
         """
         key = delivery_key.get()
+        # Only a retry can find a note: a first attempt just leaves one.
+        noted = self._state.effect(key, "upload") if key and delivery_retried.get() else None
         if key is not None:
-            noted = self._state.effect(key, "upload")
             if noted is None:
                 self._state.remember_effect(key, "upload", f"started {time.time():.6f}")
             elif noted.startswith("file "):
                 return  # uploaded and shared; only the outbox never heard of it
-            elif delivery_retried.get():
+            else:
                 started = float(noted.removeprefix("started "))
                 found = await self._find_upload(room_id, filename, title, len(content), started)
                 if found is not None:
@@ -461,13 +463,9 @@ class SlackPlatform:
                 return
 
 
-def _topic(topic: str) -> str:
-    return _limited(escape(topic))
-
-
-def _purpose(name: str) -> str:
-    """The war room's purpose: its name, escaped like message text (no `<!here>`, no links)."""
-    return _limited(escape(name))
+def _channel_text(text: str) -> str:
+    """A channel's topic or purpose, escaped like message text (no `<!here>`, no links)."""
+    return _limited(escape(text))
 
 
 def _limited(escaped: str) -> str:
