@@ -85,6 +85,7 @@ def build(
         organisation=settings.organisation,
         reports_dir=settings.reports_dir,
         audit_room=_platform_room(settings.audit_room),
+        display_zone=settings.display_zone,
     )
     runtime = Runtime(services, store, {})
     return Bot(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from bot.logs import configure_logging
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 from storage.db import describe, sqlite_path
@@ -39,11 +39,23 @@ def _database_url(args: argparse.Namespace, settings: Settings) -> str:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Start every configured platform; with none configured, play the console demo."""
-    from bot.serve import serve
-
+    missing = [
+        f"{platform}: {', '.join(names)}"
+        for platform, names in (
+            ("Slack", settings.slack.missing()),
+            ("Matrix", settings.matrix.missing()),
+        )
+        if names
+    ]
+    if missing:
+        # Half a configuration is a mistake: playing the demo instead would hide it.
+        print("Not starting: settings missing for " + "; ".join(missing), file=sys.stderr)
+        return 2
     if not (settings.slack.configured or settings.matrix.configured):
         print("No chat platform configured (see README): playing the console demo.\n")
         return cmd_demo(args, settings)
+    from bot.serve import serve
+
     return asyncio.run(serve(settings))
 
 
@@ -118,8 +130,9 @@ def cmd_roster_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Regenerate an incident's report from its log."""
+    from bot.core.clock import SystemClock
     from bot.reporting.files import RedReportRefused, write_report
-    from bot.reporting.render import render
+    from bot.reporting.render import Stamp, render
     from config.roster import load_roster
     from storage.sql_store import open_store
 
@@ -137,7 +150,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         roster = load_roster(settings.roster_file)
         names = {p.id: (p.name, p.org) for p in roster.people}
-        report = render(incident, store.log(incident.id), names)
+        orgs = {org.id: org.name for org in roster.orgs}
+        entry, head = store.log_head()
+        stamp = Stamp(SystemClock().now(), entry, head, settings.display_zone)
+        report = render(incident, store.log(incident.id), names, orgs, stamp)
     finally:
         store.close()
     if args.stdout:
@@ -266,13 +282,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
         print(f"Invalid configuration:\n{error}", file=sys.stderr)
         return 2
+    configure_logging(
+        settings.log_level or ("INFO" if args.func is cmd_run else "WARNING"), settings.log_format
+    )
     try:
         code: int = args.func(args, settings)
         sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit

@@ -5,6 +5,11 @@ after it, so that a crash in between shows as an attempt without a result. The p
 the effect's key (`bot.port.delivery_key`) to make that repeat a no-op where it can. A
 placeholder id in an effect is resolved from the result of the effect that made it, which is
 delivered first if it is still pending (a war room opened by a declaration in the lobby).
+
+A failed effect does not stop the others: what does not need its result is still delivered (a
+declaration's war room, pages and triage go on when the reply in the lobby fails). A platform
+that is down or limiting the bot is tried again later, in order; a war room is waited for as
+long as that lasts, since everything about its incident needs it.
 """
 
 from __future__ import annotations
@@ -13,20 +18,34 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.core.store import Outbox, StoredEffect
 from bot.effects import parse_ref, perform, ref, refs_in, substitute, target_room
-from bot.port import ChatPlatform, Outbound, PlatformError, delivery_key, delivery_retried
+from bot.observe import Observer, Unobserved
+from bot.port import (
+    AnswersPrivately,
+    ChatPlatform,
+    Outbound,
+    PlatformError,
+    delivery_key,
+    delivery_origin,
+    delivery_retried,
+)
 
 log = logging.getLogger("rrt.delivery")
 
 T = TypeVar("T")
 Offload = Callable[[Callable[[], T]], Awaitable[T]]
 
-# A platform that cannot be reached is tried again this many times before the effect is
-# given up (and the people who asked are told); a platform's refusal is final at once.
+# A platform that cannot be reached (or is down, or limiting the bot) is tried again this many
+# times before the effect is given up and the people who asked are told; a war room is tried
+# until it is made. A platform's refusal is final at once.
 MAX_ATTEMPTS = 5
+# Seconds before the next try of an effect the platform could not do yet, doubling per
+# attempt up to the cap (or longer if the platform asked for longer).
+BACKOFF_FIRST, BACKOFF_CAP = 1.0, 300.0
 
 
 class Unresolved(Exception):
@@ -34,7 +53,20 @@ class Unresolved(Exception):
 
 
 class TryLater(Exception):
-    """The platform could not be reached; the lane stops here and is retried later."""
+    """The platform could not be reached; the lane stops here and is retried later, in `after`
+    seconds at the soonest."""
+
+    def __init__(self, lane: str, after: float = 0.0) -> None:
+        super().__init__(lane)
+        self.after = after
+
+
+@dataclass(frozen=True)
+class _Notice:
+    effect: StoredEffect
+    error: PlatformError
+    waiting: bool  # it is tried again later
+    about_origin: bool  # the room the event came from is what failed
 
 
 # Why a classified effect must be withheld (platform, kind, classification, arguments), or None.
@@ -54,10 +86,11 @@ class Deliverer:
         self._offload = offload
         self._gate = gate
         self._locks: dict[int, asyncio.Lock] = {}
-        self._notices: list[tuple[StoredEffect, PlatformError]] = []
+        self._notices: list[_Notice] = []
         # Rooms whose label change the platform refused: nothing classified goes there until
         # a later change succeeds (policy §5: re-configured before anything more is posted).
         self._unmatched: set[tuple[str, str]] = set()
+        self.observer: Observer = Unobserved()
 
     async def drain(self, lane: str) -> None:
         """Deliver the lane's pending effects in order; raises TryLater when a platform is down."""
@@ -102,11 +135,26 @@ class Deliverer:
         await self._offload(lambda: self._outbox.attempted(effect.id))
         token = delivery_key.set(effect.key)
         retried = delivery_retried.set(effect.attempts > 0)
+        origin = delivery_origin.set(_origin_event(effect))
         try:
             result = await perform(platform, effect.kind, args)
         except PlatformError as error:
+            if error.retry_after is not None and (
+                effect.kind == "create_room" or effect.attempts + 1 < MAX_ATTEMPTS
+            ):
+                log.warning(
+                    "%s: %s failed (attempt %d), tried again later: %s",
+                    effect.key,
+                    effect.kind,
+                    effect.attempts + 1,
+                    error,
+                )
+                if effect.attempts == 0:  # told once that it waits
+                    self._tell_origin(effect, error, args, waiting=True)
+                backoff = min(BACKOFF_FIRST * 2**effect.attempts, BACKOFF_CAP)
+                raise TryLater(effect.lane, max(error.retry_after, backoff)) from error
             await self._fail(effect, str(error))
-            self._tell_origin(effect, error)
+            self._tell_origin(effect, error, args)
             if effect.kind == "set_access":  # the room does not match its label
                 self._unmatched.add((effect.platform, args["room_id"]))
             return
@@ -120,16 +168,20 @@ class Deliverer:
             )
             if effect.attempts + 1 >= MAX_ATTEMPTS:
                 await self._fail(effect, repr(error))
-                self._tell_origin(effect, PlatformError("unreachable", repr(error)))
+                self._tell_origin(
+                    effect, PlatformError("unreachable", repr(error), retry_after=0.0), args
+                )
                 return
             raise TryLater(effect.lane) from error
         finally:
             delivery_key.reset(token)
             delivery_retried.reset(retried)
+            delivery_origin.reset(origin)
         if effect.kind == "set_access":
             self._unmatched.discard((effect.platform, args["room_id"]))
         refs = {ref(effect.key, name): real for name, real in result.items()}
         await self._offload(lambda: self._outbox.delivered(effect, json.dumps(result), refs))
+        self.observer.effect_done(effect.platform, effect.kind, "delivered")
 
     async def _withheld(self, effect: StoredEffect, args: Mapping[str, Any]) -> bool:
         """Ask the gate, at the moment of sending; withhold and log what it refuses."""
@@ -146,6 +198,7 @@ class Deliverer:
         incident_id = json.loads(about)["incident_id"]
         log.warning("%s: %s withheld: %s", effect.key, effect.kind, reason)
         await self._offload(lambda: self._outbox.withheld(effect, incident_id, reason))
+        self.observer.effect_done(effect.platform, effect.kind, "withheld")
         return True
 
     async def _resolve(self, effect: StoredEffect) -> dict[str, str]:
@@ -167,33 +220,72 @@ class Deliverer:
     async def _fail(self, effect: StoredEffect, why: str) -> None:
         log.warning("%s: %s given up: %s", effect.key, effect.kind, why)
         await self._offload(lambda: self._outbox.failed(effect.id, why))
+        self.observer.effect_done(effect.platform, effect.kind, "failed")
 
-    def _tell_origin(self, effect: StoredEffect, error: PlatformError) -> None:
-        """Say in the room the command came from that the platform refused part of it, once,
-        after the rest of what it asked for (so that it is the last word there)."""
-        origin_event = effect.key.rpartition("#")[0]
+    def _tell_origin(
+        self,
+        effect: StoredEffect,
+        error: PlatformError,
+        args: Mapping[str, Any],
+        *,
+        waiting: bool = False,
+    ) -> None:
+        """Tell whoever sent the event that the platform refused or could not do part of it,
+        once, after the rest of what it asked for (so that it is the last word there)."""
+        origin_event = _origin_event(effect)
         if effect.origin is None or any(
-            told.key.rpartition("#")[0] == origin_event for told, _ in self._notices
+            _origin_event(told.effect) == origin_event for told in self._notices
         ):
             return
-        self._notices.append((effect, error))
+        about_origin = error.about_room and target_room(args) == effect.origin[1]
+        self._notices.append(_Notice(effect, error, waiting, about_origin))
 
     async def _send_notices(self) -> None:
         notices, self._notices = self._notices, []
-        for effect, error in notices:
-            await self._notice(effect, error)
+        for notice in notices:
+            token = delivery_origin.set(_origin_event(notice.effect))
+            try:
+                await self._notice(notice)
+            finally:
+                delivery_origin.reset(token)
 
-    async def _notice(self, effect: StoredEffect, error: PlatformError) -> None:
+    async def _notice(self, notice: _Notice) -> None:
+        effect, error = notice.effect, notice.error
         assert effect.origin is not None
         platform = self._platforms.get(effect.origin[0])
         if platform is None:
             return
-        reason = (error.detail or error.code).rstrip(".")
-        text = (
-            f"The chat platform refused part of that: {reason} ({error.code}). "
-            "What was recorded is kept."
-        )
+        message = Outbound(text=notice_text(error, waiting=notice.waiting))
+        private = platform if isinstance(platform, AnswersPrivately) else None
         try:
-            await platform.send(effect.origin[1], Outbound(text=text))
+            # An error about the room itself is not posted in it: only its sender is told.
+            if (
+                notice.about_origin
+                and private
+                and await private.answer_privately(effect.origin[1], message)
+            ):
+                return
+            await platform.send(effect.origin[1], message)
         except Exception as failure:  # nothing more to tell it with
-            log.warning("could not report a refused effect in %s: %r", effect.origin[1], failure)
+            log.warning("could not report a failed effect in %s: %r", effect.origin[1], failure)
+
+
+def notice_text(error: PlatformError, *, waiting: bool = False) -> str:
+    """What the sender of an event reads when part of what it asked for failed."""
+    reason = f"{(error.detail or error.code).rstrip('.')} ({error.code})"
+    if error.retry_after is None:
+        return f"The chat platform refused part of that: {reason}. What was recorded is kept."
+    if waiting:
+        return (
+            f"The chat platform could not do part of that yet: {reason}. The bot keeps "
+            "trying and carries on as soon as it answers; what was recorded is kept."
+        )
+    return (
+        f"The chat platform could not do part of that: {reason}. What was recorded is kept; "
+        "try again in a few minutes."
+    )
+
+
+def _origin_event(effect: StoredEffect) -> str:
+    """The event or timer whose unit of work decided the effect (its key is `<origin>#<n>`)."""
+    return effect.key.rpartition("#")[0]

@@ -129,11 +129,17 @@ async def run_demo(settings: Settings, db: Path) -> str:
         await console.say(COORDINATOR, room, "filed nis2_early_warning")
         await console.say(COORDINATOR, room, "clocks")
         await console.say(COORDINATOR, room, "contain")
-        clock.advance(timedelta(days=2))
+        clock.advance(timedelta(days=1))
+        # Within 72 hours of T0; the NIS2 final report is then due a month later.
+        await console.say(COORDINATOR, room, "filed nis2_notification")
+        await console.say(COORDINATOR, room, "filed gdpr_breach")
+        clock.advance(timedelta(days=1))
         await console.say(COORDINATOR, room, "resolve")
         clock.advance(timedelta(days=1))
         await console.say(COORDINATOR, room, "timeline")
-        await console.say(COORDINATOR, room, "close")
+        await console.say(COORDINATOR, room, "close")  # lists the final report, still to file
+        prompt = next(m for m in reversed(console.rooms[room].messages) if m.buttons)
+        await console.click(COORDINATOR, prompt.id, "Close anyway")
     finally:
         bot.close()
     return console.text()

@@ -124,6 +124,8 @@ async def perform(platform: ChatPlatform, kind: str, args: Mapping[str, Any]) ->
             await platform.invite(args[ROOM], args["user_id"])
         case "remove":
             await platform.remove(args[ROOM], args["user_id"])
+        case "set_moderators":
+            await platform.set_moderators(args[ROOM], tuple(args["user_ids"]))
         case "upload_file":
             content = base64.b64decode(args["content"])
             await platform.upload_file(
@@ -200,6 +202,9 @@ class RecordingPlatform:
 
     async def remove(self, room_id: str, user_id: str) -> None:
         self._record("remove", room_id=room_id, user_id=user_id)
+
+    async def set_moderators(self, room_id: str, user_ids: tuple[str, ...]) -> None:
+        self._record("set_moderators", room_id=room_id, user_ids=list(user_ids))
 
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
         key = self._record("send_direct", user_id=user_id, message=encode_outbound(message))

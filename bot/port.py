@@ -54,6 +54,8 @@ class Inbound:
     # False for chat that was not a command to the bot (a reply in a thread, a plain
     # message): the bot only takes it as an answer to one of its own prompts.
     addressed: bool = True
+    # The root of the thread the event was sent in, if any: the bot answers in that thread.
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,12 @@ class PlatformError(Exception):
     code: str
     detail: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Set when the platform could not do it now but may later (it is down, or limiting the
+    # bot): the seconds it asked to wait, 0 when it did not say. None for a refusal.
+    retry_after: float | None = None
+    # The error is about the room itself (gone, archived, the bot not in it or unable to see
+    # it): a notice about it is not posted in that room.
+    about_room: bool = False
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}" if self.detail else self.code
@@ -140,6 +148,12 @@ class ChatPlatform(Protocol):
 
     async def remove(self, room_id: str, user_id: str) -> None: ...
 
+    async def set_moderators(self, room_id: str, user_ids: tuple[str, ...]) -> None:
+        """Make exactly these people the room's moderators (its coordinators): they may
+        invite, remove and change the room's settings; whoever else was one loses it. A
+        platform without per-room roles does nothing."""
+        ...
+
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
         """Send to a person's direct-message room (reused between calls)."""
         ...
@@ -156,6 +170,17 @@ class Classifying(Protocol):
     def classified(self, about: Classification) -> ChatPlatform: ...
 
 
+@runtime_checkable
+class AnswersPrivately(Protocol):
+    """A platform that can answer the sender of the event being handled where only they see it
+    (Slack's response_url): for a notice about the room itself, or a room the bot cannot post
+    in. The event is the one in `delivery_origin`."""
+
+    async def answer_privately(self, room_id: str, message: Outbound) -> bool:
+        """Whether it was said to the sender (False when the platform has no way to)."""
+        ...
+
+
 InboundHandler = Callable[[Inbound], Awaitable[None]]
 
 # The idempotency key of the effect being delivered (see `bot.delivery`). A platform that can
@@ -165,3 +190,6 @@ delivery_key: ContextVar[str | None] = ContextVar("rrt_delivery_key", default=No
 # True when an earlier delivery of the same effect was attempted and its result never recorded
 # (a crash in between): a platform without request ids looks for what that attempt made.
 delivery_retried: ContextVar[bool] = ContextVar("rrt_delivery_retried", default=False)
+# The unit of work that decided the effect being delivered, as `<platform>:<event id>` (or
+# `timer:<id>`): a platform that kept a way to answer that event (Slack's response_url) uses it.
+delivery_origin: ContextVar[str | None] = ContextVar("rrt_delivery_origin", default=None)

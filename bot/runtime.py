@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from bot.background import Background
 from bot.core.store import StaleIncident, StorageLost, Store, Timer
 from bot.delivery import Deliverer, TryLater
 from bot.gate import TlpGate
+from bot.observe import Observer, Unobserved
 from bot.port import ChatPlatform, Inbound, Outbound
 from handlers.context import Refusal, Services
 from handlers.dispatch import answer, decode, encode, handle, route, storable
@@ -91,6 +93,12 @@ class Runtime:
         self.deliverer = Deliverer(
             store, platforms, self.offload, TlpGate(services, platforms).check
         )
+        self.observer: Observer = Unobserved()
+
+    def observe(self, observer: Observer) -> None:
+        """Report events and effects to `observer` (metrics) from now on."""
+        self.observer = observer
+        self.deliverer.observer = observer
 
     async def offload(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._workers, call)
@@ -136,6 +144,7 @@ class Runtime:
             return None
         if not fresh:
             return None  # a retry or a duplicate delivery
+        self.observer.event_received(inbound.platform, inbound.kind)
         # Queued in the order recorded: the lane lock serves waiters first come, first served.
         return self._background.spawn(self._handle(inbound, lane))
 
@@ -180,6 +189,7 @@ class Runtime:
         await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
 
     def _decide_event(self, inbound: Inbound, lane: str) -> None:
+        started = time.perf_counter()
         origin = f"{inbound.platform}:{inbound.event_id}"
         reply_to = (inbound.platform, inbound.room_id)
 
@@ -200,6 +210,8 @@ class Runtime:
         except Exception:
             log.exception("failed to handle %s", origin)
             unit(lambda: answer(self.services, inbound, SORRY))
+        seconds = time.perf_counter() - started
+        self.observer.event_handled(inbound.platform, inbound.kind, seconds)
 
     def _decided_again(self, decide: Callable[[], T]) -> T:
         for _ in range(MAX_RETRIES):
@@ -262,8 +274,8 @@ class Runtime:
     async def _deliver(self, lane: str) -> None:
         try:
             await self.deliverer.drain(lane)
-        except TryLater:
-            self._recover_later(None)
+        except TryLater as later:
+            self._recover_later(None, later.after)
         except (SQLAlchemyError, StorageLost) as error:
             self._recover_later(error)
 
@@ -272,14 +284,15 @@ class Runtime:
         for lane in await self.deliverer.lanes():
             await self._in_lane(lane, lambda: None)
 
-    def _recover_later(self, error: Exception | None) -> None:
-        """After a failure, try again soon: pending effects, then unhandled events."""
+    def _recover_later(self, error: Exception | None, after: float = 0.0) -> None:
+        """After a failure, try again soon (not before `after` seconds, when a platform asks
+        for longer): pending effects, then unhandled events."""
         if error is not None:
             log.error("database failure: %s", error)
         if self._recovery is not None:
             return
         loop = asyncio.get_running_loop()
-        self._recovery = loop.call_later(RETRY_SECONDS, self._recover)
+        self._recovery = loop.call_later(max(RETRY_SECONDS, after), self._recover)
 
     def _recover(self) -> None:
         self._recovery = None

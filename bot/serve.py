@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from pydantic import SecretStr
@@ -15,11 +16,19 @@ from bot.adapters.matrix import MatrixSettings as MatrixConnection
 from bot.adapters.slack import SlackAdapter
 from bot.bootstrap import Bot, build
 from bot.core.roster import Roster
+from bot.health import Health, StatusServer
+from bot.metrics import Metrics
 from bot.port import ChatPlatform
+from bot.supervise import Status, Supervisor
+from config.errors import ConfigError
 from config.settings import MatrixSettings, Settings, SlackSettings
+from storage.sql_store import SqlStore
 
-log = logging.getLogger("rrt")
-SETTLE_SECONDS = 10.0  # at shutdown, for events and deliveries under way
+log = logging.getLogger("rrt.serve")
+# At shutdown, for events and deliveries under way: with the platforms' own stop, within the
+# 10 s a container manager waits before killing. What is cut short is redone at the next start.
+SETTLE_SECONDS = 4.0
+HEALTH_KEY = "healthz.written_at"
 
 
 class Runnable(ChatPlatform, Protocol):
@@ -88,6 +97,9 @@ def platforms_for(settings: Settings, bot: Bot) -> list[Runnable]:
 
 
 async def serve(settings: Settings) -> int:
+    """Run until SIGTERM or SIGINT; each platform connects (and retries) on its own.
+
+    Returns 0 when stopped by a signal, 1 when the start-up itself failed (the database)."""
     bot = build(settings)
     platforms = platforms_for(settings, bot)
     for platform in platforms:
@@ -96,18 +108,89 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    metrics = Metrics() if settings.metrics_port is not None else None
+    supervisors = [
+        Supervisor(platform, metrics.platform_changed if metrics else _unmeasured)
+        for platform in platforms
+    ]
+    health = Health(
+        lambda: bot.dispatcher.offload(lambda: database_writable(bot.store)),
+        lambda: {supervisor.name: supervisor.status for supervisor in supervisors},
+    )
+    server = None
+    if metrics is not None and settings.metrics_port is not None:
+        bot.dispatcher.observe(metrics)
+        server = StatusServer(
+            health, metrics, lambda: backlog(bot), settings.metrics_host, settings.metrics_port
+        )
     bot.dispatcher.hold()  # events arriving now wait for what a crash left to be finished
+    starting: asyncio.Future[None] | None = None
     try:
-        for platform in platforms:
-            await platform.start()
-            log.warning("%s connected", platform.name)
-        replayed = await bot.start()  # timers that fell due while the bot was down fire, once
-        if replayed:
-            log.warning("handled %d command(s) received before a restart", replayed)
+        if server is not None:
+            await _listen(server, settings.metrics_port)
+        for supervisor in supervisors:
+            supervisor.start()
+        starting = asyncio.ensure_future(_start_bot(bot, supervisors, health))
+        starting.add_done_callback(lambda _: stop.set())  # it ends early only by failing
         await stop.wait()
+        log.info("stopping")
     finally:
-        for platform in reversed(platforms):
-            await platform.stop()
+        health.running = False
+        failed = _failure(starting)
+        if starting is not None:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+        await asyncio.gather(*(supervisor.stop() for supervisor in supervisors))
         await bot.dispatcher.settle(SETTLE_SECONDS)
+        if server is not None:
+            await server.stop()
         bot.close()
+    if failed is not None:
+        log.error("start-up failed: %s", failed)
+        return 1
+    log.info("stopped")
     return 0
+
+
+async def _listen(server: StatusServer, port: int | None) -> None:
+    try:
+        await server.start()
+    except OSError as error:
+        raise ConfigError(f"RRT_METRICS_PORT={port}: cannot listen ({error.strerror})") from None
+
+
+async def _start_bot(bot: Bot, supervisors: list[Supervisor], health: Health) -> None:
+    """Once every platform has connected or failed a first time, deliver and handle what a
+    crash left, then take new events (a platform still connecting is not waited for); then
+    wait until cancelled at shutdown."""
+    await asyncio.gather(*(supervisor.tried.wait() for supervisor in supervisors))
+    replayed = await bot.start()  # timers that fell due while the bot was down fire, once
+    if replayed:
+        log.info("handled %d command(s) received before a restart", replayed)
+    health.running = True
+    await asyncio.Event().wait()
+
+
+def _failure(starting: asyncio.Future[None] | None) -> BaseException | None:
+    """Why the start-up failed, if it did (it never ends otherwise)."""
+    if starting is None or not starting.done() or starting.cancelled():
+        return None
+    return starting.exception()
+
+
+def database_writable(store: SqlStore) -> None:
+    """Raises unless the database is still the one the bot started on and takes a write."""
+    with store.unit_of_work(origin="healthz", lane="healthz"):
+        pass  # checks the database's identity (not removed, replaced or emptied)
+    store.kv.set(HEALTH_KEY, datetime.now(UTC).isoformat())
+
+
+async def backlog(bot: Bot) -> tuple[int, int]:
+    def count() -> tuple[int, int]:
+        return len(bot.store.pending_effects()), len(bot.store.unhandled())
+
+    return await bot.dispatcher.offload(count)
+
+
+def _unmeasured(name: str, status: Status) -> None:
+    pass

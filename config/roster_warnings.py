@@ -1,4 +1,5 @@
-"""Roster entries that load but need attention: stale, unreachable, or a role with no backup."""
+"""Roster entries that load but need attention: stale, unreachable, a role with no backup, or
+languages that are never used."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node
 
 from bot.core.roster import Person
+from bot.core.team import AFFECTED_KINDS
 from config.policy import load_policy
 from config.roster import ParsedRoster, RosterProblem, read_roster, roster_text
 from config.settings import Settings
@@ -88,6 +90,20 @@ def _thin_roles(parsed: ParsedRoster, roles: Collection[str]) -> list[RosterProb
     return warnings
 
 
+def _unused_languages(parsed: ParsedRoster) -> list[RosterProblem]:
+    """Only an organisation that may be the affected entity is spoken to in its languages."""
+    kinds = " or ".join(AFFECTED_KINDS)
+    return [
+        _warning(
+            line_of(parsed.node, ["orgs", index, "languages"]),
+            f"organisation {org.id}: languages are used only for the affected entity "
+            f"(kind {kinds}), not for a {org.kind}",
+        )
+        for index, org in enumerate(parsed.roster.orgs if parsed.roster else [])
+        if org.languages and org.kind not in AFFECTED_KINDS
+    ]
+
+
 def roster_warnings(
     parsed: ParsedRoster, roles: Collection[str], rules: WarningRules
 ) -> list[RosterProblem]:
@@ -95,6 +111,7 @@ def roster_warnings(
     if parsed.node is None:
         return []
     warnings = _person_warnings(parsed, rules) + _thin_roles(parsed, roles)
+    warnings += _unused_languages(parsed)
     return sorted(warnings, key=lambda warning: warning.line)
 
 

@@ -6,11 +6,22 @@ Environment variables win over the file. Nested fields use a double underscore, 
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +54,21 @@ class SlackSettings(BaseModel):
             else (self.signing_secret is not None)
         )
 
+    def missing(self) -> list[str]:
+        """The variables still needed once any Slack secret is set (none set: none missing)."""
+        if self.bot_token is None and self.app_token is None and self.signing_secret is None:
+            return []
+        needed = {"bot_token": self.bot_token}
+        if self.mode == "socket":
+            needed["app_token"] = self.app_token
+        else:
+            needed["signing_secret"] = self.signing_secret
+        missing = [f"RRT_SLACK__{name.upper()}" for name, value in needed.items() if value is None]
+        return [
+            f"{name} (or RRT_SLACK__MODE=http)" if name.endswith("APP_TOKEN") else name
+            for name in missing
+        ]
+
 
 class MatrixSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +88,20 @@ class MatrixSettings(BaseModel):
         has_secret = self.access_token is not None or self.password is not None
         return bool(self.homeserver and self.user_id and has_secret)
 
+    def missing(self) -> list[str]:
+        """The variables still needed once any of these is set (none set: none missing)."""
+        has_secret = self.access_token is not None or self.password is not None
+        if not (self.homeserver or self.user_id or has_secret):
+            return []
+        missing = [
+            f"RRT_MATRIX__{name.upper()}"
+            for name, value in (("homeserver", self.homeserver), ("user_id", self.user_id))
+            if not value
+        ]
+        if not has_secret:
+            missing.append("RRT_MATRIX__ACCESS_TOKEN (or RRT_MATRIX__PASSWORD)")
+        return missing
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -77,14 +117,41 @@ class Settings(BaseSettings):
     policy_file: Path = CONFIG_DIR / "policy.yaml"
     triage_file: Path = CONFIG_DIR / "triage.yaml"
     reports_dir: Path = Path("var/reports")
+    # The IANA time zone times are shown in (e.g. Europe/Brussels); stored times stay UTC.
+    display_timezone: str = "UTC"
     # The private key that signs the incident log's head (`<file>.pub` beside it); default
     # `rrt-log.key` beside the SQLite database, or `var/rrt-log.key` for PostgreSQL.
     log_key_file: Path | None = None
     # `<platform>:<room id>` (e.g. `matrix:!audit:example.org`): at every close the bot posts
     # the log head's hash there, so that a copy of the head is kept outside the database.
     audit_room: str | None = Field(default=None, pattern=r"^(slack|matrix|console):.+$")
+    # Default: INFO for `rrt run`, WARNING for the commands that print their own result.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    log_format: Literal["text", "json"] = "text"  # text: logfmt, one line per record
+    # `/healthz` and `/metrics` are served on this port when it is set.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "0.0.0.0"
     slack: SlackSettings = Field(default_factory=SlackSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a directory
+            message = f"unknown time zone {name!r} (use an IANA name, e.g. Europe/Brussels)"
+            raise ValueError(message) from None
+        return name
+
+    @property
+    def display_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.display_timezone)
 
     @classmethod
     def settings_customise_sources(
@@ -110,6 +177,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of settings at the top level")
         file_values = data or {}
+    _refuse_unknown_variables(os.environ)
     source = str(path) if path else "environment"
     try:
         from_env = Settings()
@@ -122,6 +190,35 @@ def load_settings(config_file: Path | None = None) -> Settings:
         return Settings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(describe_validation(source, error)) from None
+
+
+def known_variables() -> list[str]:
+    """Every `RRT_*` variable a setting is read from, nested ones included."""
+    names = ["RRT_CONFIG_FILE"]
+    for name, field in Settings.model_fields.items():
+        names.append(f"RRT_{name.upper()}")
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            names.extend(f"RRT_{name.upper()}__{sub.upper()}" for sub in nested.model_fields)
+    return names
+
+
+def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A misspelt variable would otherwise be ignored without a word, unlike a misspelt key
+    in the file."""
+    known = known_variables()
+    bare = [name.removeprefix("RRT_") for name in known]
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("RRT_") or upper in known:
+            continue
+        # Matched without the prefix, which every name shares and would make all look close.
+        close = [f"RRT_{match}" for match in difflib.get_close_matches(upper[4:], bare, n=1)]
+        hint = f"; did you mean {close[0]}?" if close else " (see Configuration in README.md)"
+        problems.append(f"environment: {name} is not a setting{hint}")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _env_config_file() -> Path | None:

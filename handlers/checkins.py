@@ -52,7 +52,8 @@ async def request_checkin(services: Services, incident: Incident, timer: Timer, 
         services,
         incident,
         f"🕑 Check-in due, {coordinator_of(services, incident)}: post Conditions / Actions / "
-        f"Needs with `update <text>` by {when(grace_ends(current, rule))}.{note}",
+        f"Needs with `update <text>` by "
+        f"{when(grace_ends(current, rule), services.display_zone)}.{note}",
     )
 
 
@@ -78,7 +79,7 @@ async def checkin_missed(services: Services, incident: Incident, timer: Timer, n
         incident,
         f"⚠️ Missed check-in. {coordinator_of(services, incident)}, please post "
         f"`update <Conditions / Actions / Needs>` now. Next check-in due "
-        f"{when(next_due(incident.checkins, rule))}.{note}",
+        f"{when(next_due(incident.checkins, rule), services.display_zone)}.{note}",
     )
     await refresh(services, incident)
 
@@ -102,5 +103,5 @@ async def update(ctx: Context, command: CheckinUpdate) -> None:
     ctx.services.store.save(incident, [event])
     sync_timers(ctx.services, incident)
     due = next_due(incident.checkins, ctx.services.rules.cadence[current.level])
-    await ctx.reply(f"Check-in recorded. Next one due {when(due)}.")
+    await ctx.reply(f"Check-in recorded. Next one due {when(due, ctx.services.display_zone)}.")
     await refresh(ctx.services, incident)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from bot.core.commands import Filed, Simple
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
 from bot.core.regclocks import Clock, Duty, DutyAnswer, DutyAnswers, file, reconcile
 from bot.core.store import Timer
 from handlers.context import Context, Refusal, Services
-from handlers.headline import simulated, when
+from handlers.headline import deadline, simulated, when
 from handlers.team_flow import bot_event
 from handlers.timer_sync import sync_timers
 from handlers.warroom import announce, refresh
@@ -81,7 +83,8 @@ async def remind(services: Services, incident: Incident, timer: Timer, note: str
     overdue = tag == "overdue"
     event = bot_event(services, incident, "clock_reminder", clock=clock.id, overdue=overdue)
     services.store.save(incident, [event])
-    then = f"was due {when(clock.due)}" if overdue else f"due in {tag}, at {when(clock.due)}"
+    at = deadline(clock.due, services.display_zone)
+    then = f"was due {at}" if overdue else f"due in {tag}, at {at}"
     state = "is overdue" if overdue else "reminder"
     title = clock.title + simulated(incident)
     text = f"⏰ {title} {state} ({then}). When filed, say `filed {clock.id}`."
@@ -99,7 +102,8 @@ async def filed(ctx: Context, command: Filed) -> None:
         names = ", ".join(c.id for c in incident.clocks) or "none running"
         raise Refusal(f"No clock `{command.clock[:40]}`. Clocks: {names}.")
     if clock.filed_at is not None:
-        raise Refusal(f"{clock.title} was already filed at {when(clock.filed_at)}.")
+        at = when(clock.filed_at, ctx.services.display_zone)
+        raise Refusal(f"{clock.title} was already filed at {at}.")
     if not clock.running:
         raise Refusal(f"{clock.title} is not running: its duty was answered `no`.")
     present = {c.id for c in incident.clocks}
@@ -112,21 +116,21 @@ async def filed(ctx: Context, command: Filed) -> None:
     for started in incident.clocks:
         if started.id not in present:
             events.append(ctx.event("clock_started", clock=started.id, due=started.due.isoformat()))
-            said += f" {started.title} now due {when(started.due)}."
+            said += f" {started.title} now due {deadline(started.due, ctx.services.display_zone)}."
     ctx.services.store.save(incident, events)
     sync_timers(ctx.services, incident)
     await ctx.reply(said)
     await refresh(ctx.services, incident)
 
 
-def clock_line(clock: Clock) -> str:
+def clock_line(clock: Clock, zone: tzinfo, now: datetime) -> str:
     if clock.filed_at is not None:
-        state = f"filed {when(clock.filed_at)} ({'on time' if clock.on_time else 'late'})"
+        state = f"filed {when(clock.filed_at, zone)} ({'on time' if clock.on_time else 'late'})"
     elif clock.dropped_at is not None:
         state = "not required"
     else:
-        state = "running"
-    return f"{clock.title} (`{clock.id}`) · due {when(clock.due)} · {state}"
+        state = "overdue — not filed" if clock.due <= now else "running"
+    return f"{clock.title} (`{clock.id}`) · due {deadline(clock.due, zone)} · {state}"
 
 
 async def clocks(ctx: Context, command: Simple) -> None:
@@ -138,7 +142,7 @@ async def clocks(ctx: Context, command: Simple) -> None:
     if not incident.clocks:
         await ctx.reply("No regulatory clock runs (they start from the Q14 answers).")
         return
-    lines = [clock_line(clock) for clock in incident.clocks]
+    lines = [clock_line(clock, ctx.services.display_zone, ctx.now) for clock in incident.clocks]
     heading = f"Regulatory clocks of {incident.id}{simulated(incident)}:"
     await ctx.reply(heading + "\n" + "\n".join(lines))
 
@@ -149,7 +153,8 @@ async def announce_started(services: Services, incident: Incident, events: list[
     if clocks_:
         now = services.clock.now()
         lines = [
-            f"• {c.title}: due {when(c.due)}{' — already overdue' if c.due <= now else ''}"
+            f"• {c.title}: due {deadline(c.due, services.display_zone)}"
+            f"{' — already overdue' if c.due <= now else ''}"
             for c in clocks_
         ]
         heading = f"Regulatory clocks started{simulated(incident)}:"

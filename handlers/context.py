@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from bot.core.cadence import CadenceRule
@@ -53,6 +53,7 @@ class Services:
     on_timers_changed: Callable[[], None] | None = None  # re-arms the scheduler's wake-up
     reports_dir: Path | None = None  # where reports of closed incidents are saved (not RED)
     audit_room: tuple[str, str] | None = None  # (platform, room) told the log head at closing
+    display_zone: tzinfo = UTC  # times are shown in it; stored and logged ones stay UTC
 
     def name(self, person_id: str) -> str:
         person = self.roster.person(person_id)
@@ -78,8 +79,10 @@ class Context:
         return self.services.clock.now()
 
     async def reply(self, text: str, buttons: Sequence[Button] = ()) -> SentMessage:
+        """Answer where the event was sent: in its room, and in its thread if it had one."""
         return await self.platform.send(
-            self.inbound.room_id, Outbound(text=text, buttons=tuple(buttons))
+            self.inbound.room_id,
+            Outbound(text=text, buttons=tuple(buttons), thread_of=self.inbound.thread_id),
         )
 
     async def reply_by_id(self, text: str) -> SentMessage:
@@ -88,7 +91,9 @@ class Context:
         platform = speaking(
             self.services.platforms[self.inbound.platform], self.incident, classified=False
         )
-        return await platform.send(self.inbound.room_id, Outbound(text=text))
+        return await platform.send(
+            self.inbound.room_id, Outbound(text=text, thread_of=self.inbound.thread_id)
+        )
 
     def require_incident(self) -> Incident:
         if self.incident is None:

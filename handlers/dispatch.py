@@ -14,8 +14,10 @@ from dataclasses import asdict, replace
 from bot.core.commands import ParseError, parse
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
+from bot.core.lifecycle import allowed_after_closing
 from bot.port import Inbound, InboundKind, Outbound
 from handlers.context import Context, Refusal, Services
+from handlers.lifecycle import after_closing
 from handlers.marking import speaking
 from handlers.registry import route_for, usage
 from handlers.replies import answer_text
@@ -82,7 +84,10 @@ async def handle(services: Services, inbound: Inbound) -> None:
     if isinstance(parsed, ParseError):
         hint = f"\nUsage: `{usage(parsed.command)}`" if parsed.command else ""
         raise Refusal(parsed.reason + hint)
-    await route_for(parsed).handler(ctx, parsed)
+    route = route_for(parsed)
+    if incident is not None and not incident.is_open and not allowed_after_closing(route.word):
+        raise Refusal(after_closing(incident))
+    await route.handler(ctx, parsed)
 
 
 def joined(services: Services, incident: Incident, inbound: Inbound) -> None:

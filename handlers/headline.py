@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
+from bot.core.display_time import filing_time, local_time
 from bot.core.incident import Incident
 from bot.core.regclocks import next_deadline
 
@@ -22,8 +23,13 @@ def simulated(incident: Incident) -> str:
     return " (simulated)" if incident.is_exercise else ""
 
 
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def when(moment: datetime, zone: tzinfo) -> str:
+    return local_time(moment, zone)
+
+
+def deadline(moment: datetime, zone: tzinfo) -> str:
+    """A regulatory deadline: local time, then UTC (in which filings are made)."""
+    return filing_time(moment, zone)
 
 
 def level_text(incident: Incident) -> str:
@@ -59,25 +65,26 @@ def team_text(incident: Incident) -> str | None:
     return text
 
 
-def deadline_text(incident: Incident) -> str | None:
+def deadline_text(incident: Incident, zone: tzinfo) -> str | None:
     clock = next_deadline(incident.clocks)
     if clock is None:
         return None
-    return f"Next deadline: {clock.title} due {when(clock.due)}{simulated(incident)}"
+    return f"Next deadline: {clock.title} due {deadline(clock.due, zone)}{simulated(incident)}"
 
 
-def headline(incident: Incident, extra_lines: tuple[str, ...] = ()) -> str:
+def headline(incident: Incident, zone: tzinfo, extra_lines: tuple[str, ...] = ()) -> str:
     lines = [
         f"🚨 {incident.id} · {incident.title}",
         f"{incident.tlp.value} · Level {level_text(incident)} · Severity {severity_text(incident)}"
         f" · State {incident.state.value}",
-        f"T0 {when(incident.t0)} · declared {when(incident.declared_at)}",
+        f"T0 {when(incident.t0, zone)} · declared {when(incident.declared_at, zone)}",
     ]
     if incident.police_liaison_required:
         lines.append("Police liaison required: legal investigation integrated from the start.")
-    lines.extend(line for line in (team_text(incident), deadline_text(incident)) if line)
+    lines.extend(line for line in (team_text(incident), deadline_text(incident, zone)) if line)
     if incident.exercise_suspended_at is not None:
-        lines.append(f"REAL WORLD: exercise suspended {when(incident.exercise_suspended_at)}.")
+        suspended = when(incident.exercise_suspended_at, zone)
+        lines.append(f"REAL WORLD: exercise suspended {suspended}.")
     lines.extend(extra_lines)
     return "\n".join(lines)
 

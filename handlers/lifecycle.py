@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from bot.core.commands import Simple
-from bot.core.lifecycle import Transition, TransitionRefused
+from bot.core.commands import Close, Simple
+from bot.core.incident import Incident
+from bot.core.lifecycle import Transition, TransitionRefused, next_state
+from bot.core.paging import Decision, withdraw_all
 from bot.core.tlp import TLP
+from bot.port import Button
 from handlers.audience import outsiders
+from handlers.clocks import clock_line
 from handlers.context import Context, Refusal
+from handlers.headline import deadline, simulated
 from handlers.report import conclude
-from handlers.timer_sync import sync_timers
+from handlers.team_flow import carry_out
 from handlers.warroom import refresh
+
+CLOSE_ANYWAY = Button("Close anyway", "close confirm", "danger")
+
+
+def after_closing(incident: Incident) -> str:
+    """The answer to a command a closed incident no longer takes: what still works."""
+    return (
+        f"{incident.id} is closed: its record is concluded. Still possible: `lesson`, "
+        "`lesson done <n>`, `filed <clock>`, and reading it (`status`, `timeline`, `team`, "
+        f"`clocks`, `lessons`). The report: `rrt report {incident.id}` on the bot's host."
+    )
 
 
 async def _move(
@@ -20,9 +36,15 @@ async def _move(
         previous = incident.apply(transition, ctx.now)
     except TransitionRefused as refused:
         raise Refusal(str(refused)) from None
-    event = ctx.event("state_changed", from_state=previous.value, to_state=incident.state.value)
-    ctx.services.store.save(incident, [event])
-    sync_timers(ctx.services, incident)  # check-ins stop once resolved; all timers at closing
+    moved: dict[str, object] = {"from_state": previous.value, "to_state": incident.state.value}
+    if concludes:  # closed with these reports still to file, as the coordinator confirmed
+        moved["unfiled"] = [clock.id for clock in incident.unfiled]
+    event = ctx.event("state_changed", **moved)
+    decisions: list[Decision] = []
+    if concludes and incident.team is not None:  # nobody is paged into a concluded incident
+        incident.team, decisions = withdraw_all(incident.team, ctx.now)
+    # Check-ins stop once resolved; at closing all timers but the clocks' and lessons'.
+    await carry_out(ctx.services, incident, decisions, [event])
     if concludes:  # the report goes up before the closing message, which says where it went
         after += " " + await conclude(ctx.services, incident)
     await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.{after}")
@@ -45,10 +67,25 @@ async def resolve(ctx: Context, command: Simple) -> None:
     await _move(ctx, Transition.RESOLVE, "resolved")
 
 
-async def close(ctx: Context, command: Simple) -> None:
-    """close
+def _still_running(ctx: Context, incident: Incident) -> str:
+    """What the closing message says of the regulatory clocks that go on after it."""
+    unfiled = incident.unfiled
+    if not unfiled:
+        return ""
+    zone = ctx.services.display_zone
+    names = "; ".join(f"{c.title} (due {deadline(c.due, zone)})" for c in unfiled)
+    return (
+        f" Still to file{simulated(incident)}: {names}. Their reminders go on until "
+        "`filed <clock>`."
+    )
+
+
+async def close(ctx: Context, command: Close | Simple) -> None:
+    """close [confirm]
 
     Close a resolved incident and conclude its record with the report (coordinators only).
+    Open pages are withdrawn. Regulatory reports not yet filed are listed first, and
+    `close confirm` closes anyway: their clocks and reminders go on until `filed <clock>`.
     The report is posted here and saved; under TLP:RED it is never saved, and attached only in
     an end-to-end-encrypted war room.
     """
@@ -60,7 +97,28 @@ async def close(ctx: Context, command: Simple) -> None:
             "Under TLP:RED the room still holds people the label no longer admits. "
             "Remove them with `enforce`, then close."
         )
-    await _move(ctx, Transition.CLOSE, "closed", " The record is concluded.", concludes=True)
+    confirmed = isinstance(command, Close) and command.confirmed
+    if incident.unfiled and not confirmed:
+        await _ask_to_confirm(ctx, incident)
+        return
+    after = " The record is concluded." + _still_running(ctx, incident)
+    await _move(ctx, Transition.CLOSE, "closed", after, concludes=True)
+
+
+async def _ask_to_confirm(ctx: Context, incident: Incident) -> None:
+    """List the unfiled reports; closing waits for the coordinator to confirm it (policy §7)."""
+    try:  # a refused transition says so now, not after the confirmation
+        next_state(incident.state, Transition.CLOSE)
+    except TransitionRefused as refused:
+        raise Refusal(str(refused)) from None
+    zone = ctx.services.display_zone
+    lines = "\n".join(f"• {clock_line(c, zone, ctx.now)}" for c in incident.unfiled)
+    await ctx.reply(
+        f"Regulatory reports of {incident.id} not filed yet{simulated(incident)}:\n{lines}\n"
+        "Closing does not stop them: their clocks and reminders go on until `filed <clock>`. "
+        "Close anyway with `close confirm`.",
+        buttons=[CLOSE_ANYWAY],
+    )
 
 
 async def reopen(ctx: Context, command: Simple) -> None:

@@ -76,6 +76,9 @@ class ExercisePlatform:
     async def remove(self, room_id: str, user_id: str) -> None:
         await self._platform.remove(room_id, user_id)
 
+    async def set_moderators(self, room_id: str, user_ids: tuple[str, ...]) -> None:
+        await self._platform.set_moderators(room_id, user_ids)
+
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
         return await self._platform.send_direct(user_id, self._mark(message))
 

@@ -31,7 +31,7 @@ async def status(ctx: Context, command: Simple) -> None:
     Show the incident's headline; outside a war room, list the open incidents you may see.
     """
     if ctx.incident is not None:
-        await ctx.reply(headline(ctx.incident))
+        await ctx.reply(headline(ctx.incident, ctx.services.display_zone))
         return
     # Outside a war room the list names only what the asker is cleared for; in a lobby,
     # which others read too, by id alone unless the label is CLEAR.
@@ -56,7 +56,10 @@ async def timeline(ctx: Context, command: Simple) -> None:
     incident = ctx.require_incident()
     names = {person.id: person.name for person in ctx.services.roster.people}
     records = ctx.services.store.log(incident.id)[-TIMELINE_LIMIT:]
-    lines = [_cut(f"{when(r.event.at)} · {describe_event(r.event, names)}") for r in records]
+    zone = ctx.services.display_zone
+    lines = [
+        _cut(f"{when(r.event.at, zone)} · {describe_event(r.event, names, zone)}") for r in records
+    ]
     await ctx.reply(f"Timeline of {incident.id}:\n" + "\n".join(lines))
 
 

@@ -8,7 +8,7 @@ from bot.core.incident import Incident
 from bot.core.tlp import TLP
 from bot.port import Outbound
 from bot.reporting.files import write_report
-from bot.reporting.render import Report, render
+from bot.reporting.render import Report, Stamp, render
 from handlers.context import Services, log
 from handlers.marking import speaker
 from handlers.team_flow import bot_event
@@ -18,8 +18,13 @@ FORMATS = (("md", "text/markdown"), ("html", "text/html"))
 
 
 def render_report(services: Services, incident: Incident) -> Report:
-    names = {person.id: (person.name, person.org) for person in services.roster.people}
-    return render(incident, services.store.log(incident.id), names)
+    """The report from the log, stamped with the time and the log head it was made from."""
+    roster = services.roster
+    names = {person.id: (person.name, person.org) for person in roster.people}
+    orgs = {org.id: org.name for org in roster.orgs}
+    entry, head = services.store.log_head()
+    stamp = Stamp(services.clock.now(), entry, head, services.display_zone)
+    return render(incident, services.store.log(incident.id), names, orgs, stamp)
 
 
 async def post_report(services: Services, incident: Incident, report: Report) -> list[str]:

@@ -22,7 +22,8 @@ async def share(ctx: Context, command: Share) -> None:
     """share <org> [<org> …]
 
     Name organisations on the incident (coordinators only): under TLP:AMBER their members
-    may join, and roles nobody could take are paged again.
+    may join, become backups and duty contacts of the roles being paged, and roles nobody
+    could take are paged again.
     """
     incident = ctx.require_incident()
     ctx.require_coordinator("share the incident")
@@ -46,8 +47,7 @@ async def share(ctx: Context, command: Share) -> None:
     )
     await ctx.reply(f"{incident.id} is shared with {names}.{note}")
     await refresh(ctx.services, incident)
-    if incident.team_level is not None:
-        await assemble_missing(ctx.services, incident, incident.team_level, staffable_only=True)
+    await assemble_missing(ctx.services, incident, incident.team_level, staffable_only=True)
 
 
 async def unshare(ctx: Context, command: Unshare) -> None:
@@ -68,7 +68,8 @@ async def unshare(ctx: Context, command: Unshare) -> None:
 
 
 async def list_outsiders(ctx: Context, incident: Incident) -> None:
-    """After the audience narrowed: stop paging outsiders later, and list who must go now."""
+    """After the audience changed: stop paging outsiders later, and list who must go now;
+    those it admits since (a lowered label) join the roles being paged."""
     drop_candidates(ctx.services, incident)
     found = outsiders(ctx.services, incident)
     events = (
@@ -85,6 +86,8 @@ async def list_outsiders(ctx: Context, incident: Incident) -> None:
             + "\n".join(o.describe() for o in found)
             + "\nA coordinator removes them with `enforce`.",
         )
+    if not needs_approval(ctx.services, incident):  # under TLP:RED the coordinator approves
+        await assemble_missing(ctx.services, incident, incident.team_level, staffable_only=True)
 
 
 async def enforce(ctx: Context, command: Simple) -> None:
@@ -134,8 +137,7 @@ async def enforce(ctx: Context, command: Simple) -> None:
         )
     names = ", ".join(o.person.name for o in found)
     await ctx.reply(f"Removed under {incident.tlp.value}: {names}.")
-    if incident.team_level is not None:
-        await assemble_missing(services, incident, incident.team_level, staffable_only=True)
+    await assemble_missing(services, incident, incident.team_level, staffable_only=True)
 
 
 def _inside(incident: Incident) -> set[str]:

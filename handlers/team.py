@@ -9,7 +9,14 @@ from bot.core.roster import Person
 from handlers.audience import qualifies
 from handlers.context import Context, Refusal
 from handlers.headline import when
-from handlers.team_flow import carry_out, invite, page_by_hand, paging_rule, remove
+from handlers.team_flow import (
+    carry_out,
+    invite,
+    page_by_hand,
+    paging_rule,
+    remove,
+    sync_moderators,
+)
 from handlers.warroom import announce
 
 
@@ -44,6 +51,9 @@ async def page(ctx: Context, command: PageAnswer | PageMember) -> None:
 
 async def _answer_page(ctx: Context, command: PageAnswer) -> None:
     incident = ctx.services.store.get(command.incident_id)
+    if incident is not None and not incident.is_open:
+        # By id only, as below: anyone can send this command with any id.
+        raise Refusal(f"{incident.id} is closed: its pages are withdrawn; nothing more is needed.")
     if incident is None or incident.team is None:
         raise Refusal(f"There is no open page for {command.incident_id[:20]}.")
     ctx.incident = incident
@@ -136,6 +146,7 @@ async def release(ctx: Context, command: Release) -> None:
     roles = _release(ctx, incident, person)
     event = ctx.event("released", person=person.id, roles=roles)
     await carry_out(ctx.services, incident, [], [event])
+    await sync_moderators(ctx.services, incident)
     await remove(ctx.services, incident, person)
     await ctx.reply(
         f"{person.name} released from {', '.join(roles)}. "
@@ -156,24 +167,25 @@ async def swap(ctx: Context, command: Swap) -> None:
     incident.team = team
     event = ctx.event("swapped", leaving=leaving.id, joining=joining.id, role=roles[0])
     await carry_out(ctx.services, incident, decisions, [event])
+    await sync_moderators(ctx.services, incident)
     await remove(ctx.services, incident, leaving)
     await ctx.reply(f"{leaving.name} released; paging {joining.name} as {roles[0]}.")
 
 
 def board(ctx: Context, incident: Incident) -> str:
-    roster = ctx.services.roster
+    roster, zone = ctx.services.roster, ctx.services.display_zone
     lines = [f"Team of {incident.id} (role · person · organisation · paged · acked · state):"]
     for state in incident.team.roles if incident.team else []:
         for page_ in state.pages:
             person = roster.person(page_.person_id)
             acked = (
-                when(page_.answered_at)
+                when(page_.answered_at, zone)
                 if page_.answered_at and page_.status is PageStatus.ACCEPTED
                 else "—"
             )
             lines.append(
                 f"{state.role} · {person.name if person else page_.person_id} · "
-                f"{person.org if person else '?'} · {when(page_.paged_at)} · {acked} · "
+                f"{person.org if person else '?'} · {when(page_.paged_at, zone)} · {acked} · "
                 f"{page_.status.value}"
             )
         missing = state.needed - len(state.accepted)

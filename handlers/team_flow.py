@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from bot.core.events import LogEvent
-from bot.core.incident import Incident
+from bot.core.incident import Incident, PageMessage
 from bot.core.levels import Level, highest
 from bot.core.paging import (
     AlertUnfilled,
@@ -30,14 +30,20 @@ from bot.core.paging import (
 )
 from bot.core.roster import Person
 from bot.core.team import (
+    COORDINATOR,
     RoleAssignment,
+    Shortfall,
     TeamFacts,
+    affected_languages,
     assemble,
     coordinator_for_declaration,
     may_see,
+    not_admitted,
+    shortfall,
+    widen,
 )
 from bot.core.triage import answer_points
-from bot.port import Button, ChatPlatform, Outbound
+from bot.port import Button, ChatPlatform, Outbound, SentMessage
 from handlers.context import Refusal, Services
 from handlers.direct import direct
 from handlers.headline import when
@@ -64,6 +70,7 @@ def team_facts(services: Services, incident: Incident, level: Level) -> TeamFact
         owning_org=incident.org,
         named_orgs=incident.named_orgs,
         rsit_class=q1.option if q1 else None,
+        languages=affected_languages(services.roster, [incident.org, *incident.named_orgs]),
         points={question: int(value) for question, value in points.items()},
         police_liaison_required=incident.police_liaison_required,
     )
@@ -127,43 +134,145 @@ async def assemble_for_level(services: Services, incident: Incident) -> None:
 
 
 async def assemble_missing(
-    services: Services, incident: Incident, level: Level, *, staffable_only: bool = False
+    services: Services, incident: Incident, level: Level | None, *, staffable_only: bool = False
 ) -> None:
-    """Page (or propose) people for every role the level lacks.
+    """Page (or propose) people for every role the level lacks, and add who qualifies since
+    to the roles already being paged: new backups, their organisations' duty contacts.
 
-    `staffable_only` leaves out roles nobody can take, so that they are not announced again.
+    Without a level (no team assembled yet), only the roles already being paged.
+    `staffable_only` leaves out new roles nobody can take, so that they are not announced again.
     """
     held = on_team(incident.team)
     for proposal in incident.proposals:  # proposed under TLP:RED, still awaiting approval
         held.setdefault(proposal.role, []).extend(["(proposed)"] * proposal.needed)
-    assignments = assemble(
-        services.rules.team,
-        services.roster,
-        team_facts(services, incident, level),
-        team=held,
-        active=active_assignments(services, incident),
-        now=services.clock.now(),
+    # Under TLP:RED nobody is added to a page: the coordinator approves each person.
+    listed = {
+        state.role: state.candidates
+        for state in (incident.team.roles if incident.team else [])
+        if not state.filled and not needs_approval(services, incident)
+    }
+    team_level = level or (incident.team.level if incident.team else Level.L1)
+    facts = team_facts(services, incident, team_level)
+    active, now = active_assignments(services, incident), services.clock.now()
+    rules, roster = services.rules.team, services.roster
+    assignments = (
+        assemble(rules, roster, facts, team=held, active=active, now=now, listed=listed)
+        if level is not None
+        else widen(rules, roster, facts, team=held, listed=listed, active=active, now=now)
     )
     if staffable_only:
-        assignments = [a for a in assignments if a.picks]
-        if not assignments:
-            return
-    await _start_roles(services, incident, level, assignments, announce_picks=True)
+        assignments = [a for a in assignments if a.picks or a.role in listed]
+    if not assignments and (staffable_only or level is None):
+        return
+    await _start_roles(services, incident, team_level, assignments, announce_picks=True)
 
 
-def _pick_lines(services: Services, assignments: Sequence[RoleAssignment]) -> list[str]:
+def why_unfilled(services: Services, incident: Incident, role: str) -> Shortfall:
+    """What keeps the role's holders not paged for it yet out of the team now."""
+    team = incident.team
+    state = team.role(role) if team else None
+    return shortfall(
+        services.rules.team,
+        services.roster,
+        team_facts(services, incident, team.level if team else incident.level or Level.L1),
+        role,
+        tried={page.person_id for page in state.pages} if state else set(),
+        on_team=team.busy() if team else set(),
+        now=services.clock.now(),
+    )
+
+
+def stopped(services: Services, incident: Incident, role: str, missing: int) -> str:
+    """The war room is told once that paging for a role stopped: why, and what to do."""
+    state = incident.team.role(role) if incident.team else None
+    gap = why_unfilled(services, incident, role)
+    why = gap.why()
+    if state is None or not state.pages:
+        return (
+            f"⛔ Paging for {role} stopped, {missing} missing: nobody could be paged "
+            f"({why or 'nobody qualifies'}). {gap.todo()}"
+        )
+    cycles = f"{state.cycle} cycle{'s' if state.cycle > 1 else ''}"
+    return (
+        f"⛔ Paging for {role} stopped after {cycles}; {missing} still missing: everyone paged "
+        f"declined or did not answer{'; ' + why if why else ''}. {gap.todo()}"
+    )
+
+
+def _pick_lines(
+    services: Services, incident: Incident, plans: Sequence[tuple[str, list[str], int]]
+) -> list[str]:
+    """`plans`: each role, who will be paged for it now, and how many it still lacks."""
     lines = []
-    for assignment in assignments:
-        for candidate in assignment.picks:
-            person = services.roster.person(candidate.person_id)
+    for role, people, unfilled in plans:
+        for person_id in people:
+            person = services.roster.person(person_id)
             org = person.org if person else "?"
+            # Everyone ranked has a reason; the others are their organisation's duty contacts.
+            why = incident.reasons.get(person_id, "its organisation's duty contact")
+            lines.append(f"• {role}: {services.name(person_id)} ({org}) — {why}")
+        if unfilled > 0:
+            gap = why_unfilled(services, incident, role).why()
             lines.append(
-                f"• {assignment.role}: {services.name(candidate.person_id)} ({org}) — "
-                f"{candidate.reason}"
+                f"• {role}: nobody available for {unfilled}" + (f" — {gap}" if gap else "")
             )
-        if assignment.unfilled > 0:
-            lines.append(f"• {assignment.role}: nobody available for {assignment.unfilled}")
     return lines
+
+
+def _plan(assignment: RoleAssignment) -> tuple[str, list[str], int]:
+    return assignment.role, [c.person_id for c in assignment.picks], assignment.unfilled
+
+
+def _open_slots(state: RolePaging) -> int:
+    return state.needed - len(state.accepted) - len(state.pending)
+
+
+def _next_up(state: RolePaging, rule: PagingRule, busy: set[str]) -> list[str]:
+    """Who paging will call next for the role's open slots, in this cycle."""
+    ahead = state.candidates[state.cursor :]
+    if rule.escalate_to_duty_contact:
+        ahead += state.duty_contacts[state.contact_cursor :]
+    callable_ = [p for p in dict.fromkeys(ahead) if p not in busy and not state.declined(p)]
+    return callable_[: max(_open_slots(state), 0)]
+
+
+def _widened(
+    state: RolePaging, assignment: RoleAssignment, rule: PagingRule, busy: set[str]
+) -> RolePaging | None:
+    """A role already being paged, with who qualifies since; None when nothing changes.
+
+    Newcomers and duty contacts join the end of the lists. A filled role that needs more
+    (a higher level) was ranked afresh: its picks are paged next, so that a person kept for
+    a scarce role stays kept. Paging goes on when a slot is open and someone is left to call
+    in this cycle; a role nobody new can take stays stopped, and is not said to stop again.
+    """
+    done, ahead = state.candidates[: state.cursor], state.candidates[state.cursor :]
+    ranked_afresh = state.filled
+    picks = [c.person_id for c in assignment.picks if ranked_afresh and c.person_id not in done]
+    backups = [c.person_id for c in assignment.picks + assignment.backups]
+    rest = [p for p in dict.fromkeys([*ahead, *backups]) if p not in picks and p not in done]
+    contacts = [p for p in assignment.duty_contacts if p not in state.duty_contacts]
+    # The slots already held stay (one added by hand too); the missing ones are added.
+    needed = max(state.needed, len(state.accepted) + len(state.pending) + assignment.needed)
+    candidates = [*done, *picks, *rest]
+    changed = set(candidates) != set(state.candidates) or bool(contacts) or needed != state.needed
+    widened = state.model_copy(
+        deep=True,
+        update={
+            "needed": needed,
+            "candidates": candidates if changed else state.candidates,
+            "duty_contacts": [*state.duty_contacts, *contacts],
+        },
+    )
+    # A page withdrawn by `enforce` leaves a slot that no answer will refill; and an exhausted
+    # role may have someone left when the level now escalates to duty contacts.
+    stalled = state.started and not state.exhausted and not state.pending
+    if (stalled and _open_slots(state) > 0) or (
+        (changed or state.exhausted) and _next_up(widened, rule, busy)
+    ):
+        widened.started = widened.exhausted = False
+        return widened
+    return widened if changed else None
 
 
 async def _start_roles(
@@ -177,9 +286,9 @@ async def _start_roles(
     for assignment in assignments:
         for candidate in assignment.picks + assignment.backups:
             incident.reasons.setdefault(candidate.person_id, candidate.reason)
-    picks = {a.role: [c.person_id for c in a.picks] for a in assignments}
-    lines = _pick_lines(services, assignments)
     if needs_approval(services, incident):
+        picks = {a.role: [c.person_id for c in a.picks] for a in assignments}
+        lines = _pick_lines(services, incident, [_plan(a) for a in assignments])
         incident.proposals.extend(RolePaging.of(a) for a in assignments)
         events = [bot_event(services, incident, "team_proposed", level=level.value, picks=picks)]
         services.store.save(incident, events)
@@ -195,28 +304,33 @@ async def _start_roles(
         return
     team = incident.team or TeamPaging(level=level)
     team = team.model_copy(deep=True, update={"level": highest(team.level, level) or level})
+    rule = services.rules.paging[team.level]
     fresh: list[RolePaging] = []
+    plans: list[tuple[str, list[str], int]] = []
+    widened_any = False
     for assignment in assignments:
         existing = team.role(assignment.role)
         if existing is None:
             fresh.append(RolePaging.of(assignment))
+            plans.append(_plan(assignment))
             continue
-        # More of a role already being paged: widen it and let paging continue where it was.
-        team.roles.remove(existing)
-        known = set(existing.candidates)
-        extra = [c.person_id for c in assignment.picks + assignment.backups]
-        widened = existing.model_copy(
-            update={
-                # The slots already held stay; the missing ones are added, none twice.
-                "needed": len(existing.accepted) + len(existing.pending) + assignment.needed,
-                "candidates": existing.candidates + [p for p in extra if p not in known],
-                "started": False,
-                "exhausted": False,
-            }
-        )
-        fresh.append(widened)
-    team, decisions = start(team, fresh, services.rules.paging[team.level], services.clock.now())
+        widened = _widened(existing, assignment, rule, team.busy())
+        if widened is None:
+            continue
+        widened_any = True
+        team.roles[team.roles.index(existing)] = widened  # in place: the order of paging
+        # Said again only when who is called next, or how many are missing, changes.
+        up = _next_up(widened, rule, team.busy()) if not widened.started else []
+        before = _next_up(existing, rule, team.busy()) if not existing.started else []
+        if up != before or widened.needed != existing.needed:
+            plans.append((widened.role, up, _open_slots(widened) - len(up)))
+    if not fresh and not widened_any and incident.team and team.level is incident.team.level:
+        services.store.save(incident, [])  # nobody new qualifies: nothing to page or to say
+        return
+    team, decisions = start(team, fresh, rule, services.clock.now())
     incident.team = team
+    lines = _pick_lines(services, incident, plans)
+    picks = {role: people for role, people, _ in plans}
     events = [bot_event(services, incident, "team_assembled", level=level.value, picks=picks)]
     if announce_picks and lines:
         await announce(services, incident, f"Team for {level.value}, and why:\n" + "\n".join(lines))
@@ -231,8 +345,10 @@ def page_by_hand(
         raise Refusal(f"There is no role `{role}`. Roles: {', '.join(services.rules.roles)}.")
     if not person.holds(role):
         raise Refusal(f"{person.name} does not hold the role {role}.")
-    if not cleared(services, incident, person):
-        raise Refusal(f"{person.name} is not cleared for {incident.tlp.value}.")
+    facts = team_facts(services, incident, incident.level or Level.L1)
+    refusal = not_admitted(person, facts, services.rules.team, incident.id)
+    if refusal is not None:
+        raise Refusal(refusal)
     now = services.clock.now()
     team = (incident.team or TeamPaging(level=incident.level or Level.L1)).model_copy(deep=True)
     if person.id in on_team(team).get(role, []):
@@ -279,10 +395,15 @@ def decision_events(
                         deadline=page.deadline.isoformat(),
                     )
                 )
-            case CancelPage(page=page):
+            case CancelPage(page=page, reason=reason):
                 events.append(
                     bot_event(
-                        services, incident, "page_cancelled", person=page.person_id, role=page.role
+                        services,
+                        incident,
+                        "page_cancelled",
+                        person=page.person_id,
+                        role=page.role,
+                        reason=reason,
                     )
                 )
             case RoleFilled(role=role, people=people):
@@ -320,16 +441,16 @@ async def carry_out(
         match decision:
             case PagePerson(page=page):
                 await send_page(services, incident, page)
-            case CancelPage(page=page):
-                await direct(
-                    services,
-                    incident,
-                    page.person_id,
-                    f"{incident.id}: the {page.role} role is filled; your page is withdrawn.",
-                )
+            case CancelPage(page=page, reason=reason):
+                filled = f"the {page.role} role is filled"
+                why = "the incident is closed" if reason == "closed" else filled
+                text = f"{incident.id}: {why}; your page is withdrawn."
+                await direct(services, incident, page.person_id, text)
             case RoleFilled(role=role, people=people):
                 names = ", ".join(services.name(p) for p in people)
                 await announce(services, incident, f"✅ {role} filled: {names}.")
+                if role == COORDINATOR:
+                    await sync_moderators(services, incident)
             case AlertUnfilled(role=role, missing=missing, cycle=cycle):
                 await announce(
                     services,
@@ -338,15 +459,7 @@ async def carry_out(
                     "paging again.",
                 )
             case Exhausted(role=role, missing=missing):
-                state = incident.team.role(role) if incident.team else None
-                cycles = state.cycle if state else 1
-                await announce(
-                    services,
-                    incident,
-                    f"⛔ Paging for {role} stopped after {cycles} cycle{'s' if cycles > 1 else ''}"
-                    f"; {missing} still missing. Page someone by hand: "
-                    f"`page <person> as {role}`.",
-                )
+                await announce(services, incident, stopped(services, incident, role, missing))
             case NotNeeded(role=role, person_id=person_id):
                 await direct(
                     services,
@@ -354,6 +467,7 @@ async def carry_out(
                     person_id,
                     f"{incident.id}: thank you — the {role} role was filled meanwhile.",
                 )
+    await sync_page_messages(services, incident)
     await refresh(services, incident)
 
 
@@ -364,17 +478,84 @@ async def send_page(services: Services, incident: Incident, page: Page) -> None:
     duty = " (as your organisation's duty contact)" if page.duty_contact else ""
     text = (
         f"📟 You are paged as {page.role}{duty} for {incident.label} ({incident.tlp.value}).{why}\n"
-        f"Please answer by {when(page.deadline)}."
+        f"Please answer by {when(page.deadline, services.display_zone)}."
     )
     buttons = (
         Button("Accept", f"page accept {incident.id} {page.role}", "primary"),
         Button("Decline", f"page decline {incident.id} {page.role}", "danger"),
     )
+    number = _page_number(incident, page)
     for platform_name, platform, handle in _reachable(services, incident, page.person_id):
         sent = await platform.send_direct(handle, Outbound(text=text, buttons=buttons))
         services.store.bind_prompt(
             platform_name, sent.message_id, incident.id, f"{PAGE_KEY}{page.role}"
         )
+        # Kept with the snapshot, placeholders and all: the edit that shows the outcome refers
+        # to this send, and delivery puts in the real ids.
+        incident.page_messages.append(
+            PageMessage(
+                role=page.role,
+                person_id=page.person_id,
+                page=number,
+                platform=platform_name,
+                room_id=sent.room_id,
+                message_id=sent.message_id,
+            )
+        )
+        services.store.save(incident, [])
+
+
+def _page_number(incident: Incident, page: Page) -> int:
+    """Where a page just added stands among its role's pages: the last to its person then."""
+    state = incident.team.role(page.role) if incident.team else None
+    found = [
+        number
+        for number, other in enumerate(state.pages if state else [])
+        if other.person_id == page.person_id and other.paged_at == page.paged_at
+    ]
+    return found[-1] if found else -1
+
+
+def page_outcome(incident: Incident, message: PageMessage) -> str | None:
+    """What a page's direct message says once the page is settled; None while it stands.
+
+    It names the incident by its id alone: the person may no longer be admitted to it.
+    """
+    state = incident.team.role(message.role) if incident.team else None
+    pages = state.pages if state else []
+    page = pages[message.page] if 0 <= message.page < len(pages) else None
+    about = f"📟 {incident.id} · your page as {message.role}"
+    if page is not None and page.status is PageStatus.ACCEPTED:
+        return f"{about}: accepted. Thank you."
+    if page is not None and page.status is PageStatus.DECLINED:
+        return f"{about}: declined."
+    if not incident.is_open:
+        return f"{about}: withdrawn, the incident is closed."
+    if page is None or state is None:
+        return None
+    if state.filled:  # a timed-out page too: a late answer would no longer count
+        return f"{about}: withdrawn, the role is filled."
+    if page.status is PageStatus.CANCELLED:
+        return f"{about}: withdrawn."
+    return None  # open, or timed out while a late acceptance still counts
+
+
+async def sync_page_messages(services: Services, incident: Incident) -> None:
+    """Show each settled page's outcome in its direct message, without the buttons."""
+    kept: list[PageMessage] = []
+    for message in incident.page_messages:
+        outcome = page_outcome(incident, message)
+        platform = speaker(
+            services.platforms, incident, message.platform, message.person_id, classified=False
+        )
+        if outcome is None or platform is None:
+            kept.append(message)
+            continue
+        sent = SentMessage(message.room_id, message.message_id)
+        await platform.edit(sent, Outbound(text=outcome, buttons=()))
+    if len(kept) != len(incident.page_messages):
+        incident.page_messages = kept
+        services.store.save(incident, [])
 
 
 def _reachable(
@@ -390,6 +571,19 @@ def _reachable(
         if platform is not None and handle is not None:
             found.append((room.platform, platform, handle))
     return found
+
+
+async def sync_moderators(services: Services, incident: Incident) -> None:
+    """The war rooms' moderators are the coordinators who accepted: whoever is released or
+    swapped out of the role loses the room's rights with it."""
+    state = incident.team.role(COORDINATOR) if incident.team else None
+    people = [services.roster.person(p) for p in state.accepted] if state else []
+    for room in incident.rooms.values():
+        platform = speaker(services.platforms, incident, room.platform)
+        if platform is None:
+            continue
+        handles = (person.handles.get(room.platform) for person in people if person)
+        await platform.set_moderators(room.room_id, tuple(h for h in handles if h))
 
 
 async def invite(services: Services, incident: Incident, person: Person) -> None:

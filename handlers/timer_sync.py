@@ -1,8 +1,9 @@
 """Which timers an incident needs now, kept in step with the timers table.
 
 The incident snapshot decides: every open page has an ack deadline, a running check-in plan a
-due time and a grace end, every running clock its reminders, every open lesson with an owner and
-a due date its reminder (also after closing). A suspended exercise keeps only the lessons.
+due time and a grace end, every running clock its reminders (also after closing: a report is
+due until filed), every open lesson with an owner and a due date its reminder (also after
+closing). A suspended exercise keeps only the lessons.
 Syncing after each save adds the missing rows and drops the pending ones that no longer apply;
 a fired row is never added again.
 """
@@ -24,7 +25,8 @@ CHECKIN = "checkin"
 CHECKIN_GRACE = "checkin_grace"
 CLOCK = "clock"
 LESSON = "lesson"
-AFTER_CLOSING = (LESSON,)  # lessons learned are mostly due after the incident is closed
+# Lessons learned are mostly due after closing, and regulatory reports often are (policy §7).
+AFTER_CLOSING = (LESSON, CLOCK)
 CHECKIN_STATES = (State.RESPONSE, State.CONTAINED)
 
 
@@ -45,7 +47,15 @@ def wanted(services: Services, incident: Incident) -> set[Wanted]:
         for lesson in incident.lessons
         if lesson.remind_at is not None
     }
-    if not incident.is_open or incident.exercise_suspended_at is not None:
+    if incident.exercise_suspended_at is not None:
+        return found
+    for clock in incident.clocks:
+        if clock.running:
+            for reminder in reminders(clock, services.rules.regulatory.remind_before):
+                before = reminder.before
+                tag = "overdue" if reminder.overdue or before is None else format_duration(before)
+                found.add(Wanted(CLOCK, f"{clock.id}/{tag}", reminder.at))
+    if not incident.is_open:
         return found
     if incident.team is not None:
         for page in incident.team.pending():
@@ -56,12 +66,6 @@ def wanted(services: Services, incident: Incident) -> set[Wanted]:
         rule = services.rules.cadence[plan.level]
         found.add(Wanted(CHECKIN, "slot", next_due(plan, rule)))
         found.add(Wanted(CHECKIN_GRACE, "slot", grace_ends(plan, rule)))
-    for clock in incident.clocks:
-        if clock.running:
-            for reminder in reminders(clock, services.rules.regulatory.remind_before):
-                before = reminder.before
-                tag = "overdue" if reminder.overdue or before is None else format_duration(before)
-                found.add(Wanted(CLOCK, f"{clock.id}/{tag}", reminder.at))
     return found
 
 

@@ -34,7 +34,7 @@ async def refresh(services: Services, incident: Incident) -> None:
     Only what changed is sent, and what was shown is saved, so that a busy triage does not
     spend the platform's rate allowance on repeats.
     """
-    text = headline(incident)
+    text = headline(incident, services.display_zone)
     wanted_topic = topic(incident)
     changed = False
     for room in incident.rooms.values():
@@ -62,7 +62,7 @@ async def match_label(services: Services, incident: Incident) -> None:
 
 async def post_headline(services: Services, incident: Incident, room: WarRoom) -> None:
     platform = speaking(services.platforms[room.platform], incident)
-    text = headline(incident)
+    text = headline(incident, services.display_zone)
     sent = await platform.send(room.room_id, Outbound(text=text))
     room.headline_id, room.headline = sent.message_id, text
     await platform.pin(sent)

@@ -36,6 +36,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot/reporting": (*SDKS, "bot.adapters", "handlers", "storage", "config", "bot.bootstrap"),
     "storage": ("slack_bolt", "slack_sdk", "nio", "bot.adapters", "handlers", "bot.bootstrap"),
     "config": (*SDKS, "bot.adapters", "handlers", "storage"),
+    # Metrics reach the runtime only through `bot.observe`.
+    "bot/runtime.py": ("prometheus_client", "bot.metrics", "bot.health"),
+    "bot/delivery.py": ("prometheus_client", "bot.metrics", "bot.health"),
+    "bot/observe.py": ("prometheus_client", "bot.metrics", "bot.health"),
 }
 
 

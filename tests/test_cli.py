@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -262,3 +263,82 @@ def test_a_report_of_an_unknown_incident_names_the_database_read(
 
     assert called.returncode == 1
     assert called.stderr.strip().endswith(f"No incident INC-2099-0001 in the database {db}")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        (
+            {"RRT_ORGANISATON": "fccu"},
+            "RRT_ORGANISATON is not a setting; did you mean RRT_ORGANISATION?",
+        ),
+        (
+            {"RRT_MATRIX__HOMESERVR": "https://matrix.example.org"},
+            "RRT_MATRIX__HOMESERVR is not a setting; did you mean RRT_MATRIX__HOMESERVER?",
+        ),
+        ({"rrt_slack__bot_tokn": "xoxb-1"}, "did you mean RRT_SLACK__BOT_TOKEN?"),
+    ],
+)
+def test_a_misspelt_variable_is_refused_naming_the_closest_setting(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    called = rrt("run", "--db", "demo.db", cwd=tmp_path, env=env)
+
+    assert called.returncode == 2
+    assert named in called.stderr
+    assert not (tmp_path / "demo.db").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"RRT_SLACK__BOT_TOKEN": "xoxb-1"}, "Slack: RRT_SLACK__APP_TOKEN"),
+        (
+            {"RRT_SLACK__MODE": "http", "RRT_SLACK__SIGNING_SECRET": "s"},
+            "Slack: RRT_SLACK__BOT_TOKEN",
+        ),
+        (
+            {"RRT_SLACK__MODE": "http", "RRT_SLACK__BOT_TOKEN": "xoxb-1"},
+            "Slack: RRT_SLACK__SIGNING_SECRET",
+        ),
+        (
+            {"RRT_MATRIX__HOMESERVER": "https://matrix.example.org"},
+            "Matrix: RRT_MATRIX__USER_ID, RRT_MATRIX__ACCESS_TOKEN (or RRT_MATRIX__PASSWORD)",
+        ),
+        ({"RRT_MATRIX__PASSWORD": "pw"}, "Matrix: RRT_MATRIX__HOMESERVER, RRT_MATRIX__USER_ID"),
+    ],
+)
+def test_a_half_configured_platform_is_refused_naming_what_is_missing(
+    env: dict[str, str], missing: str, tmp_path: Path
+) -> None:
+    called = rrt("run", "--db", "demo.db", cwd=tmp_path, env=env)
+
+    assert called.returncode == 2
+    assert called.stdout == ""  # no demo instead
+    assert missing in called.stderr
+    assert not (tmp_path / "demo.db").exists()
+
+
+def test_tuning_a_platform_without_its_secrets_still_plays_the_demo(tmp_path: Path) -> None:
+    # As the Docker image does: a store directory set for a Matrix that may never be used.
+    called = rrt(
+        "run", "--db", "demo.db", cwd=tmp_path, env={"RRT_MATRIX__STORE_DIR": "/data/matrix"}
+    )
+
+    assert called.returncode == 0, called.stderr
+    assert "playing the console demo" in called.stdout
+
+
+def test_logs_are_one_json_object_per_line_at_the_chosen_level(tmp_path: Path) -> None:
+    env = {"RRT_LOG_FORMAT": "json", "RRT_LOG_LEVEL": "info"}
+    called = rrt("demo", "--db", "demo.db", "--quiet", cwd=tmp_path, env=env)
+
+    assert called.returncode == 0, called.stderr
+    records = [json.loads(line) for line in called.stderr.splitlines()]
+    assert records, "the demo logged nothing at INFO"
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert all(record["time"].endswith("Z") for record in records)
+
+    quiet = rrt("demo", "--db", "quiet.db", "--quiet", cwd=tmp_path, env={"RRT_LOG_LEVEL": "ERROR"})
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""

@@ -117,7 +117,11 @@ def page_messages(store: SqlStore) -> Counter[tuple[str, str]]:
         for message in room.messages if room.direct_with else []:
             if message.text.startswith("📟 You are paged as "):
                 role = message.text.removeprefix("📟 You are paged as ").split()[0]
-                found[(room.direct_with or "", role)] += 1
+            elif " · your page as " in message.text:  # answered or withdrawn: edited to say so
+                role = message.text.split(" · your page as ")[1].split(":")[0]
+            else:
+                continue
+            found[(room.direct_with or "", role)] += 1
     return found
 
 

@@ -20,10 +20,12 @@ class CadencePhase(BaseModel):
     every: Duration
     for_: Duration | None = Field(default=None, alias="for")  # None: until the end
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 class CadenceRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not pass unnoticed
+
     phases: list[CadencePhase] = Field(min_length=1)
     grace: Duration  # no update within this after a check-in is due: re-ping, log a miss
 

@@ -59,9 +59,16 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class Simple:
-    """A command without arguments: status, timeline, contain, resolve, close, reopen."""
+    """A command without arguments: status, timeline, contain, resolve, reopen."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """`close`, or `close confirm` to close while regulatory reports are still unfiled."""
+
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,7 @@ Command = (
     | SetTlp
     | Note
     | Simple
+    | Close
     | Help
     | PageAnswer
     | PageMember
@@ -307,6 +315,14 @@ def _parse_simple(word: str, rest: str) -> Simple | ParseError:
     return ParseError(word, f"`{word}` takes no arguments.") if rest else Simple(word)
 
 
+def _parse_close(word: str, rest: str) -> Close | ParseError:
+    if rest.lower() == "confirm":
+        return Close(confirmed=True)
+    if rest:
+        return ParseError("close", "Use `close`, or `close confirm` to close with reports unfiled.")
+    return Close()
+
+
 def _parse_note(word: str, text: str) -> Note | ParseError:
     """A note keeps its own line breaks and spacing."""
     if not text:
@@ -441,7 +457,6 @@ GRAMMAR: tuple[Rule, ...] = (
             "timeline",
             "contain",
             "resolve",
-            "close",
             "reopen",
             "team",
             "clocks",
@@ -451,6 +466,7 @@ GRAMMAR: tuple[Rule, ...] = (
             "realworld",
         )
     ),
+    Rule("close", _parse_close),
     Rule("page", _parse_page),
     Rule("release", _parse_release),
     Rule("swap", _parse_swap),

@@ -75,7 +75,7 @@ def add_months(moment: datetime, months: int) -> datetime:
 class Span(BaseModel):
     """A deadline window: whole calendar months plus a fixed part."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     months: int = 0
     fixed: timedelta = timedelta(0)

@@ -40,6 +40,20 @@ class WarRoom(BaseModel):
     topic: str | None = None
 
 
+class PageMessage(BaseModel):
+    """A page's direct message, kept until the page is settled so that it can show the outcome.
+
+    The ids may be placeholders of the effect that sends it, resolved when the edit is delivered.
+    """
+
+    role: str
+    person_id: str
+    page: int  # the page's place among its role's pages (they are only ever added to)
+    platform: str
+    room_id: str
+    message_id: str
+
+
 class Incident(BaseModel):
     id: str
     title: str
@@ -73,6 +87,7 @@ class Incident(BaseModel):
     clocks: list[Clock] = Field(default_factory=list)
     lessons: list[Lesson] = Field(default_factory=list)
     exercise_suspended_at: datetime | None = None  # `realworld`: the exercise stops at once
+    page_messages: list[PageMessage] = Field(default_factory=list)  # of pages not yet settled
 
     @property
     def level(self) -> Level | None:
@@ -82,6 +97,11 @@ class Incident(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.state is not State.CLOSED
+
+    @property
+    def unfiled(self) -> list[Clock]:
+        """The regulatory clocks still waiting for their report (closing does not stop them)."""
+        return [clock for clock in self.clocks if clock.running]
 
     @property
     def triage_open(self) -> bool:

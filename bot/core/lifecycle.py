@@ -51,3 +51,13 @@ def next_state(current: State, transition: Transition) -> State:
             f"Cannot {transition.value.replace('_', ' ')} an incident that is {current.value} "
             f"({hint})."
         ) from None
+
+
+# A closed incident is concluded (policy §7): only its lessons and filings still change it, and
+# reading it changes nothing. Every other command is refused.
+AFTER_CLOSING = ("lesson", "lessons", "filed", "clocks", "status", "timeline", "team", "help")
+
+
+def allowed_after_closing(command: str) -> bool:
+    """Whether a command (by its word) may still be used on a closed incident."""
+    return command in AFTER_CLOSING

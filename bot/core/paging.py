@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.durations import Duration
 from bot.core.levels import Level
@@ -20,6 +20,8 @@ from bot.core.team import RoleAssignment
 
 
 class PagingRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not pass unnoticed
+
     ack_timeout: Duration
     parallel: bool  # page every role at once, or one role after the other
     escalate_to_duty_contact: bool  # after the last backup, the organisation's duty contact
@@ -32,7 +34,7 @@ class PageStatus(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     TIMED_OUT = "timed_out"
-    CANCELLED = "cancelled"  # the role filled while this page was open
+    CANCELLED = "cancelled"  # withdrawn: the role filled, the person released, or closing
 
 
 class Page(BaseModel):
@@ -54,6 +56,7 @@ class PagePerson(BaseModel):
 class CancelPage(BaseModel):
     kind: Literal["cancel"] = "cancel"
     page: Page
+    reason: Literal["filled", "closed"] = "filled"
 
 
 class RoleFilled(BaseModel):
@@ -302,4 +305,16 @@ def timeout(
     decisions = _refill(state, rule, now, updated.busy())
     if state.settled:
         decisions.extend(_advance(updated, rule, now))
+    return updated, decisions
+
+
+def withdraw_all(team: TeamPaging, now: datetime) -> tuple[TeamPaging, list[Decision]]:
+    """The incident is closed: every open page is withdrawn (its person is told)."""
+    updated = team.model_copy(deep=True)
+    decisions: list[Decision] = []
+    for state in updated.roles:
+        for page in state.pending:
+            page.status = PageStatus.CANCELLED
+            page.answered_at = now
+            decisions.append(CancelPage(page=page, reason="closed"))
     return updated, decisions

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.core.durations import Duration, SpanField
 
@@ -34,6 +34,8 @@ def _holds(answers: DutyAnswers, duty: Duty) -> bool:
 
 
 class ClockRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not pass unnoticed
+
     title: str
     when: Duty | None = None  # the duty that starts it; None for a clock started by `after`
     start: Literal["t0", "classification"] = "t0"
@@ -55,6 +57,8 @@ class ClockRule(BaseModel):
 
 
 class ClockRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     clocks: dict[str, ClockRule]
     remind_before: list[Duration] = Field(min_length=1)
 

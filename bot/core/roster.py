@@ -124,6 +124,7 @@ class Organisation(BaseModel):
     name: str = Field(min_length=1)
     kind: OrgKind
     sector: str | None = None  # e.g. health, energy: steers skill matching (OT → ics)
+    languages: list[Language] = Field(default_factory=list)  # spoken with it, when affected
 
 
 class Person(BaseModel):

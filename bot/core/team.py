@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.core.conditions import Clause, Condition, first_matching
 from bot.core.levels import Level
@@ -16,6 +16,8 @@ from bot.core.roster import Language, OrgKind, Person, Roster, TlpLabel
 from bot.core.tlp import TLP
 
 COORDINATOR = "coordinator"
+# Organisations that may be the affected entity; the other kinds respond to incidents.
+AFFECTED_KINDS: tuple[OrgKind, ...] = ("operator", "other")
 _FLAG = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*$")
 
 
@@ -37,6 +39,8 @@ def parse_when(text: str) -> tuple[Clause, ...]:
 class RoleNeed(BaseModel):
     """How many people a role needs at a level, and when (absent `when`: always)."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not pass unnoticed
+
     count: int = Field(ge=1)
     when: str | None = None
 
@@ -56,6 +60,8 @@ def _need(value: Any) -> Any:
 
 
 class LevelRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     coordinated_by: str  # who leads, as shown to people
     coordinator_org_kinds: list[OrgKind] = Field(min_length=1)
@@ -82,12 +88,16 @@ class Audience(StrEnum):
 
 
 class TlpRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     audience: Audience
     coordinator_approval: bool = False  # no automatic invite: the coordinator approves each
 
 
 class TeamRules(BaseModel):
     """The part of the policy that decides the team. The full policy extends it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     levels: dict[Level, LevelRule]
     rsit_skills: dict[str, list[str]] = Field(default_factory=dict)
@@ -150,16 +160,65 @@ class RoleAssignment(BaseModel):
         return self.needed - len(self.picks)
 
 
+def affected_languages(roster: Roster, org_ids: Sequence[str]) -> list[Language]:
+    """The languages of the affected entity: of those of the incident's organisations that
+    may be affected (operators and other organisations), not of the responders."""
+    found: list[Language] = []
+    for org_id in org_ids:
+        org = roster.org(org_id)
+        if org is not None and org.kind in AFFECTED_KINDS:
+            found.extend(lang for lang in org.languages if lang not in found)
+    return found
+
+
+class Barrier(StrEnum):
+    """What keeps someone out of an incident under its label."""
+
+    CLEARANCE = "clearance"  # cleared only below the label
+    NOT_OWNER = "not_owner"  # not of the owning organisation (TLP:AMBER+STRICT)
+    NOT_NAMED = "not_named"  # of an organisation the incident does not name (TLP:AMBER)
+
+
+def barrier(person: Person, facts: TeamFacts, rules: TeamRules) -> Barrier | None:
+    """None when the person is cleared for the label and of an organisation it admits."""
+    if not facts.tlp.allows(person.max_tlp):
+        return Barrier.CLEARANCE
+    audience = rules.tlp[facts.tlp].audience
+    if audience is Audience.OWNING_ORG and person.org != facts.owning_org:
+        return Barrier.NOT_OWNER
+    if audience is Audience.OWNING_AND_NAMED_ORGS and person.org not in (
+        facts.owning_org,
+        *facts.named_orgs,
+    ):
+        return Barrier.NOT_NAMED
+    return None
+
+
 def may_see(person: Person, facts: TeamFacts, rules: TeamRules) -> bool:
     """Cleared for the label, and from an organisation the label admits."""
-    if not facts.tlp.allows(person.max_tlp):
-        return False
-    audience = rules.tlp[facts.tlp].audience
-    if audience is Audience.OWNING_ORG:
-        return person.org == facts.owning_org
-    if audience is Audience.OWNING_AND_NAMED_ORGS:
-        return person.org == facts.owning_org or person.org in facts.named_orgs
-    return True
+    return barrier(person, facts, rules) is None
+
+
+def not_admitted(
+    person: Person, facts: TeamFacts, rules: TeamRules, incident_id: str
+) -> str | None:
+    """Why the label keeps `person` out of the incident and what would let them in, or None."""
+    tlp, cleared = facts.tlp.value, person.max_tlp.value
+    match barrier(person, facts, rules):
+        case Barrier.CLEARANCE:
+            return f"{person.name} is cleared only up to {cleared}; {incident_id} is {tlp}."
+        case Barrier.NOT_OWNER:
+            return (
+                f"{person.name} is cleared for {cleared}, but under {tlp} only members of "
+                f"{facts.owning_org}, the owning organisation, may join; {person.org} may not."
+            )
+        case Barrier.NOT_NAMED:
+            return (
+                f"{person.name} is cleared for {cleared}, but {person.org}, their organisation, "
+                f"is not named on {incident_id}: under {tlp} only {facts.owning_org} and the "
+                f"organisations it names may join. Name it with `share {person.org}`."
+            )
+    return None
 
 
 def required_roles(rules: TeamRules, facts: TeamFacts) -> dict[str, int]:
@@ -194,7 +253,7 @@ def _reason(candidate: Candidate) -> str:
     if candidate.skills:
         parts.append("skills: " + ", ".join(candidate.skills))
     if candidate.languages:
-        parts.append("speaks " + ", ".join(candidate.languages))
+        parts.append("speaks " + ", ".join(candidate.languages) + " with the affected entity")
     count = candidate.active_assignments
     parts.append(f"{count} active incident{'' if count == 1 else 's'}")
     if candidate.needs_approval:
@@ -252,12 +311,12 @@ def duty_contacts_for(
     roster: Roster,
     facts: TeamFacts,
     role: str,
-    ranked: list[Candidate],
+    candidates: Sequence[str],
     exclude: Collection[str],
 ) -> list[str]:
     """Duty contacts of the role's organisations: the candidates' first, else the holders'."""
     orgs: list[str] = []
-    sources = [roster.person(c.person_id) for c in ranked] or roster.holders(role)
+    sources = [roster.person(c) for c in candidates] or roster.holders(role)
     for person in sources:
         if person is not None and person.org not in orgs:
             orgs.append(person.org)
@@ -277,23 +336,65 @@ def assemble(
     team: Mapping[str, Collection[str]],
     active: Mapping[str, int],
     now: datetime,
+    listed: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RoleAssignment]:
     """Picks and backups for every role the level still lacks, in team-table order.
 
     Nobody is picked for two roles at once: the roles with the fewest spare candidates choose
     first, so a person who is the only one for a role is kept for it. A person picked for one
     role may still back up another.
+
+    `listed` holds the roles already being paged, with their candidates so far: only people
+    not listed yet are proposed for them (those who qualify since), their duty contacts are
+    worked out again, and a listed role the level does not lack gets backups only.
     """
-    on_team = {person for people in team.values() for person in people}
+    listed = listed or {}
     missing = missing_roles(rules, facts, team)
+    wanted = {**missing, **{role: 0 for role in listed if role not in missing}}
+    return _assign(rules, roster, facts, wanted, team, listed, active, now)
+
+
+def widen(
+    rules: TeamRules,
+    roster: Roster,
+    facts: TeamFacts,
+    *,
+    team: Mapping[str, Collection[str]],
+    listed: Mapping[str, Sequence[str]],
+    active: Mapping[str, int],
+    now: datetime,
+) -> list[RoleAssignment]:
+    """Only the roles already being paged: who qualifies beyond their candidates so far."""
+    return _assign(rules, roster, facts, dict.fromkeys(listed, 0), team, listed, active, now)
+
+
+def _assign(
+    rules: TeamRules,
+    roster: Roster,
+    facts: TeamFacts,
+    wanted: Mapping[str, int],
+    team: Mapping[str, Collection[str]],
+    listed: Mapping[str, Sequence[str]],
+    active: Mapping[str, int],
+    now: datetime,
+) -> list[RoleAssignment]:
+    on_team = {person for people in team.values() for person in people}
     ranked = {
-        role: rank_candidates(rules, roster, facts, role, exclude=on_team, active=active, now=now)
-        for role in missing
+        role: rank_candidates(
+            rules,
+            roster,
+            facts,
+            role,
+            exclude=on_team | set(listed.get(role, ())),
+            active=active,
+            now=now,
+        )
+        for role in wanted
     }
     picked: set[str] = set()
     picks: dict[str, list[Candidate]] = {}
-    for role in sorted(missing, key=lambda role: len(ranked[role]) - missing[role]):
-        picks[role] = [c for c in ranked[role] if c.person_id not in picked][: missing[role]]
+    for role in sorted(wanted, key=lambda role: len(ranked[role]) - wanted[role]):
+        picks[role] = [c for c in ranked[role] if c.person_id not in picked][: wanted[role]]
         picked.update(c.person_id for c in picks[role])
     return [
         RoleAssignment(
@@ -301,10 +402,110 @@ def assemble(
             needed=needed,
             picks=picks[role],
             backups=[c for c in ranked[role] if c not in picks[role]],
-            duty_contacts=duty_contacts_for(rules, roster, facts, role, ranked[role], on_team),
+            duty_contacts=duty_contacts_for(
+                rules,
+                roster,
+                facts,
+                role,
+                [*listed.get(role, ()), *(c.person_id for c in ranked[role])],
+                on_team,
+            ),
         )
-        for role, needed in missing.items()
+        for role, needed in wanted.items()
     ]
+
+
+class Shortfall(BaseModel):
+    """Why nobody more can be paged for a role: what keeps each of its holders out, by name."""
+
+    role: str
+    level: Level
+    tlp: TLP
+    holders: int
+    on_team: list[str] = Field(default_factory=list)
+    unavailable: list[str] = Field(default_factory=list)
+    uncleared: list[str] = Field(default_factory=list)
+    unnamed_orgs: list[str] = Field(default_factory=list)  # TLP:AMBER: not named on it
+    other_orgs: list[str] = Field(default_factory=list)  # TLP:AMBER+STRICT: not the owner
+    not_leading: list[str] = Field(default_factory=list)  # coordinators of other org kinds
+
+    def why(self) -> str:
+        """What keeps them out, e.g. `fccu is not named on the incident`; empty when nothing."""
+        if self.holders == 0:
+            return f"nobody on the roster holds {self.role}"
+        parts = []
+        if self.unnamed_orgs:
+            orgs = self.unnamed_orgs
+            parts.append(f"{_names(orgs)} {_is(orgs)} not named on the incident")
+        if self.other_orgs:
+            parts.append(f"under {self.tlp.value} {_names(self.other_orgs)} may not join")
+        if self.uncleared:
+            who = self.uncleared
+            parts.append(f"{_names(who)} {_is(who)} not cleared for {self.tlp.value}")
+        if self.unavailable:
+            who = self.unavailable
+            parts.append(f"{_names(who)} {_is(who)} not available now")
+        if self.on_team:
+            parts.append(f"{_names(self.on_team)} {_is(self.on_team)} already on the team")
+        if self.not_leading:
+            who = self.not_leading
+            parts.append(
+                f"{_names(who)} {_is(who)} not of an organisation that coordinates "
+                f"{self.level.value}"
+            )
+        return "; ".join(parts)
+
+    def todo(self) -> str:
+        """What the coordinator can do about it."""
+        if self.holders == 0:
+            return f"Give someone the role {self.role} in the roster."
+        by_hand = f"page someone by hand: `page <person> as {self.role}`."
+        if self.unnamed_orgs:
+            them = "it" if len(self.unnamed_orgs) == 1 else "them"
+            return f"Name {them} with `share {' '.join(self.unnamed_orgs)}`, or {by_hand}"
+        return by_hand[0].upper() + by_hand[1:]
+
+
+def _names(names: Sequence[str], at_most: int = 3) -> str:
+    shown = ", ".join(names[:at_most])
+    return f"{shown} and {len(names) - at_most} more" if len(names) > at_most else shown
+
+
+def _is(names: Sequence[str]) -> str:
+    return "is" if len(names) == 1 else "are"
+
+
+def shortfall(
+    rules: TeamRules,
+    roster: Roster,
+    facts: TeamFacts,
+    role: str,
+    *,
+    tried: Collection[str],
+    on_team: Collection[str],
+    now: datetime,
+) -> Shortfall:
+    """Why the role's holders other than those `tried` for it cannot be paged now."""
+    gap = Shortfall(role=role, level=facts.level, tlp=facts.tlp, holders=0)
+    kinds = rules.levels[facts.level].coordinator_org_kinds if role == COORDINATOR else None
+    for person in roster.holders(role):
+        gap.holders += 1
+        if person.id in tried:
+            continue
+        org = roster.org(person.org)
+        if person.id in on_team:
+            gap.on_team.append(person.name)
+        elif not person.is_available(now):
+            gap.unavailable.append(person.name)
+        elif (found := barrier(person, facts, rules)) is Barrier.CLEARANCE:
+            gap.uncleared.append(person.name)
+        elif found is not None:
+            orgs = gap.unnamed_orgs if found is Barrier.NOT_NAMED else gap.other_orgs
+            if person.org not in orgs:
+                orgs.append(person.org)
+        elif kinds is not None and (org is None or org.kind not in kinds):
+            gap.not_leading.append(person.name)
+    return gap
 
 
 def coordinator_for_declaration(
@@ -322,5 +523,7 @@ def coordinator_for_declaration(
         needed=1,
         picks=ranked[:1],
         backups=ranked[1:],
-        duty_contacts=duty_contacts_for(rules, roster, facts, COORDINATOR, ranked, ()),
+        duty_contacts=duty_contacts_for(
+            rules, roster, facts, COORDINATOR, [c.person_id for c in ranked], ()
+        ),
     )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.core.conditions import Clause, describe, first_matching, parse_rule
 from bot.core.levels import Level
@@ -25,12 +25,16 @@ class QuestionKind(StrEnum):
 
 
 class Option(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not pass unnoticed
+
     key: str
     label: str
     points: int = 0
 
 
 class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str
     text: str
     kind: QuestionKind
@@ -80,11 +84,15 @@ class Question(BaseModel):
 
 
 class Band(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     min_score: float
 
 
 class LevelRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     level: Level
     when: list[list[str]]
 
@@ -99,6 +107,8 @@ class LevelRule(BaseModel):
 
 
 class Questionnaire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     questions: list[Question]
     bands: list[Band]
     level_rules: list[LevelRule]

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
 
+from bot.core.display_time import filing_time, local_time
 from bot.core.events import LogEvent
 
 
-def _when(value: object) -> str:
+def _when(value: object, zone: tzinfo, shown: Callable[[datetime, tzinfo], str]) -> str:
     """An ISO time from event data, as the rest of the record shows times."""
     try:
-        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
+        return shown(datetime.fromisoformat(str(value)), zone)
     except ValueError:
         return str(value)
 
 
-def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
+def describe_event(event: LogEvent, names: Mapping[str, str], zone: tzinfo) -> str:
     who = names.get(event.actor, event.actor)
     data = event.data
     subject = names.get(str(data.get("person", "")), str(data.get("person", "")))
@@ -48,10 +49,12 @@ def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
             }[event.kind]
             return f"role {data.get('role')} {what}"
         case "team_assembled":
-            return f"team assembled for {data.get('level')}"
+            return f"team picked for {data.get('level')}; paging started"
         case "clock_started" | "clock_retimed":
             verb = "started" if event.kind == "clock_started" else "re-timed"
-            return f"clock {data.get('clock')} {verb}, due {_when(data.get('due'))}"
+            return (
+                f"clock {data.get('clock')} {verb}, due {_when(data.get('due'), zone, filing_time)}"
+            )
         case "clock_filed":
             timing = "on time" if data.get("on_time") else "late"
             return f"{who} filed {data.get('clock')} ({timing})"
@@ -61,7 +64,8 @@ def describe_event(event: LogEvent, names: Mapping[str, str]) -> str:
         case "checkin":
             return f"{who} check-in: {data.get('text')}"
         case "checkin_requested" | "checkin_missed":
-            return f"check-in {event.kind.removeprefix('checkin_')} (due {_when(data.get('due'))})"
+            due = _when(data.get("due"), zone, local_time)
+            return f"check-in {event.kind.removeprefix('checkin_')} (due {due})"
         case "lesson":
             return f"{who} recorded lesson {data.get('number')}: {data.get('text')}"
         case "lesson_done":

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.events import LogRecord
 from bot.core.incident import Incident
 from bot.core.tlp import TLP
+from bot.reporting.checkins import summarise_checkins
 from bot.reporting.evaluation_stats import Spread, spread
 from bot.reporting.metrics import accepted_pages, compute
 
@@ -45,7 +46,8 @@ class Facts:
     level: str
     month: int
     time_to_triage: timedelta | None
-    time_to_team: timedelta | None
+    time_to_team: timedelta | None  # None when not assembled
+    team_not_assembled: bool  # a role the team needed was never filled
     ack_latencies: list[tuple[str, timedelta]]  # (organisation, page → acceptance)
     checkins: Ratio  # answered / requested
     reports: Ratio  # filed on time / due
@@ -56,7 +58,8 @@ class Facts:
 class Figures:
     incidents: int
     time_to_triage: Spread
-    time_to_team: Spread
+    time_to_team: Spread  # of the incidents whose team was assembled
+    team_not_assembled: int  # incidents left out of time_to_team: a role was never filled
     ack_latency_by_org: dict[str, Spread]
     checkins: Ratio
     reports_on_time: Ratio
@@ -101,19 +104,8 @@ def person_ack_latencies(records: Sequence[LogRecord]) -> list[tuple[str, timede
 def checkin_adherence(records: Sequence[LogRecord]) -> Ratio:
     """A request is answered by a check-in before the grace ends (`checkin_missed`) and before
     the next request; check-ins nobody asked for are not counted."""
-    requested = answered = 0
-    waiting = False
-    for record in records:
-        kind = record.event.kind
-        if kind == "checkin_requested":
-            requested += 1
-            waiting = True
-        elif kind == "checkin" and waiting:
-            answered += 1
-            waiting = False
-        elif kind == "checkin_missed":
-            waiting = False
-    return Ratio(answered, requested)
+    summary = summarise_checkins(records)
+    return Ratio(summary.answered, summary.requested)
 
 
 def _due(value: object) -> datetime | None:
@@ -176,6 +168,7 @@ def facts(
         month=incident.declared_at.astimezone(UTC).month,
         time_to_triage=metrics.time_to_triage,
         time_to_team=metrics.time_to_team,
+        team_not_assembled=bool(metrics.never_filled),
         ack_latencies=[
             (orgs.get(person, NOT_IN_ROSTER), latency)
             for person, latency in person_ack_latencies(records)
@@ -195,6 +188,7 @@ def figures(group: Sequence[Facts]) -> Figures:
         incidents=len(group),
         time_to_triage=spread(f.time_to_triage for f in group if f.time_to_triage is not None),
         time_to_team=spread(f.time_to_team for f in group if f.time_to_team is not None),
+        team_not_assembled=sum(f.team_not_assembled for f in group),
         ack_latency_by_org={org: spread(values) for org, values in sorted(by_org.items())},
         checkins=sum((f.checkins for f in group), Ratio(0, 0)),
         reports_on_time=sum((f.reports for f in group), Ratio(0, 0)),

@@ -15,10 +15,11 @@ from bot.core.events import LogRecord
 class Metrics:
     declared_at: datetime | None
     time_to_triage: timedelta | None  # declaration → level confirmed or set
-    time_to_team: timedelta | None  # declaration → last role filled
+    time_to_team: timedelta | None  # declaration → last role filled; None unless all were
     time_to_contained: timedelta | None
     time_to_resolved: timedelta | None
     ack_latency_by_role: dict[str, timedelta] = field(default_factory=dict)  # median
+    never_filled: tuple[str, ...] = ()  # roles the team needed that nobody ever filled
 
 
 def _first(
@@ -62,19 +63,41 @@ def ack_latencies(records: Sequence[LogRecord]) -> dict[str, list[timedelta]]:
     return dict(latencies)
 
 
+TEAM_NEEDS = ("team_assembled", "team_proposed")  # their `picks` name every role needed
+ROLE_EVENTS = ("paged", "role_unfilled", "paging_exhausted")
+
+
+def required_roles(records: Sequence[LogRecord]) -> list[str]:
+    """Every role the team needed, in the order they first appear in the log."""
+    roles: dict[str, None] = {}
+    for record in records:
+        event = record.event
+        if event.kind in TEAM_NEEDS and isinstance(event.data.get("picks"), dict):
+            roles.update(dict.fromkeys(str(role) for role in event.data["picks"]))
+        elif event.kind in ROLE_EVENTS and isinstance(event.data.get("role"), str):
+            roles[event.data["role"]] = None
+    return list(roles)
+
+
 def compute(records: Sequence[LogRecord]) -> Metrics:
     declared = _first(records, "declared")
-    filled = [r.event.at for r in records if r.event.kind == "role_filled"]
+    filled = {
+        r.event.data.get("role"): r.event.at for r in records if r.event.kind == "role_filled"
+    }
+    never_filled = tuple(role for role in required_roles(records) if role not in filled)
+    # A team with a role never filled was never assembled: timing it would flatter the team.
+    assembled = max(filled.values()) if filled and not never_filled else None
     return Metrics(
         declared_at=declared,
         time_to_triage=_since(declared, _first(records, "level_confirmed", "level_set")),
-        time_to_team=_since(declared, max(filled) if filled else None),
+        time_to_team=_since(declared, assembled),
         time_to_contained=_since(declared, _first(records, "state_changed", to_state="contained")),
         time_to_resolved=_since(declared, _first(records, "state_changed", to_state="resolved")),
         ack_latency_by_role={
             role: timedelta(seconds=median(d.total_seconds() for d in values))
             for role, values in sorted(ack_latencies(records).items())
         },
+        never_filled=never_filled,
     )
 
 

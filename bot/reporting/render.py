@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from bot.core.display_time import local_time
 from bot.core.events import LogRecord
 from bot.core.incident import Incident
-from bot.reporting.metrics import Metrics, compute
+from bot.core.regclocks import Clock
+from bot.core.tlp import TLP
+from bot.reporting.checkins import CHECKIN_KINDS, summarise_checkins
+from bot.reporting.metrics import Metrics, compute, duration
 from bot.reporting.templating import ENV
 
 TLP_COLOURS = {  # FIRST TLP 2.0 colours: text on black
@@ -27,8 +32,19 @@ class Report:
     html: str
 
 
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """When the report was made and from which log head, so a printed copy can be checked
+    against the signed log; and the zone its times are shown in."""
+
+    made_at: datetime
+    log_entry: int
+    log_hash: str
+    zone: tzinfo = UTC
+
+
 def _team(
-    records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+    records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]], orgs: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
@@ -39,7 +55,14 @@ def _team(
         name, org = names.get(person, (person, ""))
         row = rows.setdefault(
             (person, role),
-            {"role": role, "person": name, "org": org, "paged": None, "acked": None, "state": ""},
+            {
+                "role": role,
+                "person": name,
+                "org": orgs.get(org, org),
+                "paged": None,
+                "acked": None,
+                "state": "",
+            },
         )
         if event.kind == "paged":
             row["paged"], row["state"] = event.at, "paged"
@@ -72,8 +95,43 @@ def _of_kind(records: Sequence[LogRecord], *kinds: str) -> list[LogRecord]:
     return [r for r in records if r.event.kind in kinds]
 
 
+def clock_row(clock: Clock, stamp: Stamp) -> dict[str, Any]:
+    """An unfiled notice past its due time is marked late, not left blank."""
+    if clock.filed_at is not None:
+        filed, on_time = local_time(clock.filed_at, stamp.zone), "yes" if clock.on_time else "no"
+    elif clock.dropped_at is not None:
+        filed, on_time = "dropped", "—"
+    elif clock.due <= stamp.made_at:
+        filed, on_time = "overdue — not filed", "no"
+    else:
+        filed, on_time = "not filed", "—"
+    return {"title": clock.title, "due": clock.due, "filed": filed, "on_time": on_time}
+
+
+def shared_with(incident: Incident, orgs: Mapping[str, str]) -> str | None:
+    """The organisations named on the incident, which TLP:AMBER admits besides the owner."""
+    if incident.tlp is not TLP.AMBER and not incident.named_orgs:
+        return None
+    named = ", ".join(orgs.get(org, org) for org in incident.named_orgs)
+    text = named or "no other organisation"
+    if incident.tlp is not TLP.AMBER:
+        text += f" (not admitted under {incident.tlp.value})"
+    return text
+
+
+def team_time(metrics: Metrics) -> str:
+    """Only a team whose every role was filled was assembled; otherwise say which were not."""
+    if metrics.never_filled:
+        return f"not assembled (roles never filled: {', '.join(metrics.never_filled)})"
+    return duration(metrics.time_to_team)
+
+
 def context(
-    incident: Incident, records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+    incident: Incident,
+    records: Sequence[LogRecord],
+    names: Mapping[str, tuple[str, str]],
+    orgs: Mapping[str, str],
+    stamp: Stamp,
 ) -> dict[str, Any]:
     metrics: Metrics = compute(records)
     return {
@@ -81,21 +139,33 @@ def context(
         "tlp": incident.tlp.value,
         "tlp_colour": TLP_COLOURS[incident.tlp.value],
         "exercise": incident.is_exercise,
+        "organisation": orgs.get(incident.org, incident.org),
+        "shared_with": shared_with(incident, orgs),
         "levels": _of_kind(records, "level_proposed", "level_confirmed", "level_set"),
-        "team": _team(records, names),
+        "team": _team(records, names, orgs),
         "clocks": _of_kind(records, "clock_started", "clock_filed", "clock_reminder"),
-        "checkins": _of_kind(records, "checkin_requested", "checkin", "checkin_missed"),
+        "clock_rows": [clock_row(clock, stamp) for clock in incident.clocks],
+        "checkins": summarise_checkins(records),
         "lessons": _lessons(records, names),
-        "timeline": list(records),
+        # Check-ins are summarised in their own section; listing each again would bury the rest.
+        "timeline": [r for r in records if r.event.kind not in CHECKIN_KINDS],
         "metrics": metrics,
+        "team_time": team_time(metrics),
         "names": {pid: name for pid, (name, _org) in names.items()},
+        "zone": stamp.zone,
+        "stamp": stamp,
     }
 
 
 def render(
-    incident: Incident, records: Sequence[LogRecord], names: Mapping[str, tuple[str, str]]
+    incident: Incident,
+    records: Sequence[LogRecord],
+    names: Mapping[str, tuple[str, str]],
+    orgs: Mapping[str, str],
+    stamp: Stamp,
 ) -> Report:
-    values = context(incident, records, names)
+    """`names`: person id → (name, organisation id); `orgs`: organisation id → name."""
+    values = context(incident, records, names, orgs, stamp)
     stem = f"{incident.id}-report" + ("-EXERCISE" if incident.is_exercise else "")
     return Report(
         filename_stem=stem,

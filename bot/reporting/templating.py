@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from bot.core.display_time import filing_time, local_time
 from bot.reporting.describe import describe_event
 from bot.reporting.evaluation import Ratio
 from bot.reporting.metrics import duration
 
 
-def utc(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+def when(moment: datetime | None, zone: tzinfo) -> str:
+    return local_time(moment, zone) if moment else "—"
+
+
+def deadline(moment: datetime | None, zone: tzinfo) -> str:
+    """A regulatory deadline: local time, then UTC (in which filings are made)."""
+    return filing_time(moment, zone) if moment else "—"
 
 
 def ratio(value: Ratio) -> str:
@@ -36,6 +42,7 @@ ENV = Environment(
 )
 ENV.filters["duration"] = duration
 ENV.filters["describe"] = describe_event
-ENV.filters["utc"] = utc
+ENV.filters["when"] = when
+ENV.filters["deadline"] = deadline
 ENV.filters["cell"] = table_cell
 ENV.filters["ratio"] = ratio

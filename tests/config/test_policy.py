@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -86,7 +87,39 @@ def test_an_invalid_policy_names_file_field_and_problem(
     path = edited(tmp_path, change, value)
     with pytest.raises(ConfigError, match=message) as raised:
         load_policy(path)
-    assert str(raised.value).startswith(f"{path}: ")
+    assert re.match(rf"{re.escape(str(path))}:\d+: ", str(raised.value))
+
+
+def test_an_unknown_key_is_refused_with_its_file_and_line(tmp_path: Path) -> None:
+    lines = DEFAULT_POLICY.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  L2: {ack_timeout:"))
+    lines[at] = lines[at].replace("{", "{colour: blue, ", 1)
+    path = tmp_path / "policy.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_policy(path)
+    assert str(raised.value) == f"{path}:{at + 1}: paging.L2.colour: Extra inputs are not permitted"
+
+
+def test_a_check_across_fields_points_at_the_field_it_names(tmp_path: Path) -> None:
+    lines = DEFAULT_POLICY.read_text(encoding="utf-8").splitlines()
+    levels = lines.index("levels:")
+    at = next(i for i, line in enumerate(lines) if i > levels and line == "    team:")
+    lines.insert(at + 1, "      hacker: 1")
+    path = tmp_path / "policy.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_policy(path)
+    assert str(raised.value) == f"{path}:{at + 2}: levels.L1.team: unknown role(s) hacker"
+
+
+def test_a_repeated_key_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    path = tmp_path / "policy.yaml"
+    path.write_text(text + "default_tlp: AMBER\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_policy(path)
+    assert str(raised.value) == f"{path}:{len(text.splitlines()) + 1}: duplicate key 'default_tlp'"
 
 
 def test_missing_levels_are_named(tmp_path: Path) -> None:

@@ -103,6 +103,25 @@ def test_unquoted_times_are_read_as_times() -> None:
     assert str(roster.people[0].on_call[0].start) == "18:00:00"
 
 
+def test_an_organisation_has_languages_checked_like_a_person() -> None:
+    text = (
+        "orgs:\n"
+        "  - {id: cert, name: CERT, kind: cert}\n"
+        "  - id: grid\n"
+        "    name: Grid\n"
+        "    kind: operator\n"
+        "    languages: [nl, xx]\n"
+        "people: []\n"
+    )
+    [(line, message)] = problems(text)
+    assert line == 6
+    assert message.startswith("organisation grid.languages.1: Input should be 'nl'")
+    roster, found = parse_roster(text.replace(", xx", ", fr"), ROLES)
+    assert found == []
+    assert roster is not None
+    assert roster.orgs[1].languages == ["nl", "fr"]
+
+
 def test_check_and_load_a_file(tmp_path: Path) -> None:
     broken = tmp_path / "roster.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
@@ -129,6 +148,7 @@ def test_the_example_roster_is_clean_and_complete() -> None:
     assert kinds >= {"prosecutor", "intelligence", "eu_network"}
     for org in roster.orgs:
         assert roster.duty_contacts(org.id), f"{org.id} has no duty contact"
+        assert bool(org.languages) is (org.kind == "operator"), org.id  # the affected entities
     for person in roster.people:
         assert set(person.handles) == {"slack", "matrix", "console"}
         assert person.handles["console"] == person.id

@@ -98,6 +98,17 @@ def test_roles_held_by_fewer_than_two_people() -> None:
     assert (17, "role 'coordinator': only bob holds it") in warnings(in_block_list)
 
 
+def test_languages_of_an_organisation_that_is_never_the_affected_entity() -> None:
+    spoken = ROSTER.replace("    kind: cert\n", "    kind: cert\n    languages: [nl]\n", 1)
+    unused = (
+        "organisation cert: languages are used only for the affected entity "
+        "(kind operator or other), not for a cert"
+    )
+    assert (5, unused) in warnings(spoken)
+    operator = spoken.replace("kind: cert", "kind: operator")
+    assert not [w for w in warnings(operator) if w[1].startswith("organisation")]
+
+
 def test_warnings_come_in_line_order() -> None:
     found = warnings(ROSTER, platforms=("slack",))
     assert [line for line, _ in found] == sorted(line for line, _ in found)
@@ -136,8 +147,8 @@ def test_the_sample_roster_passes_with_its_stale_entries() -> None:
     checked = check_roster_file(EXAMPLE_ROSTER, WarningRules(TODAY, ("slack", "matrix")))
     assert checked.problems == []
     assert [(w.line, w.message) for w in checked.warnings] == [
-        (359, "person alain-moreau: last reviewed 2025-06-12, over 365 days ago"),
-        (385, "person xavier-noel: never reviewed"),
+        (365, "person alain-moreau: last reviewed 2025-06-12, over 365 days ago"),
+        (391, "person xavier-noel: never reviewed"),
     ]
 
 
@@ -221,8 +232,8 @@ def test_cli_on_the_sample_roster(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     lines = checked.stdout.splitlines()
     stale = "person alain-moreau: last reviewed 2025-06-12, over 365 days ago"
-    assert f"{EXAMPLE_ROSTER}:359: warning: {stale}" in lines
-    assert f"{EXAMPLE_ROSTER}:385: warning: person xavier-noel: never reviewed" in lines
+    assert f"{EXAMPLE_ROSTER}:365: warning: {stale}" in lines
+    assert f"{EXAMPLE_ROSTER}:391: warning: person xavier-noel: never reviewed" in lines
     assert "handle" not in checked.stdout
     assert lines[-1] == f"{EXAMPLE_ROSTER}: OK ({len(lines) - 1} warnings)"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
 
 from config.errors import ConfigError
-from config.settings import CONFIG_DIR, Settings, load_settings
+from config.settings import CONFIG_DIR, Settings, SlackSettings, known_variables, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -225,7 +226,81 @@ def test_a_misspelt_nested_variable_is_refused(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("RRT_SLACK__BOT_TOKN", "xoxb")
     with pytest.raises(ConfigError) as refused:
         load_settings()
-    assert str(refused.value).startswith("environment: slack.bot_tokn: ")
+    assert str(refused.value) == (
+        "environment: RRT_SLACK__BOT_TOKN is not a setting; did you mean RRT_SLACK__BOT_TOKEN?"
+    )
+
+
+def test_every_misspelt_top_level_variable_is_refused_each_on_its_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RRT_ORGANISATON", "fccu")
+    monkeypatch.setenv("RRT_METRICS_PROT", "9102")
+    monkeypatch.setenv("RRT_NOTHING_LIKE_IT", "1")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value).splitlines() == [
+        "environment: RRT_METRICS_PROT is not a setting; did you mean RRT_METRICS_PORT?",
+        "environment: RRT_NOTHING_LIKE_IT is not a setting (see Configuration in README.md)",
+        "environment: RRT_ORGANISATON is not a setting; did you mean RRT_ORGANISATION?",
+    ]
+
+
+def test_the_known_variables_are_every_field_nested_ones_included() -> None:
+    known = known_variables()
+    assert {"RRT_CONFIG_FILE", "RRT_LOG_LEVEL", "RRT_METRICS_PORT", "RRT_SLACK"} <= set(known)
+    assert "RRT_MATRIX__HOMESERVER" in known
+    assert {f"RRT_SLACK__{name.upper()}" for name in SlackSettings.model_fields} <= set(known)
+
+
+def test_service_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().metrics_port is None  # off unless asked for
+    monkeypatch.setenv("RRT_LOG_LEVEL", "debug")
+    monkeypatch.setenv("RRT_LOG_FORMAT", "json")
+    monkeypatch.setenv("RRT_METRICS_PORT", "9102")
+    settings = load_settings()
+    assert (settings.log_level, settings.log_format, settings.metrics_port) == (
+        "DEBUG",
+        "json",
+        9102,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "missing"),
+    [
+        ({}, []),
+        ({"mode": "http", "http_port": 8080}, []),  # tuning alone is no configuration
+        ({"bot_token": "xoxb"}, ["RRT_SLACK__APP_TOKEN (or RRT_SLACK__MODE=http)"]),
+        ({"app_token": "xapp"}, ["RRT_SLACK__BOT_TOKEN"]),
+        ({"mode": "http", "signing_secret": "s"}, ["RRT_SLACK__BOT_TOKEN"]),
+        ({"mode": "http", "bot_token": "xoxb"}, ["RRT_SLACK__SIGNING_SECRET"]),
+        ({"bot_token": "xoxb", "app_token": "xapp"}, []),
+    ],
+)
+def test_slack_names_what_a_partial_configuration_lacks(
+    values: dict[str, object], missing: list[str]
+) -> None:
+    assert Settings.model_validate({"slack": values}).slack.missing() == missing
+
+
+@pytest.mark.parametrize(
+    ("values", "missing"),
+    [
+        ({}, []),
+        ({"store_dir": "/data/matrix", "encrypt": True}, []),
+        ({"user_id": "@rrt:local", "password": "p"}, ["RRT_MATRIX__HOMESERVER"]),
+        (
+            {"homeserver": "http://h"},
+            ["RRT_MATRIX__USER_ID", "RRT_MATRIX__ACCESS_TOKEN (or RRT_MATRIX__PASSWORD)"],
+        ),
+        ({"homeserver": "http://h", "user_id": "@rrt:local", "access_token": "t"}, []),
+    ],
+)
+def test_matrix_names_what_a_partial_configuration_lacks(
+    values: dict[str, object], missing: list[str]
+) -> None:
+    assert Settings.model_validate({"matrix": values}).matrix.missing() == missing
 
 
 def test_a_yaml_error_never_quotes_the_line_that_may_hold_a_secret(tmp_path: Path) -> None:
@@ -235,3 +310,24 @@ def test_a_yaml_error_never_quotes_the_line_that_may_hold_a_secret(tmp_path: Pat
         load_settings(config)
     assert "xoxb-very-secret-token" not in str(refused.value)
     assert str(refused.value).startswith(f"{config}: not valid YAML: line ")
+
+
+def test_the_display_time_zone_defaults_to_utc_and_can_be_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().display_zone == ZoneInfo("UTC")
+    monkeypatch.setenv("RRT_DISPLAY_TIMEZONE", "Europe/Brussels")
+    assert load_settings().display_zone == ZoneInfo("Europe/Brussels")
+
+
+@pytest.mark.parametrize("zone", ["Europe/Bruxelles", "Europe", "", "/etc/passwd"])
+def test_an_unknown_display_time_zone_is_refused(
+    monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    monkeypatch.setenv("RRT_DISPLAY_TIMEZONE", zone)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        f"environment: display_timezone: unknown time zone {zone!r}"
+        " (use an IANA name, e.g. Europe/Brussels)"
+    )

@@ -136,7 +136,7 @@ def test_an_empty_file_is_refused_naming_the_missing_sections(tmp_path: Path) ->
         load_questionnaire(path)
     message = str(refused.value)
     for section in ("questions", "bands", "level_rules"):
-        assert f"{path}: {section}: Field required" in message
+        assert f"{path}:1: {section}: Field required" in message
 
 
 def test_a_level_rule_with_an_unknown_level_names_the_field(tmp_path: Path) -> None:
@@ -148,7 +148,27 @@ def test_a_level_rule_with_an_unknown_level_names_the_field(tmp_path: Path) -> N
     )
     with pytest.raises(ConfigError) as refused:
         load_questionnaire(path)
-    assert f"{path}: level_rules.0.level: " in str(refused.value)
+    assert f"{path}:3: level_rules.0.level: " in str(refused.value)
+
+
+def test_q4_keeps_its_whole_label() -> None:
+    q4 = SHIPPED.question("Q4")
+    assert q4 is not None
+    assert [option.label for option in q4.options][1] == "Minimal, non-critical"
+
+
+def test_an_unquoted_comma_in_a_flow_mapping_is_refused_with_its_line(tmp_path: Path) -> None:
+    """YAML reads `label: Minimal, non-critical` as a label plus a key `non-critical`."""
+    lines = DEFAULT_TRIAGE.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if '"Minimal, non-critical"' in line)
+    lines[at] = lines[at].replace('"Minimal, non-critical"', "Minimal, non-critical")
+    path = tmp_path / "triage.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_questionnaire(path)
+    assert str(refused.value) == (
+        f"{path}:{at + 1}: questions.3.options.1.non-critical: Extra inputs are not permitted"
+    )
 
 
 def test_a_minimal_questionnaire_loads(tmp_path: Path) -> None:

@@ -6,7 +6,16 @@ import itertools
 
 import pytest
 
-from bot.core.lifecycle import TRANSITIONS, State, Transition, TransitionRefused, next_state
+from bot.core.commands import GRAMMAR
+from bot.core.lifecycle import (
+    AFTER_CLOSING,
+    TRANSITIONS,
+    State,
+    Transition,
+    TransitionRefused,
+    allowed_after_closing,
+    next_state,
+)
 
 # The policy's table, written out again so that a change to the code's table is noticed.
 ALLOWED = {
@@ -102,3 +111,12 @@ def test_the_happy_path_and_a_reopen_walk_the_whole_table() -> None:
         "resolved",
         "closed",
     ]
+
+
+def test_a_closed_incident_takes_only_lessons_filings_and_reading() -> None:
+    words = {rule.word for rule in GRAMMAR}
+    assert set(AFTER_CLOSING) <= words  # no misspelt word lets nothing through
+    allowed = {word for word in words if allowed_after_closing(word)}
+    assert allowed == {"lesson", "lessons", "filed", "clocks", "status", "timeline", "team", "help"}
+    for changing in ("note", "tlp", "page", "level", "answer", "confirm", "close", "reopen"):
+        assert not allowed_after_closing(changing)

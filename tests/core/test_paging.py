@@ -17,6 +17,7 @@ from bot.core.paging import (
     answer,
     start,
     timeout,
+    withdraw_all,
 )
 from bot.core.team import Candidate, RoleAssignment
 from tests.fixtures.rosters import MONDAY_10H, policy
@@ -272,3 +273,24 @@ def test_the_input_state_is_never_changed_and_survives_json() -> None:
     assert paged(decisions) == ["bob"]
     assert pager.state.model_dump_json() == snapshot
     assert TeamPaging.model_validate_json(snapshot) == pager.state
+
+
+def test_closing_withdraws_every_open_page_and_leaves_the_answered_ones() -> None:
+    pager = Pager(L3)
+    pager.start(role("analyst", ["ann", "bob"], needed=2), role("legal", ["lea"]))
+    pager.answer("ann", accepted=True)
+    before = pager.state.model_dump_json()
+    closed_at = pager.clock.now() + timedelta(minutes=1)
+
+    team, decisions = withdraw_all(pager.state, closed_at)
+
+    assert [(d.page.person_id, d.reason) for d in decisions if isinstance(d, CancelPage)] == [
+        ("bob", "closed"),
+        ("lea", "closed"),
+    ]
+    assert len(decisions) == 2
+    assert team.pending() == []
+    statuses = {p.person_id: (p.status, p.answered_at) for r in team.roles for p in r.pages}
+    assert statuses["ann"][0] is PageStatus.ACCEPTED
+    assert statuses["bob"] == (PageStatus.CANCELLED, closed_at)
+    assert pager.state.model_dump_json() == before  # the input is left as it was

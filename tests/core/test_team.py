@@ -6,16 +6,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.levels import Level
-from bot.core.roster import Person, Roster
+from bot.core.roster import Organisation, Person, Roster
 from bot.core.team import (
     TeamFacts,
+    affected_languages,
     assemble,
     coordinator_for_declaration,
     may_see,
     missing_roles,
+    not_admitted,
     parse_when,
     rank_candidates,
     required_roles,
+    shortfall,
+    widen,
 )
 from bot.core.tlp import TLP
 from config.roster import load_roster
@@ -135,7 +139,9 @@ def test_every_pick_states_why() -> None:
         active={},
         now=MONDAY_10H,
     )
-    assert candidate.reason == "on call now; skills: malware; speaks fr; 0 active incidents"
+    assert candidate.reason == (
+        "on call now; skills: malware; speaks fr with the affected entity; 0 active incidents"
+    )
     standby = roster(person("bob", "analyst", on_call=[], available=True))
     [other] = rank_candidates(
         POLICY,
@@ -224,6 +230,138 @@ def test_duty_contacts_come_from_the_role_organisations_and_respect_tlp() -> Non
     assert result["analyst"].duty_contacts == []  # the CERT desk is not cleared for AMBER
 
 
+def test_a_role_being_paged_gets_only_who_qualifies_since_and_its_duty_contacts_afresh() -> None:
+    team = roster(
+        person("cop", "police_liaison", org="police"),
+        person("police-desk", org="police", duty_contact=True),
+        person("a1", "analyst"),
+        person("a2", "analyst"),
+    )
+    unshared = facts(Level.L1, police_liaison_required=True)
+    before = {
+        a.role: a for a in assemble(POLICY, team, unshared, team={}, active={}, now=MONDAY_10H)
+    }
+    assert (before["police_liaison"].picks, before["police_liaison"].duty_contacts) == ([], [])
+
+    shared = unshared.model_copy(update={"named_orgs": ["police"]})
+    listed = {"police_liaison": [], "analyst": ["a1"], "coordinator": []}
+    after = {
+        a.role: a
+        for a in assemble(
+            POLICY, team, shared, team={"analyst": ["a1"]}, listed=listed, active={}, now=MONDAY_10H
+        )
+    }
+    assert [c.person_id for c in after["police_liaison"].picks] == ["cop"]
+    assert after["police_liaison"].duty_contacts == ["police-desk"]
+    # The analyst slot is held: a2 becomes a backup, a1 is not proposed again.
+    assert (after["analyst"].needed, after["analyst"].picks) == (0, [])
+    assert [c.person_id for c in after["analyst"].backups] == ["a2"]
+
+    # Someone already tried is not proposed again, but still brings their organisation's desk.
+    tried = assemble(
+        POLICY, team, shared, team={}, listed={"police_liaison": ["cop"]}, active={}, now=MONDAY_10H
+    )
+    police = next(a for a in tried if a.role == "police_liaison")
+    assert (police.picks, police.backups, police.duty_contacts) == ([], [], ["police-desk"])
+    only = widen(
+        POLICY, team, shared, team={}, listed={"police_liaison": []}, active={}, now=MONDAY_10H
+    )
+    assert [(a.role, [c.person_id for c in a.backups]) for a in only] == [
+        ("police_liaison", ["cop"])
+    ]
+
+
+def test_the_affected_entity_speaks_the_languages_of_the_operators_on_the_incident() -> None:
+    orgs = Roster(
+        orgs=[
+            Organisation(id="cert", name="CERT", kind="cert", languages=["fr"]),
+            Organisation(id="grid", name="Grid", kind="operator", languages=["nl", "de"]),
+            Organisation(id="shop", name="Shop", kind="other", languages=["fr", "nl"]),
+        ]
+    )
+    assert affected_languages(orgs, ["cert"]) == []  # a responder is no affected entity
+    assert affected_languages(orgs, ["cert", "grid", "shop", "gone"]) == ["nl", "de", "fr"]
+    team = roster(
+        person("en", "analyst", languages=["en"]), person("de", "analyst", languages=["de"])
+    )
+    assert ranked_ids(team, facts(), "analyst") == ["en", "de"]  # no entity: no preference
+    spoken = facts(languages=affected_languages(orgs, ["cert", "grid"]))
+    assert ranked_ids(team, spoken, "analyst") == ["de", "en"]
+
+
+@pytest.mark.parametrize(
+    ("who", "label", "refusal"),
+    [
+        (
+            person("low", "analyst", name="Lou Low", max_tlp="GREEN"),
+            TLP.AMBER,
+            "Lou Low is cleared only up to TLP:GREEN; INC-1 is TLP:AMBER.",
+        ),
+        (
+            person("koen", "police_liaison", name="Koen V", org="police", max_tlp="AMBER+STRICT"),
+            TLP.AMBER,
+            "Koen V is cleared for TLP:AMBER+STRICT, but police, their organisation, is not "
+            "named on INC-1: under TLP:AMBER only cert and the organisations it names may join. "
+            "Name it with `share police`.",
+        ),
+        (
+            person("koen", "police_liaison", name="Koen V", org="police", max_tlp="RED"),
+            TLP.AMBER_STRICT,
+            "Koen V is cleared for TLP:RED, but under TLP:AMBER+STRICT only members of cert, "
+            "the owning organisation, may join; police may not.",
+        ),
+        (person("ann", "analyst", name="Ann"), TLP.RED, None),
+    ],
+)
+def test_a_refusal_says_what_keeps_a_person_out(
+    who: Person, label: TLP, refusal: str | None
+) -> None:
+    assert not_admitted(who, facts(tlp=label), POLICY, "INC-1") == refusal
+
+
+def test_a_shortfall_says_what_keeps_each_holder_out_and_what_to_do() -> None:
+    team = roster(
+        person("away", "legal", name="Ann Away", available=False, on_call=[]),
+        person("low", "legal", name="Lou Low", max_tlp="GREEN"),
+        person("cop", "legal", name="Cop One", org="police"),
+        person("busy", "legal", name="Bea Busy"),
+        person("tried", "legal", name="Tom Tried"),
+        person("crisis", "coordinator", name="Cris Centre", org="ncc"),
+    )
+
+    def gap(role: str, level: Level = Level.L2, **fields: object) -> tuple[str, str]:
+        found = shortfall(
+            POLICY,
+            team,
+            facts(level, **fields),
+            role,
+            tried={"tried"},
+            on_team={"busy"},
+            now=MONDAY_10H,
+        )
+        return found.why(), found.todo()
+
+    assert gap("legal") == (
+        "police is not named on the incident; Lou Low is not cleared for TLP:AMBER; "
+        "Ann Away is not available now; Bea Busy is already on the team",
+        "Name it with `share police`, or page someone by hand: `page <person> as legal`.",
+    )
+    assert gap("legal", tlp=TLP.AMBER_STRICT)[0].startswith(
+        "under TLP:AMBER+STRICT police may not join; Lou Low is not cleared"
+    )
+    assert gap("crisis_liaison") == (
+        "nobody on the roster holds crisis_liaison",
+        "Give someone the role crisis_liaison in the roster.",
+    )
+    assert gap("coordinator", level=Level.L1, named_orgs=["ncc"]) == (
+        "Cris Centre is not of an organisation that coordinates L1",
+        "Page someone by hand: `page <person> as coordinator`.",
+    )
+    crowd = roster(*(person(f"p{n}", "scribe", available=False, on_call=[]) for n in range(5)))
+    found = shortfall(POLICY, crowd, facts(), "scribe", tried=(), on_team=(), now=MONDAY_10H)
+    assert found.why() == "P0, P1, P2 and 2 more are not available now"
+
+
 def test_the_declaration_pages_the_on_call_coordinator_of_a_coordinating_organisation() -> None:
     team = roster(
         person("crisis-lead", "coordinator", org="ncc"),
@@ -259,7 +397,7 @@ def test_the_worked_example_on_the_sample_roster() -> None:
         Level.L2,
         named_orgs=["riverside-hospitals", "health-authority", "fccu"],
         rsit_class="malicious-code",
-        languages=["nl"],
+        languages=affected_languages(sample, ["cert", "riverside-hospitals", "fccu"]),
         points={"Q3": 3, "Q8": 2, "Q10": 0},
         police_liaison_required=True,
     )
@@ -275,6 +413,8 @@ def test_the_worked_example_on_the_sample_roster() -> None:
     assert picks["operator_contact"] == ["eva-goossens"]
     assert picks["sector_liaison"] == ["hanne-jacobs"]
     assert all(a.unfilled == 0 for a in team), picks
+    thomas = next(c for a in team for c in a.picks if c.person_id == "thomas-wouters")
+    assert "speaks nl with the affected entity" in thomas.reason  # Riverside speaks nl
 
 
 LABELS = list(TLP)

@@ -28,12 +28,15 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "team.db"
 
 
-def wire(db: Path, clock: FakeClock, chat: ConsolePlatform | None = None) -> Bot:
-    """A bot on `db`; pass the chat of a stopped bot to restart on the same platform."""
+def wire(
+    db: Path, clock: FakeClock, chat: ConsolePlatform | None = None, roster: Roster | None = None
+) -> Bot:
+    """A bot on `db` (with the team roster unless told); pass the chat of a stopped bot to
+    restart on the same platform."""
     wired = build(
         Settings(database_url=f"sqlite:///{db}", reports_dir=db.parent / "reports"),
         clock=clock,
-        roster=team_roster(),
+        roster=roster or team_roster(),
     )
     if chat is None:
         chat = ConsolePlatform()

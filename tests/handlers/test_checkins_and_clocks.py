@@ -6,9 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.adapters.console import ConsolePlatform
-from bot.bootstrap import Bot
+from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
-from tests.handlers.conftest import declare, kinds, wire
+from tests.fixtures.settings import settings_in
+from tests.handlers.conftest import declare, kinds, team_roster, wire
 
 
 async def test_check_in_requested_answered_then_missed(
@@ -155,3 +156,31 @@ async def test_a_check_in_missed_while_the_bot_was_down_is_marked_late(
     assert missed
     assert all(data["late"] is True for data in missed)
     assert "(late: the bot was offline)" in chat.text()
+
+
+async def test_clock_times_are_local_with_utc_beside_deadlines(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = settings_in(tmp_path, display_timezone="Europe/Brussels")
+    local = build(settings, clock=clock, roster=team_roster())
+    chat = ConsolePlatform(on_inbound=local.dispatcher)
+    local.attach(chat)
+    try:
+        room = await declare(chat)
+        await chat.say("bob", room, "answer Q14a yes")
+        headline = chat.messages[chat.rooms[room].pinned[0]].text
+        assert "T0 2026-11-30 09:00 CET · declared 2026-11-30 09:00 CET" in headline
+        assert "Next deadline: NIS2 early warning due 2026-12-01 09:00 CET (08:00 UTC)" in headline
+
+        clock.advance(timedelta(hours=25))
+        await chat.say("alice", room, "clocks")
+        listing = chat.last(room).text
+        assert (
+            "NIS2 early warning (`nis2_early_warning`) · due 2026-12-01 09:00 CET (08:00 UTC)"
+            " · overdue — not filed"
+        ) in listing
+        await chat.say("alice", room, "filed nis2_early_warning")
+        await chat.say("alice", room, "clocks")
+        assert "· filed 2026-12-01 10:00 CET (late)" in chat.last(room).text
+    finally:
+        local.close()

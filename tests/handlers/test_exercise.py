@@ -54,7 +54,7 @@ async def play_exercise(bot: Bot, chat: ConsolePlatform, clock: FakeClock) -> st
     clock.advance(timedelta(hours=7))
     await bot.scheduler.fire_due()  # another, the overdue clock and the check-in
     await chat.say("alice", room, "update C: drill running. A: none. N: none.")
-    for command in ("contain", "resolve", "endex"):
+    for command in ("contain", "resolve", "endex", "close confirm"):  # a clock is unfiled
         clock.advance(timedelta(minutes=30))
         await chat.say("alice", room, command)
     await chat.say("carla", room, "lessons")
@@ -77,7 +77,7 @@ async def test_every_outbound_message_of_an_exercise_says_exercise(
     # Pages, refusals, reminders, the hot wash and the lesson reminder were among them.
     texts = "\n".join(text for _, text in said)
     for expected in (
-        "📟 You are paged as analyst",
+        "📟 INC-2026-0001 · your page as analyst: declined.",
         "Only a coordinator can confirm the level.",
         "Unknown command `frobnicate`",
         "You are not on this bot's roster.",
@@ -122,7 +122,7 @@ async def test_a_real_incident_is_never_marked(
     room = await declare(chat)
     await chat.say("bob", room, "answer Q14a yes")
     await respond_and_resolve(chat, room, clock)
-    await chat.say("alice", room, "close")
+    await chat.say("alice", room, "close confirm")  # with the NIS2 clocks unfiled
     assert all("EXERCISE" not in text for _, text in bot_messages(chat))
     assert "simulated" not in chat.text()
     assert chat.rooms[room].files[0][0] == "INC-2026-0001-report.md"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,13 +63,44 @@ async def test_closing_posts_and_saves_the_report_from_the_log(
     assert f"| Time to contained | {duration(metrics.time_to_contained)} |" in markdown
     assert f"| Time to resolved | {duration(metrics.time_to_resolved)} |" in markdown
     assert f"| Time to triage | {duration(metrics.time_to_triage)} |" in markdown
-    assert "| analyst | Bob Peeters | cert | 2026-11-30 08:10 UTC | 2026-11-30 08:15 UTC |" in (
-        markdown
+    assert "| Organisation | National CERT |" in markdown
+    assert (
+        "| analyst | Bob Peeters | National CERT | 2026-11-30 08:10 UTC | 2026-11-30 08:15 UTC |"
+        in markdown
     )
     names = {p.id: p.name for p in bot.services.roster.people}
     for record in records[:-1]:  # the report is rendered before it is logged as written
-        assert describe_event(record.event, names) in markdown
+        assert describe_event(record.event, names, UTC) in markdown
     assert "Alice Martin: Mailbox rules reset" in markdown
+    # Made from the log as it stood: its head then is the entry before `report_written`.
+    made_from = records[-2]
+    assert (
+        f"Made {clock.now():%Y-%m-%d %H:%M} UTC from the incident log at entry {made_from.seq}, "
+        f"head sha256 `{made_from.hash}`."
+    ) in markdown
+
+
+async def test_the_report_shows_times_in_the_display_zone(tmp_path: Path, clock: FakeClock) -> None:
+    local = build(
+        settings_in(tmp_path, display_timezone="Europe/Brussels"),
+        clock=clock,
+        roster=team_roster(),
+    )
+    chat = ConsolePlatform(on_inbound=local.dispatcher)
+    local.attach(chat)
+    try:
+        room = await declare(chat)
+        await respond_and_resolve(chat, room, clock)
+        await chat.say("alice", room, "close")
+        markdown = next(
+            content.decode() for name, content, _ in chat.rooms[room].files if name == MD
+        )
+        assert "| Declared | 2026-11-30 09:00 CET by Alice Martin |" in markdown
+        assert "| analyst | Bob Peeters | National CERT | 2026-11-30 09:10 CET |" in markdown
+        stored = local.store.log("INC-2026-0001")[0].event.at
+        assert stored.utcoffset() == timedelta(0)  # the log itself stays UTC
+    finally:
+        local.close()
 
 
 async def test_a_red_report_is_not_attached_in_a_room_without_end_to_end_encryption(

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
 from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
-from tests.handlers.conftest import declare, dm, dm_text, kinds, pages
+from bot.core.clock import FakeClock
+from bot.core.roster import Roster
+from bot.core.tlp import TLP
+from tests.fixtures.roster import person, roster_with
+from tests.handlers.conftest import declare, dm, dm_text, kinds, pages, team_roster, wire
 
 INCIDENT = "INC-2026-0001"
 
@@ -89,8 +99,9 @@ async def test_a_raise_lists_who_no_longer_qualifies_and_enforce_removes_them(
 
     direct = chat.direct_room("dirk")
     assert direct is not None
-    page_of_dirk = next(m.id for m in direct.messages if m.buttons)
-    await chat.click("dirk", page_of_dirk, "Accept")
+    page_of_dirk = next(m for m in direct.messages if "police_liaison" in m.text)
+    assert page_of_dirk.buttons == ()  # shows the page withdrawn; a reply is still answered
+    await chat.say("dirk", direct.id, "accept", reply_to=page_of_dirk.id)
     assert dm_text(chat, "dirk").endswith(
         f"{INCIDENT} is now TLP:AMBER+STRICT; your page no longer admits you."
     )
@@ -148,3 +159,111 @@ async def test_unsharing_lists_the_members_of_that_organisation(
     await chat.say("alice", room, "enforce")
     assert "dirk" not in chat.rooms[room].members
     assert logged(team_bot, "orgs_unnamed") == [{"orgs": ["police"]}]
+
+
+def desk_roster() -> Roster:
+    """The team roster with a duty contact at the police, beside its only police liaison."""
+    desk = person("petra", "Petra Wouters", "police", [], max_tlp=TLP.AMBER, duty_contact=True)
+    return roster_with(team_roster(), people=[desk])
+
+
+@pytest.fixture
+def desk_bot(db: Path, clock: FakeClock) -> Iterator[Bot]:
+    wired = wire(db, clock, roster=desk_roster())
+    yield wired
+    wired.close()
+
+
+def console_of(bot: Bot) -> ConsolePlatform:
+    platform = bot.platform("console")
+    assert isinstance(platform, ConsolePlatform)
+    return platform
+
+
+def duty_pages(bot: Bot) -> list[tuple[str, str]]:
+    return [(str(d["person"]), str(d["role"])) for d in logged(bot, "paged") if d["duty_contact"]]
+
+
+async def test_sharing_refreshes_a_role_assembled_before_so_its_duty_contact_is_paged(
+    desk_bot: Bot, clock: FakeClock
+) -> None:
+    chat = console_of(desk_bot)
+    room = await open_with_coordinator(chat)
+    await chat.say("alice", room, "answer Q8 criminal")
+    await chat.say("alice", room, "level L2 --reason ransom note")
+    for member in ("bob", "erik", "carla"):  # L2 pages one role after the other
+        await chat.click(member, dm(chat, member), "Accept")
+    assert (
+        "⛔ Paging for police_liaison stopped, 1 missing: nobody could be paged (police is not "
+        "named on the incident). Name it with `share police`, or page someone by hand: "
+        "`page <person> as police_liaison`."
+    ) in chat.text()
+
+    await chat.say("alice", room, "share police")
+    assert pages(desk_bot)[-1] == ("dirk", "police_liaison")
+    incident = desk_bot.store.get(INCIDENT)
+    assert incident is not None
+    assert incident.team is not None
+    police = incident.team.role("police_liaison")
+    assert police is not None
+    assert (police.candidates, police.duty_contacts) == (["dirk"], ["petra"])
+
+    clock.advance(timedelta(minutes=15))  # Dirk does not answer: his organisation's desk next
+    await desk_bot.scheduler.fire_due()
+    assert duty_pages(desk_bot) == [("petra", "police_liaison")]
+    assert "as your organisation's duty contact" in dm_text(chat, "petra")
+    assert "Role unfilled: police_liaison" not in chat.text()
+
+    clock.advance(timedelta(minutes=15))  # only after the duty contact: the war room alert
+    await desk_bot.scheduler.fire_due()
+    assert "⚠️ Role unfilled: police_liaison (1 missing) after paging cycle 1" in chat.text()
+
+
+async def test_a_higher_level_pages_the_duty_contact_of_a_role_stopped_below(
+    desk_bot: Bot,
+) -> None:
+    chat = console_of(desk_bot)
+    room = await open_with_coordinator(chat)
+    await chat.say("alice", room, "answer Q8 criminal")
+    await chat.say("alice", room, "share police")
+    await chat.say("alice", room, "level L1 --reason ransom note")
+    await chat.click("bob", dm(chat, "bob"), "Accept")
+    await chat.click("dirk", dm(chat, "dirk"), "Decline")
+    assert "⛔ Paging for police_liaison stopped after 1 cycle" in chat.text()
+    assert duty_pages(desk_bot) == []  # L1 does not call duty contacts
+
+    await chat.say("alice", room, "level L2 --reason spreading")
+    await chat.click("erik", dm(chat, "erik"), "Accept")  # the second analyst, paged first
+    assert duty_pages(desk_bot) == [("petra", "police_liaison")]
+
+
+async def test_lowering_the_label_pages_whom_it_now_admits(
+    team_bot: Bot, chat: ConsolePlatform
+) -> None:
+    room = await declare(chat, "Leak", "--tlp", "amber+strict")
+    await chat.click("alice", dm(chat, "alice"), "Accept")
+    await chat.say("alice", room, "answer Q8 criminal")
+    await chat.say("alice", room, "share police")
+    await chat.say("alice", room, "level L1 --reason ransom note")
+    await chat.click("bob", dm(chat, "bob"), "Accept")
+    assert "⛔ Paging for police_liaison stopped, 1 missing" in chat.text()
+    assert ("dirk", "police_liaison") not in pages(team_bot)
+
+    await chat.say("alice", room, "tlp amber --reason the owner agreed")
+    assert pages(team_bot)[-1] == ("dirk", "police_liaison")
+    assert "• police_liaison: Dirk Janssens (police)" in chat.text()
+
+
+async def test_a_page_withdrawn_by_enforce_is_paged_again(
+    team_bot: Bot, chat: ConsolePlatform, clock: FakeClock
+) -> None:
+    room = await open_with_coordinator(chat)
+    await chat.say("alice", room, "level L1 --reason phishing wave")
+    clock.advance(timedelta(minutes=30))  # Bob does not answer: Carla next
+    await team_bot.scheduler.fire_due()
+    await chat.click("carla", dm(chat, "carla"), "Decline")
+    assert pages(team_bot)[-1] == ("erik", "analyst")
+
+    await chat.say("alice", room, "tlp amber+strict")
+    await chat.say("alice", room, "enforce")  # Erik's page is withdrawn: the slot is open again
+    assert pages(team_bot)[-1] == ("bob", "analyst")  # the next cycle

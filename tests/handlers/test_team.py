@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
 from bot.core.paging import PageStatus
-from tests.handlers.conftest import declare, dm, dm_text, kinds, pages
+from bot.core.roster import Organisation
+from tests.fixtures.roster import person, roster_with
+from tests.handlers.conftest import declare, dm, dm_text, kinds, pages, team_roster, wire
 
 
 async def accept_coordinator(chat: ConsolePlatform) -> None:
@@ -98,7 +101,64 @@ async def test_paging_cycles_three_times_then_stops_and_says_so(
     analysts = [person for person, role in pages(team_bot) if role == "analyst"]
     assert analysts == ["bob", "carla", "erik"] * 3
     assert kinds(team_bot, "paging_exhausted") == ["paging_exhausted"]
-    assert "Paging for analyst stopped after 3 cycles; 1 still missing." in chat.text()
+    stops = [m.text for m in chat.rooms[room].messages if "⛔" in m.text]
+    assert stops == [
+        "⛔ Paging for analyst stopped after 3 cycles; 1 still missing: everyone paged declined "
+        "or did not answer. Page someone by hand: `page <person> as analyst`."
+    ]
+
+
+async def test_a_stopped_role_is_announced_once_however_often_the_team_is_reassessed(
+    team_bot: Bot, chat: ConsolePlatform, clock: FakeClock
+) -> None:
+    room = await declare(chat)
+    await accept_coordinator(chat)
+    await chat.say("alice", room, "level L1 --reason small phishing wave")
+    for _ in range(12):
+        clock.advance(timedelta(minutes=30))
+        await team_bot.scheduler.fire_due()
+    paged = len(pages(team_bot))
+
+    await chat.say("alice", room, "share police")
+    await chat.say("alice", room, "unshare police")
+    await chat.say("alice", room, "share police")
+    assert len(pages(team_bot)) == paged  # nobody new may take the analyst role
+    await chat.say("alice", room, "level L2 --reason spreading")
+
+    stops = [m.text for m in chat.rooms[room].messages if "⛔ Paging for analyst" in m.text]
+    assert len(stops) == 1
+    stopped = [
+        r.event.data["role"]
+        for r in team_bot.store.log("INC-2026-0001")
+        if r.event.kind == "paging_exhausted"
+    ]
+    assert stopped.count("analyst") == 1
+    assert "• analyst: nobody available for 2" in chat.text()
+    assert ("bob", "analyst") not in pages(team_bot)[paged:]
+
+
+async def test_a_shared_language_with_the_affected_entity_ranks_first_and_is_stated(
+    db: Path, clock: FakeClock
+) -> None:
+    hospital = Organisation(id="az-noord", name="AZ Noord", kind="operator", languages=["nl"])
+    carla = person(
+        "carla", "Carla Dubois", "cert", ["analyst", "forensics"], languages=["fr", "nl"]
+    )
+    bot = wire(db, clock, roster=roster_with(team_roster(), orgs=[hospital], people=[carla]))
+    try:
+        chat = bot.platform("console")
+        assert isinstance(chat, ConsolePlatform)
+        room = await declare(chat)
+        await accept_coordinator(chat)
+        await chat.say("alice", room, "share az-noord")
+        await chat.say("alice", room, "level L1 --reason one ward")
+        assert (
+            "• analyst: Carla Dubois (cert) — declared available; speaks nl with the affected "
+            "entity; 0 active incidents"
+        ) in chat.text()
+        assert pages(bot)[-1] == ("carla", "analyst")  # before Bob, who comes first in the roster
+    finally:
+        bot.close()
 
 
 async def test_a_late_acceptance_after_the_role_filled_is_thanked_not_counted(
@@ -111,7 +171,10 @@ async def test_a_late_acceptance_after_the_role_filled_is_thanked_not_counted(
     clock.advance(timedelta(minutes=30))
     await team_bot.scheduler.fire_due()
     await chat.click("carla", dm(chat, "carla"), "Accept")
-    await chat.click("bob", bob_page, "Accept")
+    assert chat.messages[bob_page].buttons == ()  # shows the page withdrawn; a reply still works
+    direct = chat.direct_room("bob")
+    assert direct is not None
+    await chat.say("bob", direct.id, "accept", reply_to=bob_page)
     assert "the analyst role was filled meanwhile" in dm_text(chat, "bob")
     assert "bob" not in chat.rooms[room].members
 
@@ -168,3 +231,19 @@ async def test_answers_are_per_person_and_per_role(team_bot: Bot, chat: ConsoleP
     assert analyst.pending[0].person_id == "carla"
     await chat.say("bob", chat.direct_room("carla").id, "page accept INC-2026-0001 analyst")
     assert "You have no open page as analyst" in dm_text(chat, "carla")
+
+
+async def test_the_war_rooms_moderators_are_the_coordinators_who_accepted(
+    team_bot: Bot, chat: ConsolePlatform
+) -> None:
+    room = await declare(chat)
+    await accept_coordinator(chat)
+    assert chat.rooms[room].moderators == {"alice"}
+
+    await chat.say("alice", room, "release alice")
+    assert chat.rooms[room].moderators == set()
+
+    await chat.say("alice", room, "page alice as coordinator")
+    assert chat.rooms[room].moderators == set()  # paged, not yet accepted
+    await accept_coordinator(chat)
+    assert chat.rooms[room].moderators == {"alice"}

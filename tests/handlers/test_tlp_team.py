@@ -40,7 +40,9 @@ async def test_under_red_nothing_is_paged_until_the_coordinator_approves(
     await chat.say("alice", room, "approve erik")
     assert chat.last(room).text == "Erik Maes was not proposed. Use `page erik as <role>`."
     await chat.say("alice", room, "page erik as analyst")
-    assert chat.last(room).text == "Erik Maes is not cleared for TLP:RED."
+    assert chat.last(room).text == (
+        "Erik Maes is cleared only up to TLP:AMBER; INC-2026-0001 is TLP:RED."
+    )
     assert kinds(team_bot, "approved") == ["approved", "approved"]
 
 
@@ -49,7 +51,14 @@ async def test_under_amber_another_organisation_is_not_paged(
 ) -> None:
     room = await declare(chat)
     await chat.say("alice", room, "page dirk as police_liaison")
-    assert chat.last(room).text == "Dirk Janssens is not cleared for TLP:AMBER."
+    assert chat.last(room).text == (
+        "Dirk Janssens is cleared for TLP:AMBER, but police, their organisation, is not named "
+        "on INC-2026-0001: under TLP:AMBER only cert and the organisations it names may join. "
+        "Name it with `share police`."
+    )
+    await chat.say("alice", room, "share police")
+    await chat.say("alice", room, "page dirk as police_liaison")
+    assert ("dirk", "police_liaison") in pages(team_bot)
 
 
 async def page_everyone(roster: Roster, label: TLP, db: Path) -> list[tuple[str, str]]:

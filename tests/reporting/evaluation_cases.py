@@ -88,7 +88,7 @@ def day(month: int, day_of_month: int, year: int = 2026) -> datetime:
     return datetime(year, month, day_of_month, 9, 0, tzinfo=UTC)
 
 
-def _sorted(log: Log) -> list[LogRecord]:
+def sorted_records(log: Log) -> list[LogRecord]:
     """Records in time order, as the store returns them."""
     ordered = sorted(log.records, key=lambda record: record.event.at)
     return [record.model_copy(update={"seq": seq}) for seq, record in enumerate(ordered, 1)]
@@ -169,4 +169,4 @@ def seeded_cases() -> list[Case]:
 
     e4 = timed(day(9, 1), 25, 50)
     real(13, day(9, 1), Level.L3, e4, exercise=True, tlp=TLP.RED, title="Drill Osprey")
-    return [(inc, _sorted(log)) for inc, log in cases]
+    return [(inc, sorted_records(log)) for inc, log in cases]

@@ -19,9 +19,10 @@ from bot.reporting.charts import LEVEL_COLOURS
 from bot.reporting.evaluation import evaluate
 from bot.reporting.evaluation_render import render_evaluation, write_evaluation
 from bot.reporting.files import write_report
-from bot.reporting.render import TLP_COLOURS, render
+from bot.reporting.render import TLP_COLOURS, Report, Stamp, render
 from tests.fixtures.chromium import Chromium, chromium_fixture  # noqa: F401
 from tests.reporting.evaluation_cases import AS_OF, ORGS, seeded_cases
+from tests.reporting.pdf_text import pages
 
 T = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 NAMES = {"alice": ("Alice Martin", "cert"), "bob": ("Bob Peeters", "cert")}
@@ -43,6 +44,11 @@ LOG = [
     record(5, 30, "level_confirmed", level="L2"),
     record(6, 300, "state_changed", from_state="response", to_state="contained"),
 ]
+
+
+def report_of(case: Incident, log: list[LogRecord] = LOG) -> Report:
+    stamp = Stamp(made_at=T + timedelta(hours=6), log_entry=len(log), log_hash="cd" * 32)
+    return render(case, log, NAMES, {"cert": "CERT.be"}, stamp)
 
 
 def incident(**changes: object) -> Incident:
@@ -89,7 +95,7 @@ def test_the_incident_report_shows_its_amber_banner_on_top(
     chromium: Chromium, tmp_path: Path
 ) -> None:
     amber = incident(tlp=TLP.AMBER)
-    page = write_report(amber, render(amber, LOG, NAMES), tmp_path)[1]
+    page = write_report(amber, report_of(amber), tmp_path)[1]
     dom = chromium.dump_dom(page)
     assert banner_text(dom) == "TLP:AMBER"
     assert 'id="exercise-banner"' not in dom
@@ -104,7 +110,7 @@ def test_the_incident_report_shows_its_amber_banner_on_top(
 
 def test_an_exercise_report_carries_both_banners(chromium: Chromium, tmp_path: Path) -> None:
     drill = incident(tlp=TLP.GREEN, is_exercise=True)
-    page = write_report(drill, render(drill, LOG, NAMES), tmp_path)[1]
+    page = write_report(drill, report_of(drill), tmp_path)[1]
     dom = chromium.dump_dom(page)
     assert banner_text(dom) == "TLP:GREEN"
     assert 'id="exercise-banner">EXERCISE — EXERCISE — EXERCISE</div>' in dom
@@ -113,6 +119,27 @@ def test_an_exercise_report_carries_both_banners(chromium: Chromium, tmp_path: P
     top = range(0, BANNER_ROWS)
     assert count_near(shot, TLP_COLOURS["TLP:GREEN"], top) > 30
     assert count_near(shot, EXERCISE_BLUE, top, tolerance=8) > 10_000  # a full-width strip
+
+
+def test_every_printed_page_carries_the_label_at_its_top_and_bottom(
+    chromium: Chromium, tmp_path: Path
+) -> None:
+    notes = [record(7 + n, 400 + n, "note", text=f"Finding {n}") for n in range(150)]
+    long_log = [*LOG, *notes]
+    drill = incident(tlp=TLP.AMBER, is_exercise=True)
+    page = write_report(drill, report_of(drill, long_log), tmp_path)[1]
+    printed = pages(chromium.print_pdf(page, tmp_path / "report.pdf"))
+    assert len(printed) >= 3
+    mark = "TLP:AMBER · EXERCISE"
+    for number, sheet in enumerate(printed, 1):
+        first, last = sheet.lines[0], sheet.lines[-1]
+        assert (first.text, last.text) == (mark, mark), f"page {number}"
+        # The label sits in room kept free for it: no other text is drawn over it.
+        others = [line.y for line in sheet.lines[1:-1] if line.text != mark]
+        assert first.y + 10 < min(others), f"page {number}"
+        assert max(others) < last.y - 10, f"page {number}"
+    assert "Alice Martin: Finding 149" in printed[-1].text  # the whole report was printed
+    assert "cd" * 32 in printed[-1].text.replace("\n", "")  # and its footer, last
 
 
 @pytest.fixture(scope="module")

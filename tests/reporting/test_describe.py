@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -55,4 +56,23 @@ NAMES = {"alice": "Alice Martin", "bob": "Bob Peeters"}
 )
 def test_event_lines(kind: str, actor: str, data: dict[str, object], expected: str) -> None:
     event = LogEvent(kind=kind, actor=actor, at=datetime(2026, 11, 30, tzinfo=UTC), data=data)
-    assert describe_event(event, NAMES) == expected
+    assert describe_event(event, NAMES, UTC) == expected
+
+
+def test_times_in_event_data_follow_the_display_zone() -> None:
+    brussels = ZoneInfo("Europe/Brussels")
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    started = LogEvent(
+        kind="clock_started",
+        actor="bot",
+        at=at,
+        data={"clock": "nis2_early_warning", "due": "2026-12-01T13:00:00+00:00"},
+    )
+    # A filing deadline keeps its UTC time beside the local one.
+    assert describe_event(started, NAMES, brussels) == (
+        "clock nis2_early_warning started, due 2026-12-01 14:00 CET (13:00 UTC)"
+    )
+    missed = LogEvent(
+        kind="checkin_missed", actor="bot", at=at, data={"due": "2026-11-30T10:00:00+00:00"}
+    )
+    assert describe_event(missed, NAMES, brussels) == "check-in missed (due 2026-11-30 11:00 CET)"

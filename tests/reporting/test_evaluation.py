@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.levels import Level
 from bot.core.tlp import TLP
 from bot.reporting.evaluation import (
     ALL,
     NOT_IN_ROSTER,
     UNSET,
+    Case,
     Evaluation,
     Ratio,
     checkin_adherence,
@@ -21,7 +23,16 @@ from bot.reporting.evaluation import (
 from bot.reporting.evaluation_render import EvaluationReport, render_evaluation, write_evaluation
 from bot.reporting.evaluation_stats import Spread, nearest_rank, spread
 from tests.fixtures.cli import rrt
-from tests.reporting.evaluation_cases import AS_OF, ORGS, Log, day, seeded_cases
+from tests.reporting.evaluation_cases import (
+    AS_OF,
+    ORGS,
+    Log,
+    day,
+    incident,
+    seeded_cases,
+    sorted_records,
+    timed,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,6 +92,34 @@ def test_a_checkin_answers_only_a_pending_request() -> None:
     log.add(25, "checkin", "ann").add(26, "checkin", "ann")  # the second answers nothing
     log.add(30, "checkin_requested").add(40, "checkin_missed").add(45, "checkin", "ann")
     assert checkin_adherence(log.records) == Ratio(1, 3)
+
+
+# Time to team assembled
+
+
+def test_a_team_with_a_role_never_filled_is_left_out_of_time_to_team() -> None:
+    def team_of(number: int, filled_after: float, unfilled: str | None) -> Case:
+        when = day(3, number)
+        picks = {"analyst": ["ann"], **({unfilled: []} if unfilled else {})}
+        log = timed(when, 10, filled_after)
+        log.add(1, "team_assembled", level="L2", picks=picks)
+        if unfilled:
+            log.add(30, "paging_exhausted", role=unfilled, missing=1)
+        return incident(number, when, level=Level.L2), sorted_records(log)
+
+    cases = [
+        team_of(1, 20, None),
+        team_of(2, 40, None),
+        team_of(3, 5, "legal"),  # quick, but never assembled: would pull the median down
+    ]
+    figures = evaluate(2026, cases, ORGS, AS_OF).real.by_level["L2"]
+    assert figures.incidents == 3
+    assert figures.time_to_team == spread_of(2, 30, 40)
+    assert figures.team_not_assembled == 1
+    assert evaluate(2026, cases, ORGS, AS_OF).real.by_level[ALL].team_not_assembled == 1
+    markdown = render_evaluation(evaluate(2026, cases, ORGS, AS_OF)).markdown
+    assert "| L2 | 3 | 10 min | 10 min | 30 min | 40 min | 1 |" in markdown
+    assert "left out of its median and p90" in markdown
 
 
 # The seeded year
@@ -209,8 +248,9 @@ def test_rendered_figures_and_no_red_title(report: EvaluationReport) -> None:
         assert "Drill Kestrel" in text
         assert "title withheld (TLP:RED)" in text
     assert report.markdown.startswith("**TLP:AMBER+STRICT**")
-    assert "| all | 8 | 17 min | 50 min | 37 min | 1 h 30 min | 2/3 (67%) | 2/4 (50%) | 2 |" in (
-        report.markdown
+    assert (
+        "| all | 8 | 17 min | 50 min | 37 min | 1 h 30 min | 0 | 2/3 (67%) | 2/4 (50%) | 2 |"
+        in report.markdown
     )
     assert "| Jun | 1 | 0 | 0 | 1 |" in report.markdown
     assert "![Incidents per month by level](evaluation-2026-incidents.png)" in report.markdown
@@ -253,7 +293,8 @@ def test_rrt_evaluate_on_a_demo_database(tmp_path: Path) -> None:
     assert (
         "INC-2026-0001 · Nov · L2 · TLP:AMBER · Ransomware at Riverside Hospital Group" in markdown
     )
-    assert "| L2 | 1 | 38 min | 38 min | 1 h 11 min | 1 h 11 min | 1/2 (50%) |" in markdown
+    # Its police liaison was never found: the team was not assembled, and is not timed.
+    assert "| L2 | 1 | 38 min | 38 min | — | — | 1 | 1/2 (50%) |" in markdown
     assert (out / "evaluation-2026-incidents.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     empty = rrt("evaluate", "--year", "2019", "--db", "demo.db", "--out", "old", cwd=tmp_path)

@@ -171,6 +171,16 @@ class ConsolePlatform:
         self._log(room, "*", f"{user_id} was removed")
         self._did(True)
 
+    async def set_moderators(self, room_id: str, user_ids: tuple[str, ...]) -> None:
+        if self._done_before() is not None:
+            return
+        self._maybe_fail("set_moderators")
+        room = self._room(room_id)
+        if room.moderators != set(user_ids):
+            room.moderators = set(user_ids)
+            self._log(room, "*", f"moderators: {', '.join(sorted(user_ids)) or 'none'}")
+        self._did(True)
+
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
         if (known := self._done_before()) is not None:
             return SentMessage(*known)

@@ -22,6 +22,7 @@ from bot.adapters.matrix.rooms import (
     made_by_and_joined,
     room_alias_name,
     room_create_arguments,
+    with_moderators,
 )
 from bot.adapters.matrix.settings import MatrixSettings
 from bot.adapters.matrix.state import MatrixState
@@ -98,7 +99,19 @@ class MatrixAdapter:
         )
         if settings.access_token:
             self._client.access_token = settings.access_token
-        self._encryption = Encryption(self._client, self._calls) if encrypt else None
+        self._encryption = (
+            Encryption(
+                self._client,
+                self._calls,
+                store,
+                store_dir=settings.store_dir,
+                password=settings.password,
+                give_up_after=settings.undecryptable_timeout,
+                tell=self._tell,
+            )
+            if encrypt
+            else None
+        )
         self._sync = SyncLoop(
             self._client,
             self._calls,
@@ -227,6 +240,10 @@ class MatrixAdapter:
             if alias is None or error.code != ROOM_IN_USE:
                 raise
             room_id = await self._room_made_before(alias)
+        if self._encryption is not None:
+            self._encryption.access_changed(
+                room_id, RoomAccess(private=spec.private, history_from_join=spec.history_from_join)
+            )
         if self._space_room_id:
             await self._put_state(
                 self._space_room_id,
@@ -264,6 +281,9 @@ class MatrixAdapter:
                 log.info("room %s was created by an earlier delivery: %s", alias, room_id)
                 return room_id
         raise PlatformError(ROOM_IN_USE, f"create room: {alias} names a room the bot is not in")
+
+    async def _tell(self, room_id: str, text: str) -> None:
+        await self.send(room_id, Outbound(text))
 
     async def send(self, room_id: str, message: Outbound) -> SentMessage:
         event_id = await self._send_event(room_id, "m.room.message", message_content(message))
@@ -303,6 +323,8 @@ class MatrixAdapter:
         joins later; a member invited after a raise to TLP:RED reads only from their invite
         what was sent from the raise on.
         """
+        if self._encryption is not None:
+            self._encryption.access_changed(room_id, access)
         for event in access_state(access):
             await self._put_state(room_id, event["type"], event["content"], event["state_key"])
 
@@ -318,6 +340,17 @@ class MatrixAdapter:
 
     async def remove(self, room_id: str, user_id: str) -> None:
         await self._calls("kick", lambda: self._client.room_kick(room_id, user_id))
+
+    async def set_moderators(self, room_id: str, user_ids: tuple[str, ...]) -> None:
+        """Power levels as `rooms.with_moderators` makes them; nothing is sent when they
+        already match, so delivering this again is harmless."""
+        current = await self._calls(
+            "read power levels",
+            lambda: self._client.room_get_state_event(room_id, "m.room.power_levels"),
+        )
+        wanted = with_moderators(current.content, self.user_id, user_ids)
+        if wanted != current.content:
+            await self._put_state(room_id, "m.room.power_levels", wanted)
 
     async def send_direct(self, user_id: str, message: Outbound) -> SentMessage:
         room_id = self._state.direct_room(user_id)

@@ -1,7 +1,12 @@
-"""Matrix timeline events (raw JSON) as platform-neutral `Inbound` values. No I/O."""
+"""Matrix timeline events (raw JSON) as platform-neutral `Inbound` values.
+
+No I/O: what it needs to remember of a message (the answer an edit may change) goes through
+the room context's callables.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +16,26 @@ from bot.port import Button, Inbound, InboundKind
 
 PLATFORM = "matrix"
 COMMAND_PREFIXES = ("!incident", "/incident")
+ANSWER_COMMAND = "answer"  # answering again replaces the answer, so an edit of one may run
 
 Event = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A message taken as an answer to one of the bot's prompts, kept for its edits."""
+
+    sender: str
+    targets: tuple[str, ...]  # the messages it replied to, most specific first
+    thread_id: str | None
+
+    def encode(self) -> str:
+        return json.dumps([self.sender, list(self.targets), self.thread_id])
+
+    @classmethod
+    def decode(cls, stored: str) -> Answered:
+        sender, targets, thread_id = json.loads(stored)
+        return cls(sender, tuple(targets), thread_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +43,9 @@ class RoomContext:
     bot_user_id: str
     is_direct: bool
     buttons_of: Callable[[str], tuple[Button, ...]]  # options of a bot message, by event id
+    # What an earlier message answered (`Answered.encode`), by event id; and keeping it.
+    answered: Callable[[str], str | None]
+    keep_answered: Callable[[str, str], None]
 
 
 def command_text(text: str) -> str | None:
@@ -53,6 +79,11 @@ def _reply_targets(relates: Mapping[str, Any]) -> list[str]:
     return [target for target in ordered if isinstance(target, str)]
 
 
+def _thread_root(relates: Mapping[str, Any]) -> str | None:
+    root = relates.get("event_id")
+    return root if relates.get("rel_type") == "m.thread" and isinstance(root, str) else None
+
+
 def _inbound(
     room_id: str,
     event: Event,
@@ -63,6 +94,7 @@ def _inbound(
     reaction: str = "",
     target: str | None = None,
     addressed: bool = True,
+    thread_id: str | None = None,
 ) -> Inbound:
     return Inbound(
         platform=PLATFORM,
@@ -75,35 +107,89 @@ def _inbound(
         target_message_id=target,
         is_direct=ctx.is_direct,
         addressed=addressed,
+        thread_id=thread_id,
     )
 
 
 def _message(
     room_id: str, event: Event, content: Mapping[str, Any], ctx: RoomContext
 ) -> Inbound | None:
+    relates = _mapping(content.get("m.relates_to"))
+    if relates.get("rel_type") == "m.replace":
+        return _edit(room_id, event, content, relates, ctx)
     body = content.get("body")
     if content.get("msgtype") != "m.text" or not isinstance(body, str):
         return None
-    relates = _mapping(content.get("m.relates_to"))
-    if relates.get("rel_type") == "m.replace":
-        return None  # an edited command is not run a second time
     targets = _reply_targets(relates)
-    text = strip_reply_fallback(body) if targets else body.strip()
+    inbound, answered = _read(room_id, event, body, targets, _thread_root(relates), ctx)
+    if answered is not None:
+        ctx.keep_answered(event["event_id"], answered.encode())
+    return inbound
 
+
+def _edit(
+    room_id: str,
+    event: Event,
+    content: Mapping[str, Any],
+    relates: Mapping[str, Any],
+    ctx: RoomContext,
+) -> Inbound | None:
+    """An edit of an answer is the changed answer (answering again replaces an answer).
+
+    An edit of anything else is not acted on: a command ran, or was refused, as it was sent,
+    and running it again would act twice (a second incident, a note logged twice); a
+    corrected command is sent anew. Like clients, the bot takes an edit only from the sender
+    of the message it edits. The edit's own event id keys it, so it is handled once.
+    """
+    original = relates.get("event_id")
+    new = _mapping(content.get("m.new_content"))
+    body = new.get("body")
+    if not isinstance(original, str) or new.get("msgtype") != "m.text" or not isinstance(body, str):
+        return None
+    stored = ctx.answered(original)
+    earlier = Answered.decode(stored) if stored is not None else None
+    if earlier is None or earlier.sender != event["sender"]:
+        return None
+    inbound, answered = _read(room_id, event, body, list(earlier.targets), earlier.thread_id, ctx)
+    return inbound if answered is not None else None
+
+
+def _read(
+    room_id: str,
+    event: Event,
+    body: str,
+    targets: list[str],
+    thread_id: str | None,
+    ctx: RoomContext,
+) -> tuple[Inbound | None, Answered | None]:
+    """What a message's text stands for, and what it answered if it is an answer."""
+    text = strip_reply_fallback(body) if targets else body.strip()
+    answered = Answered(event["sender"], tuple(targets), thread_id)
     command = command_text(text)
     if command is not None:
         target = targets[0] if targets else None
-        return _inbound(room_id, event, ctx, InboundKind.TEXT, text=command, target=target)
+        inbound = _inbound(
+            room_id, event, ctx, InboundKind.TEXT, text=command, target=target, thread_id=thread_id
+        )
+        is_answer = command.lower().split(maxsplit=1)[:1] == [ANSWER_COMMAND]
+        return inbound, answered if is_answer else None
     for target in targets:
         chosen = button_for_reply(text, ctx.buttons_of(target))
         if chosen is not None:
-            return _inbound(
-                room_id, event, ctx, InboundKind.BUTTON, text=chosen.value, target=target
+            inbound = _inbound(
+                room_id,
+                event,
+                ctx,
+                InboundKind.BUTTON,
+                text=chosen.value,
+                target=target,
+                thread_id=thread_id,
             )
+            return inbound, answered
     if targets:
         # A reply without the command prefix is conversation, unless it answers a prompt (a
         # bare option number to a triage question); in a direct message it is a command.
-        return _inbound(
+        inbound = _inbound(
             room_id,
             event,
             ctx,
@@ -111,10 +197,13 @@ def _message(
             text=text,
             target=targets[0],
             addressed=ctx.is_direct,
+            thread_id=thread_id,
         )
+        prompted = any(ctx.buttons_of(target) for target in targets)
+        return inbound, answered if prompted else None
     if ctx.is_direct:
-        return _inbound(room_id, event, ctx, InboundKind.TEXT, text=text)
-    return None
+        return _inbound(room_id, event, ctx, InboundKind.TEXT, text=text), None
+    return None, None
 
 
 def _reaction(

@@ -1,28 +1,34 @@
-"""Outbound messages as Matrix event content (plain body plus HTML)."""
+"""Outbound messages as Matrix event content: the plain text, and HTML from its Markdown."""
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from bot.adapters.matrix.keycaps import option_marker
 from bot.port import Button, Outbound
 
 HTML_FORMAT = "org.matrix.custom.html"
 OPTIONS_HINT = "Reply with a number or react with it."
+# Raw HTML off: a title or a note a user typed is shown as text, never as markup. A line
+# break in the text stays one, as the plain body shows it.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True, "xhtmlOut": False})
 
 
 def _html(text: str) -> str:
-    return escape(text).replace("\n", "<br>")
+    rendered: str = _MARKDOWN.render(text)
+    return rendered.rstrip("\n")
 
 
 def _options_text(buttons: tuple[Button, ...]) -> str:
-    options = "  ".join(f"{option_marker(i)} {b.label}" for i, b in enumerate(buttons))
+    options = "\n".join(f"{option_marker(i)} {b.label}" for i, b in enumerate(buttons))
     return f"{options}\n{OPTIONS_HINT}"
 
 
 def _options_html(buttons: tuple[Button, ...]) -> str:
-    options = "&nbsp; ".join(
+    options = "<br>".join(
         f"{option_marker(i)} <b>{escape(b.label)}</b>" for i, b in enumerate(buttons)
     )
     return f"<p>{options}<br><i>{OPTIONS_HINT}</i></p>"
@@ -32,7 +38,7 @@ def _body(message: Outbound) -> dict[str, Any]:
     body, html = message.text, _html(message.text)
     if message.buttons:
         body = f"{body}\n\n{_options_text(message.buttons)}"
-        html = f"<p>{html}</p>{_options_html(message.buttons)}"
+        html = f"{html}{_options_html(message.buttons)}"
     return {
         "msgtype": "m.text",
         "body": body,

@@ -86,6 +86,43 @@ def power_levels(bot_user_id: str, coordinator: str | None, room_version: str) -
     return {"users": users, "invite": MODERATOR, "kick": MODERATOR}
 
 
+def _level(levels: Mapping[str, Any], name: str, default: int) -> int:
+    value = levels.get(name, default)
+    return value if isinstance(value, int) else default
+
+
+def moderator_level(levels: Mapping[str, Any], bot_level: int) -> int:
+    """The level that lets a coordinator run the room: invite, kick, ban, redact and set its
+    state, as the room asks (the spec's defaults where it is silent); below the bot's own, so
+    that the bot can take it back."""
+    needed = max(
+        MODERATOR,
+        _level(levels, "invite", 0),
+        *(_level(levels, name, MODERATOR) for name in ("kick", "ban", "redact", "state_default")),
+    )
+    return min(needed, bot_level - 1)
+
+
+def with_moderators(
+    levels: Mapping[str, Any], bot_user_id: str, moderators: Iterable[str]
+) -> dict[str, Any]:
+    """The room's `m.room.power_levels` content with exactly `moderators` as moderators.
+
+    Whoever held the moderator level and is not among them goes back to the default level;
+    everyone else, the bot first, keeps theirs (a moderator already above it too). A creator
+    in room version 12 or later is not listed and outranks every level: the bot is then
+    counted as an admin.
+    """
+    users = {
+        u: held for u, held in dict(levels.get("users") or {}).items() if isinstance(held, int)
+    }
+    level = moderator_level(levels, users.get(bot_user_id, ADMIN))
+    wanted = set(moderators) - {bot_user_id}
+    kept = {user: held for user, held in users.items() if held != level or user in wanted}
+    raised = {user: max(kept.get(user, level), level) for user in sorted(wanted)}
+    return {**levels, "users": {**kept, **raised}}
+
+
 def room_create_arguments(
     spec: RoomSpec,
     *,

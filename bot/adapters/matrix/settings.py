@@ -21,6 +21,9 @@ class MatrixSettings:
     backoff_max: float = 30.0
     connection_attempts: int = 8  # for a single call; the sync loop retries forever
     rate_limit_attempts: int = 20
+    # Seconds the bot waits for the key of a message it cannot decrypt before asking the
+    # sender to send it again.
+    undecryptable_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.access_token and not self.password:

@@ -40,6 +40,13 @@ class MatrixState:
             return ()
         return tuple(Button(label, value, style) for label, value, style in json.loads(stored))
 
+    def remember_answer(self, event_id: str, answered: str) -> None:
+        """What a person's message answered, so that an edit of it changes that answer."""
+        self._store.set(f"matrix:answer:{event_id}", answered)
+
+    def answer(self, event_id: str) -> str | None:
+        return self._store.get(f"matrix:answer:{event_id}")
+
     def remember_direct_room(self, user_id: str, room_id: str) -> None:
         self._store.set(f"matrix:direct:{user_id}", room_id)
         self._store.set(f"matrix:direct-room:{room_id}", user_id)

@@ -73,6 +73,10 @@ class SyncLoop:
             try:
                 await self.sync_once(self._timeout_ms)
                 failures = 0
+            except PlatformError as error:  # the homeserver's answer: its message says it all
+                failures += 1
+                log.warning("sync failed (%d in a row): %s", failures, error)
+                await self._calls.back_off(failures)
             except Exception:
                 # The loop is the bot's only ear: it keeps going whatever one sync met.
                 failures += 1
@@ -94,6 +98,11 @@ class SyncLoop:
         if since is not None:
             for room_id, joined in response.rooms.join.items():
                 await self._deliver(room_id, await self._timeline(room_id, joined.timeline, since))
+        if self._encryption is not None:
+            # A late event goes the usual way; the inbox drops it if it was handled before.
+            for room_id, event in self._encryption.late_events():
+                await self._deliver(room_id, [event])
+            await self._encryption.give_up()
         self._state.next_batch = response.next_batch
 
     async def _answer_invite(self, room_id: str, invite_state: list[Event]) -> None:
@@ -110,8 +119,10 @@ class SyncLoop:
             log.warning("invite to %s not answered: %s", room_id, error)
 
     async def _timeline(self, room_id: str, timeline: Any, since: str) -> list[Event]:
-        await self._skip_undecryptable(room_id, timeline.events)
         events, joined_now = after_own_join(_sources(timeline.events), self._client.user_id)
+        await self._hold_undecryptable(room_id, timeline.events, events)
+        if self._encryption is not None:
+            await self._encryption.members_joined(room_id, events)
         if timeline.limited and timeline.prev_batch and not joined_now:
             events = await self._missed(room_id, timeline.prev_batch, since) + events
         return events
@@ -122,16 +133,20 @@ class SyncLoop:
         start = before
         while True:
             page = await self._calls("messages", partial(self._page_back, room_id, start, since))
-            await self._skip_undecryptable(room_id, page.chunk)
+            await self._hold_undecryptable(room_id, page.chunk, _sources(page.chunk))
             missed.extend(_sources(page.chunk))
             if not page.chunk or not page.end or page.end == start:
                 return list(reversed(missed))
             start = page.end
 
-    async def _skip_undecryptable(self, room_id: str, events: list[Any]) -> None:
-        # They stay `m.room.encrypted`, which `translate` passes over.
+    async def _hold_undecryptable(self, room_id: str, events: list[Any], kept: list[Event]) -> None:
+        """Holds the undecrypted among the events acted on (`kept`) until their key arrives;
+        meanwhile they stay `m.room.encrypted`, which `translate` passes over."""
         if self._encryption is not None:
-            await self._encryption.undecryptable(room_id, events)
+            acted_on = {event.get("event_id") for event in kept}
+            await self._encryption.hold(
+                room_id, [e for e in events if getattr(e, "event_id", None) in acted_on]
+            )
 
     async def _page_back(self, room_id: str, start: str, end: str) -> Any:
         return await self._client.room_messages(
@@ -143,6 +158,8 @@ class SyncLoop:
             bot_user_id=self._client.user_id,
             is_direct=self._state.is_direct_room(room_id),
             buttons_of=self._state.buttons,
+            answered=self._state.answer,
+            keep_answered=self._state.remember_answer,
         )
         for event in events:
             inbound = translate(room_id, event, context)

@@ -18,10 +18,12 @@ from slack_bolt.response import BoltResponse
 from bot.adapters.slack.blocks import BUTTON_ACTION_PREFIX, DECLARE_CALLBACK_ID, declaration_modal
 from bot.adapters.slack.inbound import (
     command_event_id,
+    declaration_errors,
     from_button,
     from_command,
     from_event,
     from_view_submission,
+    response_url_of,
 )
 from bot.adapters.slack.limits import RateLimiter
 from bot.adapters.slack.platform import SlackPlatform
@@ -31,6 +33,7 @@ from bot.core.store import KeyValue
 from bot.port import Inbound, InboundHandler, Outbound, PlatformError
 
 log = logging.getLogger(__name__)
+SOCKET_LOG = logging.getLogger("slack_sdk.socket_mode")
 
 Mode = Literal["socket", "http"]
 EVENTS_PATH = "/slack/events"
@@ -105,7 +108,13 @@ class SlackAdapter(SlackPlatform):
             await web.TCPSite(self._runner, self._host, self._port).start()
             log.info("Slack HTTP endpoint listening on %s:%s", self._host, self.http_port)
         else:
-            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            # The SDK's own logger, so that its chatter at each (re)connection stays quiet.
+            self._socket = AsyncSocketModeHandler(self._app, self._app_token, logger=SOCKET_LOG)
+            # The socket's URL is asked for here first: a Slack out of reach then fails this
+            # start (`rrt run` retries it with back-off) instead of entering the SDK's own
+            # loop, which retries every few seconds for ever.
+            client = self._socket.client
+            client.wss_uri = await client.issue_new_wss_url()
             await self._socket.connect_async()  # type: ignore[no-untyped-call]  # untyped in bolt
             log.info("Slack Socket Mode connected")
 
@@ -152,23 +161,35 @@ class SlackAdapter(SlackPlatform):
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         inbound = from_command(body)
+        self._keep_hint(inbound, body)
         if inbound.text:
             self._deliver(inbound)
         elif self._first_time(command_event_id(body)):
             trigger_id = str(body.get("trigger_id", ""))
-            self._spawn(self._open_declaration(trigger_id, inbound.room_id, inbound.user_id))
+            self._spawn(self._open_declaration(trigger_id, inbound))
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         inbound = from_button(body)
         if inbound is not None:
+            self._keep_hint(inbound, body)
             self._deliver(inbound)
 
     async def _on_declaration(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        errors = declaration_errors(body)
+        if errors:
+            # The form stays open, each error under its field.
+            await ack(response_action="errors", errors=errors)
+            return
         await ack()
         inbound = from_view_submission(body)
         if inbound is not None:
+            self._keep_hint(inbound, body)
             self._deliver(inbound)
+
+    def _keep_hint(self, inbound: Inbound, body: dict[str, Any]) -> None:
+        """How to answer the sender alone, should the bot be unable to post in the channel."""
+        self._hints.keep(inbound.event_id, inbound.room_id, inbound.user_id, response_url_of(body))
 
     async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         # Bolt has already acked: events are acknowledged before their listener runs.
@@ -176,14 +197,14 @@ class SlackAdapter(SlackPlatform):
         if inbound is not None:
             self._deliver(inbound)
 
-    async def _open_declaration(self, trigger_id: str, channel_id: str, user_id: str) -> None:
-        """Open the declaration form; if Slack refuses, say so where the command was typed
-        (or, when the bot cannot post there, in a direct message)."""
+    async def _open_declaration(self, trigger_id: str, command: Inbound) -> None:
+        """Open the declaration form; if Slack refuses, tell the person who asked for it,
+        where only they see it."""
         try:
             await self._web.call(
                 "views.open",
                 lambda: self._web.client.views_open(
-                    trigger_id=trigger_id, view=declaration_modal(channel_id)
+                    trigger_id=trigger_id, view=declaration_modal(command.room_id)
                 ),
             )
         except PlatformError as error:
@@ -192,11 +213,9 @@ class SlackAdapter(SlackPlatform):
                 text=f"The declaration form could not be opened ({error.code}). "
                 "Type `/incident declare <title>` instead."
             )
-            try:
-                await self.send(channel_id, notice)
-            except PlatformError as refused:
-                log.info("Could not tell %s in %s: %s", user_id, channel_id, refused)
-                await self.send_direct(user_id, notice)
+            hint = self._hints.of(f"{command.platform}:{command.event_id}")
+            if hint is not None:
+                await self._answer(hint, notice)
 
     def _deliver(self, inbound: Inbound) -> None:
         if self._first_time(inbound.event_id):

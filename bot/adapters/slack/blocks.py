@@ -11,6 +11,7 @@ Block = dict[str, Any]
 
 BUTTON_ACTION_PREFIX = "rrt_button_"
 DECLARE_CALLBACK_ID = "rrt_declare"
+TITLE_BLOCK = "title"  # the declaration form's title field, where its error is shown
 # Block Kit limits: section text, button label, elements per actions block.
 SECTION_TEXT_LIMIT = 3000
 BUTTON_LABEL_LIMIT = 75
@@ -78,7 +79,7 @@ def declaration_modal(channel_id: str) -> Block:
         "blocks": [
             {
                 "type": "input",
-                "block_id": "title",
+                "block_id": TITLE_BLOCK,
                 "label": {"type": "plain_text", "text": "Title"},
                 "element": {"type": "plain_text_input", "action_id": "value", "max_length": 150},
             },

@@ -6,10 +6,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.adapters.slack.blocks import DECLARE_CALLBACK_ID
+from bot.adapters.slack.blocks import DECLARE_CALLBACK_ID, TITLE_BLOCK
 from bot.port import Inbound, InboundKind
 
 PLATFORM = "slack"
+BLANK_TITLE = "Give the incident a title."
 Payload = Mapping[str, Any]
 ButtonLookup = Callable[[str, str], list[str]]
 """(channel, message ts) -> the button values the bot attached to that message."""
@@ -80,13 +81,35 @@ def declaration_text(title: str, exercise: bool, tlp: str | None) -> str:
     return " ".join(parts)
 
 
+def response_url_of(body: Payload) -> str | None:
+    """Where Slack takes answers to a command or a click (a form's, if it asked for one)."""
+    url = body.get("response_url")
+    if not url:
+        urls = body.get("response_urls") or []
+        url = urls[0].get("response_url") if urls else None
+    return str(url) if url else None
+
+
+def _title(view: Payload) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    return str(values.get(TITLE_BLOCK, {}).get("value", {}).get("value") or "")
+
+
+def declaration_errors(body: Payload) -> dict[str, str]:
+    """What keeps the declaration form from being taken, by the block it is shown under."""
+    view = body.get("view") or {}
+    if view.get("callback_id") != DECLARE_CALLBACK_ID or _title(view).strip():
+        return {}
+    return {TITLE_BLOCK: BLANK_TITLE}
+
+
 def from_view_submission(body: Payload) -> Inbound | None:
     """The declaration modal's answers, as the `declare` command a user would type."""
     view = body.get("view") or {}
     if body.get("type") != "view_submission" or view.get("callback_id") != DECLARE_CALLBACK_ID:
         return None
     values = (view.get("state") or {}).get("values") or {}
-    title = str(values.get("title", {}).get("value", {}).get("value") or "")
+    title = _title(view)
     checked = values.get("exercise", {}).get("value", {}).get("selected_options") or []
     selected_tlp = values.get("tlp", {}).get("value", {}).get("selected_option") or {}
     channel = str(view.get("private_metadata", ""))

@@ -17,6 +17,10 @@ Slack takes no request ids, so this adapter makes each repeat harmless itself:
 - Editing, pinning, topics, access, invitations and removals are idempotent: Slack's "already so"
   answers (`already_pinned`, `already_in_channel`, `not_in_channel` on a kick) count as success.
 
+When a reply to an event cannot be posted because of the channel itself (the bot is not a
+member, the channel is archived or gone), it is said to the sender alone instead: see
+`bot.adapters.slack.answers`.
+
 What is left: a retry looks back only HISTORY_LOOKBACK messages, so a retried send into a
 channel that had more messages than that since the first attempt, or whose history the bot
 cannot read, posts once more; so does an upload whose share Slack did not show yet.
@@ -26,12 +30,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.adapters.slack.answers import ReplyHint, ReplyHints, post_to_response_url
 from bot.adapters.slack.blocks import escape, fallback_text, message_blocks
 from bot.adapters.slack.names import channel_name, numbered
 from bot.adapters.slack.state import SlackState
@@ -44,6 +50,7 @@ from bot.port import (
     RoomSpec,
     SentMessage,
     delivery_key,
+    delivery_origin,
     delivery_retried,
 )
 
@@ -66,6 +73,13 @@ LIST_PAGE_SIZE = 200
 LIST_PAGES = 50
 # An upload's start is noted by this host's clock and compared with Slack's timestamps.
 CLOCK_MARGIN_SECONDS = 300.0
+# chat.postMessage's answers that are about the channel, not the message: a reply then goes
+# to its sender alone, saying why.
+CANNOT_POST = {
+    "not_in_channel": "the bot is not a member of this channel",
+    "channel_not_found": "the bot cannot see this channel",
+    "is_archived": "this channel is archived",
+}
 
 Channel = Mapping[str, Any]
 
@@ -77,6 +91,7 @@ class SlackPlatform:
         self._web = web
         self._state = SlackState(store)
         self._bot_user: str | None = None
+        self._hints = ReplyHints()
 
     @property
     def name(self) -> str:
@@ -269,6 +284,10 @@ class SlackPlatform:
             accept={"not_in_channel"},
         )
 
+    async def set_moderators(self, room_id: str, user_ids: tuple[str, ...]) -> None:
+        """Nothing to do: a Slack channel has no roles of its own (a workspace's admins run
+        every channel), so a coordinator needs no more rights than any member."""
+
     # ---- messages
 
     async def send(self, room_id: str, message: Outbound) -> SentMessage:
@@ -278,21 +297,72 @@ class SlackPlatform:
             if found is not None:
                 self._remember_buttons(found, message)
                 return found
-        response = await self._web.call(
-            "chat.postMessage",
-            lambda: self._web.client.chat_postMessage(
-                channel=room_id,
-                text=fallback_text(message),
-                blocks=message_blocks(message),
-                thread_ts=message.thread_of,
-                metadata=_effect_metadata(key) if key is not None else None,
-            ),
-            limit_key=room_id,
-        )
+        try:
+            response = await self._web.call(
+                "chat.postMessage",
+                lambda: self._web.client.chat_postMessage(
+                    channel=room_id,
+                    text=fallback_text(message),
+                    blocks=message_blocks(message),
+                    thread_ts=message.thread_of,
+                    metadata=_effect_metadata(key) if key is not None else None,
+                ),
+                limit_key=room_id,
+            )
+        except PlatformError as error:
+            hint = self._hints.of(delivery_origin.get())
+            if error.code not in CANNOT_POST or hint is None or hint.room_id != room_id:
+                raise
+            why = f"_Only you can see this: {CANNOT_POST[error.code]}._"
+            said = Outbound(f"{message.text}\n{why}", message.buttons)
+            answered = await self._answer(hint, said)
+            if answered is None:
+                raise
+            return answered
         # Replies in a DM or channel come back with the channel id Slack resolved.
         sent = SentMessage(str(response.get("channel") or room_id), str(response["ts"]))
         self._remember_buttons(sent, message)
         return sent
+
+    async def answer_privately(self, room_id: str, message: Outbound) -> bool:
+        """Tell the sender of the event being answered, in `room_id`, where only they see it."""
+        hint = self._hints.of(delivery_origin.get())
+        if hint is None or hint.room_id != room_id:
+            return False
+        return await self._answer(hint, message) is not None
+
+    async def _answer(self, hint: ReplyHint, message: Outbound) -> SentMessage | None:
+        """Say it to the hint's sender alone: by response_url, else chat.postEphemeral, else
+        in a direct message. None when all three failed."""
+        url = self._hints.take_url(hint)
+        body = {
+            "response_type": "ephemeral",
+            "replace_original": False,
+            "text": fallback_text(message),
+            "blocks": message_blocks(message),
+        }
+        # Slack gives an answer by response_url no id; this one stands for it, matching nothing.
+        private_id = f"private-{uuid.uuid4().hex}"
+        if url is not None and await post_to_response_url(url, body):
+            return SentMessage(hint.room_id, private_id)
+        try:
+            response = await self._web.call(
+                "chat.postEphemeral",
+                lambda: self._web.client.chat_postEphemeral(
+                    channel=hint.room_id,
+                    user=hint.user_id,
+                    text=fallback_text(message),
+                    blocks=message_blocks(message),
+                ),
+            )
+            return SentMessage(hint.room_id, str(response.get("message_ts") or private_id))
+        except PlatformError as error:
+            log.info("Could not answer %s in %s: %s", hint.user_id, hint.room_id, error)
+        try:
+            return await self.send_direct(hint.user_id, message)
+        except PlatformError as error:
+            log.warning("Could not answer %s at all: %s", hint.user_id, error)
+            return None
 
     def _remember_buttons(self, sent: SentMessage, message: Outbound) -> None:
         if message.buttons:

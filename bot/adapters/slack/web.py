@@ -1,4 +1,8 @@
-"""Web API access: paces calls, retries on 429, turns failures into PlatformError."""
+"""Web API access: paces calls, retries on 429 and 5xx, turns failures into PlatformError.
+
+A failure that may pass (Slack down or limiting the bot) carries `retry_after`, so that
+delivery tries it again later instead of giving it up.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -20,11 +25,11 @@ from bot.port import PlatformError
 SLACK_API_URL = "https://slack.com/api/"
 
 _MESSAGES = {
-    "channel_not_found": "Slack cannot find that channel, or the bot cannot see it.",
-    "not_in_channel": "The bot is not a member of that channel.",
+    "channel_not_found": "Slack cannot find the channel, or the bot cannot see it.",
+    "not_in_channel": "The bot is not a member of the channel.",
     "user_not_found": "Slack does not know that user.",
     "users_not_found": "Slack does not know one of those users.",
-    "is_archived": "That channel is archived.",
+    "is_archived": "The channel is archived.",
     "name_taken": "A channel with that name already exists.",
     "invalid_name": "Slack does not accept that channel name.",
     "cant_kick_self": "The bot cannot remove itself.",
@@ -32,33 +37,65 @@ _MESSAGES = {
     "missing_scope": "The Slack app lacks a permission it needs.",
     "invalid_auth": "The Slack token is not valid.",
     "not_authed": "No Slack token was sent.",
-    "ratelimited": "Slack is limiting the bot's requests; try again in a minute.",
+    "ratelimited": "Slack is limiting the bot's requests.",
     "message_not_found": "Slack cannot find that message.",
     "msg_too_long": "The message is too long for Slack.",
 }
 
 
+# Slack's own trouble, as its method pages name it: the same request may succeed later.
+_TROUBLE_CODES = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+TROUBLE = "Slack is having trouble right now."
+RATE_LIMITED = "ratelimited"
+# The answers that are about the channel itself, not what was asked of it.
+ROOM_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+SERVER_ERROR = 500
+
+
 def web_client(token: str, base_url: str | None = None) -> AsyncWebClient:
-    """A client that waits `Retry-After` on 429 and retries dropped connections."""
+    """A client that waits `Retry-After` on 429 and retries dropped connections and 500/503."""
     return AsyncWebClient(
         token=token,
         base_url=base_url or SLACK_API_URL,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
         ],
     )
 
 
 def platform_error(method: str, error: SlackApiError) -> PlatformError:
-    code = str(error.response.get("error") or "slack_error")
+    response = error.response
+    # An answer that was not JSON (an HTTP 500 page) has no fields to read.
+    data = getattr(response, "data", response)
+    answer: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    status = int(getattr(response, "status_code", 200) or 200)
+    retry_after: float | None = None
+    if status == 429:
+        code = RATE_LIMITED
+        headers = getattr(response, "headers", None) or {}
+        retry_after = _seconds(headers.get("Retry-After"))
+    else:
+        code = str(answer.get("error") or (f"http_{status}" if status >= SERVER_ERROR else ""))
+        code = code or "slack_error"
+        if status >= SERVER_ERROR or code in _TROUBLE_CODES:
+            retry_after = 0.0
     # The code travels beside the detail (and is shown beside it): the detail never repeats it.
-    detail = _MESSAGES.get(code, f"Slack refused {method}.")
+    fallback = TROUBLE if retry_after is not None else f"Slack refused {method}."
+    detail = _MESSAGES.get(code, fallback)
     extra = {"method": method}
-    needed = error.response.get("needed")
+    needed = answer.get("needed")
     if needed:
         extra["needed"] = str(needed)
-    return PlatformError(code, detail, extra)
+    return PlatformError(code, detail, extra, retry_after, about_room=code in ROOM_ERRORS)
+
+
+def _seconds(value: object) -> float:
+    try:
+        return max(float(str(value)), 0.0)
+    except ValueError:
+        return 0.0
 
 
 def accepted(response: Any, codes: Collection[str]) -> bool:
@@ -100,5 +137,8 @@ class SlackWeb:
             raise platform_error(method, error) from error
         except (SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
             raise PlatformError(
-                "unreachable", f"Slack could not be reached ({method}).", {"method": method}
+                "unreachable",
+                f"Slack could not be reached ({method}).",
+                {"method": method},
+                retry_after=0.0,
             ) from error

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.console import ConsolePlatform
+from bot.effects import perform
 from bot.port import Button, Inbound, Outbound, PlatformError, RoomSpec
 from storage.sql_store import open_store
 
@@ -55,3 +56,24 @@ async def test_an_event_delivered_again_keeps_its_id() -> None:
     await chat.say("alice", chat.lobby, "status")
     assert seen[:2] == ["script-3", "script-3"]
     assert seen[2].startswith("msg-")
+
+
+async def test_moderators_are_set_as_a_whole_and_kept(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'chat.db'}")
+    try:
+        chat = ConsolePlatform(state=store.kv)
+        spec = RoomSpec(name="INC · Probe", slug="inc-probe", topic="t", coordinator="alice")
+        room = await chat.create_room(spec)
+
+        await perform(chat, "set_moderators", {"room_id": room, "user_ids": ["bob"]})
+        assert chat.rooms[room].moderators == {"bob"}
+        await chat.set_moderators(room, ())
+
+        assert chat.rooms[room].moderators == set()
+        assert ConsolePlatform(state=store.kv).rooms[room].moderators == set()
+        assert chat.text().splitlines()[-2:] == [
+            "[#inc-probe] *: moderators: bob",
+            "[#inc-probe] *: moderators: none",
+        ]
+    finally:
+        store.close()

@@ -133,7 +133,7 @@ class Team:
     def database_url(self) -> str:
         return f"sqlite:///{self.database}"
 
-    def connection(self) -> MatrixSettings:
+    def connection(self, **overrides: Any) -> MatrixSettings:
         return MatrixSettings(
             homeserver=self.synapse.base_url,
             user_id=self.bot_user_id,
@@ -143,16 +143,19 @@ class Team:
             backoff_initial=0.05,
             backoff_max=0.5,
             connection_attempts=200,
+            **overrides,
         )
 
-    async def start_bot(self, clock: Clock, *, encrypt: bool = False) -> tuple[Bot, MatrixAdapter]:
+    async def start_bot(
+        self, clock: Clock, *, encrypt: bool = False, **connection: Any
+    ) -> tuple[Bot, MatrixAdapter]:
         """The bot as `rrt run` wires it, on this team's database and device."""
         settings = Settings(
             database_url=self.database_url, reports_dir=self.database.parent / "reports"
         )
         bot = build(settings, clock=clock, roster=self.roster)
         adapter = MatrixAdapter(
-            self.connection(),
+            self.connection(**connection),
             bot.store.kv,
             bot.dispatcher,
             accept_invite_from=invite_policy(self.roster, []),

@@ -188,7 +188,7 @@ async def test_buttons_are_numbered_options(world: MatrixWorld) -> None:
         for event in await world.analysts[0].recent_events(room_id)
         if event["event_id"] == sent.message_id
     )
-    assert "1️⃣ Accept  2️⃣ Decline" in event["content"]["body"]
+    assert "1️⃣ Accept\n2️⃣ Decline" in event["content"]["body"]
     assert "<b>Decline</b>" in event["content"]["formatted_body"]
 
 

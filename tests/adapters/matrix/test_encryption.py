@@ -187,7 +187,7 @@ def bot_identity_keys(alice: EncryptedAnalyst, bot_user_id: str) -> list[tuple[s
     return sorted((device.id, device.curve25519) for device in devices)
 
 
-async def test_an_undecryptable_message_is_skipped_and_the_bot_goes_on(
+async def test_an_undecryptable_message_is_held_and_the_bot_goes_on(
     team: Team, alice: EncryptedAnalyst, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "bot.adapters.matrix.encryption")

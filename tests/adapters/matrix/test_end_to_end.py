@@ -103,7 +103,7 @@ async def wind_down(team: Team, bot: Bot, watch: RoomWatch, clock: FakeClock) ->
     for command, state in (
         ("contain", State.CONTAINED),
         ("resolve", State.RESOLVED),
-        ("close", State.CLOSED),
+        ("close confirm", State.CLOSED),  # the worked example's NIS2 and GDPR are unfiled
     ):
         clock.advance(timedelta(hours=1))
         await team.alice.say(watch.room_id, f"!incident {command}")
@@ -159,7 +159,7 @@ async def answer_page(team: Team, person_id: str, role: str, accepts: bool, how:
     direct = await join_when_invited(member, "")  # unnamed: their direct chat with the bot
     watch = RoomWatch(member, direct, team.bot_user_id, WAIT_SECONDS)
     page = await watch.message_with(f"📟 You are paged as {role} for {INCIDENT}")
-    assert "1️⃣ Accept  2️⃣ Decline" in page["content"]["body"]
+    assert "1️⃣ Accept\n2️⃣ Decline" in page["content"]["body"]
     if how == "reaction":
         await member.react(direct, page["event_id"], "✅" if accepts else "❌")
     else:

@@ -25,11 +25,14 @@ OPTIONS = (
 )
 
 
-def context(is_direct: bool = False) -> RoomContext:
+def context(is_direct: bool = False, kept: dict[str, str] | None = None) -> RoomContext:
+    memory = {} if kept is None else kept
     return RoomContext(
         bot_user_id=BOT,
         is_direct=is_direct,
         buttons_of=lambda event_id: OPTIONS if event_id == PAGE else (),
+        answered=memory.get,
+        keep_answered=memory.__setitem__,
     )
 
 
@@ -136,11 +139,24 @@ def test_reply_in_a_thread_of_options_is_a_click() -> None:
     inbound = translate(ROOM, message("3", **relates), context())
 
     assert inbound is not None
-    assert (inbound.kind, inbound.text, inbound.target_message_id) == (
+    assert (inbound.kind, inbound.text, inbound.target_message_id, inbound.thread_id) == (
         InboundKind.BUTTON,
         "page later",
         PAGE,
+        PAGE,
     )
+
+
+def test_a_command_in_a_thread_carries_the_thread_root() -> None:
+    relates = {"m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}
+
+    in_thread = translate(ROOM, message("!incident status", **relates), context())
+    in_timeline = translate(ROOM, message("!incident status"), context())
+
+    assert in_thread is not None
+    assert (in_thread.text, in_thread.thread_id) == ("status", "$root")
+    assert in_timeline is not None
+    assert in_timeline.thread_id is None
 
 
 def test_reply_out_of_range_or_to_other_messages_is_text() -> None:
@@ -166,6 +182,76 @@ def test_command_in_a_reply_keeps_its_target() -> None:
         "ack",
         PAGE,
     )
+
+
+def edit_of(original: str, body: str, sender: str = ALICE) -> dict[str, Any]:
+    """An edit as Element sends it: the new content apart, no reply relation in it."""
+    return {
+        "type": "m.room.message",
+        "event_id": f"$edit-{body}",
+        "sender": sender,
+        "content": {
+            "msgtype": "m.text",
+            "body": f"* {body}",
+            "m.new_content": {"msgtype": "m.text", "body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        },
+    }
+
+
+def test_an_edited_numbered_reply_is_the_changed_answer() -> None:
+    kept: dict[str, str] = {}
+    ctx = context(kept=kept)
+    first = translate(ROOM, message("> <@rrt:rrt.test> page\n\n1", **reply_to(PAGE)), ctx)
+
+    changed = translate(ROOM, edit_of("$m", "3"), ctx)
+    again = translate(ROOM, edit_of("$m", "2"), ctx)
+
+    assert first is not None
+    assert first.text == "page accept"
+    assert changed is not None
+    assert (changed.event_id, changed.kind, changed.text, changed.target_message_id) == (
+        "$edit-3",
+        InboundKind.BUTTON,
+        "page later",
+        PAGE,
+    )
+    assert again is not None
+    assert (again.event_id, again.text) == ("$edit-2", "page decline")
+
+
+def test_an_edited_answer_command_is_the_changed_answer() -> None:
+    ctx = context(kept={})
+    assert translate(ROOM, message("!incident answer Q3 2"), ctx) is not None
+
+    changed = translate(ROOM, edit_of("$m", "!incident answer Q3 4"), ctx)
+    into_other = translate(ROOM, edit_of("$m", "!incident close"), ctx)
+
+    assert changed is not None
+    assert (changed.kind, changed.text) == (InboundKind.TEXT, "answer Q3 4")
+    assert into_other is None  # an answer edited into another command is not run
+
+
+def test_an_edited_answer_in_a_thread_stays_in_the_thread() -> None:
+    ctx = context(kept={})
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": PAGE}}
+    translate(ROOM, message("1", **in_thread), ctx)
+
+    changed = translate(ROOM, edit_of("$m", "2"), ctx)
+
+    assert changed is not None
+    assert (changed.text, changed.thread_id) == ("page decline", PAGE)
+
+
+def test_edits_of_commands_of_chatter_and_of_others_messages_are_ignored() -> None:
+    ctx = context(kept={})
+    note = {**message("!incident note first"), "event_id": "$m-note"}
+    assert translate(ROOM, note, ctx) is not None
+    translate(ROOM, message("> <@rrt:rrt.test> page\n\n1", **reply_to(PAGE)), ctx)
+
+    assert translate(ROOM, edit_of("$m-note", "!incident note second"), ctx) is None
+    assert translate(ROOM, edit_of("$unknown", "!incident close"), ctx) is None
+    assert translate(ROOM, edit_of("$m", "2", sender="@mallory:rrt.test"), ctx) is None
 
 
 def test_edits_and_notices_are_ignored() -> None:

@@ -4,7 +4,13 @@ from typing import Any
 
 from nio import RoomPreset
 
-from bot.adapters.matrix.rooms import creator_is_privileged, power_levels, room_create_arguments
+from bot.adapters.matrix.rooms import (
+    creator_is_privileged,
+    moderator_level,
+    power_levels,
+    room_create_arguments,
+    with_moderators,
+)
 from bot.port import RoomSpec
 
 BOT = "@rrt:rrt.test"
@@ -84,3 +90,50 @@ def test_plain_room_arguments() -> None:
         ("m.room.join_rules", ""): {"join_rule": "public"},
         ("m.room.history_visibility", ""): {"history_visibility": "shared"},
     }
+
+
+ALICE, BOB, CARLA = "@alice:rrt.test", "@bob:rrt.test", "@carla:rrt.test"
+# What Synapse makes of a war room's power levels (private_chat preset and our override).
+ROOM_LEVELS: dict[str, Any] = {
+    "users": {BOT: 100},
+    "users_default": 0,
+    "events_default": 0,
+    "state_default": 50,
+    "ban": 50,
+    "kick": 50,
+    "redact": 50,
+    "invite": 50,
+    "events": {"m.room.power_levels": 100},
+}
+
+
+def test_moderators_get_what_running_the_room_needs_below_the_bot() -> None:
+    assert moderator_level(ROOM_LEVELS, 100) == 50
+    assert moderator_level({**ROOM_LEVELS, "ban": 75}, 100) == 75
+    assert moderator_level({"users": {}}, 100) == 50  # the spec's defaults
+    assert moderator_level({**ROOM_LEVELS, "kick": 100}, 100) == 99  # the bot can demote them
+
+
+def test_with_moderators_grants_and_takes_back_keeping_the_bot_and_others() -> None:
+    granted = with_moderators({**ROOM_LEVELS, "users": {BOT: 100, CARLA: 10}}, BOT, [ALICE])
+    swapped = with_moderators(granted, BOT, [BOB])
+
+    assert granted["users"] == {BOT: 100, CARLA: 10, ALICE: 50}
+    assert {k: v for k, v in granted.items() if k != "users"} == {
+        k: v for k, v in ROOM_LEVELS.items() if k != "users"
+    }
+    assert swapped["users"] == {BOT: 100, CARLA: 10, BOB: 50}
+    assert with_moderators(swapped, BOT, [])["users"] == {BOT: 100, CARLA: 10}
+    assert with_moderators(granted, BOT, [ALICE]) == granted  # nothing to change
+
+
+def test_with_moderators_in_a_room_the_bot_created_as_privileged_creator() -> None:
+    levels = {**ROOM_LEVELS, "users": {}}  # from version 12 the creator is not listed
+
+    assert with_moderators(levels, BOT, [ALICE, BOT])["users"] == {ALICE: 50}
+
+
+def test_a_moderator_above_the_moderator_level_keeps_theirs() -> None:
+    levels = {**ROOM_LEVELS, "users": {BOT: 100, ALICE: 90}}
+
+    assert with_moderators(levels, BOT, [ALICE])["users"] == {BOT: 100, ALICE: 90}

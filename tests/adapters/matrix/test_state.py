@@ -12,6 +12,7 @@ def test_state_survives_a_new_instance_over_the_same_store() -> None:
     first.device_id = "RRTDEVICE"
     first.remember_buttons("$page", (Button("Accept", "page accept", "primary"),))
     first.remember_direct_room("@alice:rrt.test", "!dm:rrt.test")
+    first.remember_answer("$reply", '["@alice:rrt.test", ["$question"], null]')
 
     again = MatrixState(store)
 
@@ -21,6 +22,8 @@ def test_state_survives_a_new_instance_over_the_same_store() -> None:
     assert again.direct_room("@alice:rrt.test") == "!dm:rrt.test"
     assert again.is_direct_room("!dm:rrt.test")
     assert not again.is_direct_room("!war:rrt.test")
+    assert again.answer("$reply") == '["@alice:rrt.test", ["$question"], null]'
+    assert again.answer("$other") is None
 
 
 def test_a_fresh_store_knows_nothing() -> None:

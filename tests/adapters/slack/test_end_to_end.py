@@ -154,6 +154,7 @@ class Workspace:
             "user_name": user.lower(),
             "channel_id": channel,
             "channel_name": "incidents",
+            "response_url": self.slack.response_url(),
         }
         await self.transport.deliver("command", payload)
         await self.deliveries.wait_for(f"command:{trigger}")
@@ -165,6 +166,7 @@ class Workspace:
         payload["user"] = {"id": user, "username": user.lower(), "team_id": "T0TEAM001"}
         payload["container"]["channel_id"] = channel
         payload["channel"] = {"id": channel, "name": "war-room"}
+        payload["response_url"] = self.slack.response_url()
         payload["actions"][0]["action_id"] = f"rrt_button_{button_values(posted).index(value)}"
         await self.transport.deliver("interactive", payload)
         await self.deliveries.wait_for(f"action:{trigger}")
@@ -334,7 +336,7 @@ async def run_whole_incident(ws: Workspace, clock: FakeClock) -> str:
     await ws.command(ALICE, room, "confirm")
     assert "Level L2 confirmed by Alice Martin." in recent_text(ws, room)
     assert "Level L2 (national cyber security incident)" in headline_now(slack, headline)
-    for command in ("contain", "resolve", "close"):
+    for command in ("contain", "resolve", "close confirm"):  # its NIS2 and GDPR are unfiled
         clock.advance(timedelta(hours=1))
         await ws.command(ALICE, room, command)
     assert ws.last_text(room).startswith("INC-2026-0001 closed by Alice Martin.")
@@ -676,7 +678,7 @@ async def test_a_whole_incident_with_its_team_a_check_in_and_the_report(
     await ws.command(ALICE, room, f"update {CHECKIN}")
     assert ws.last_text(room) == "Check-in recorded. Next one due 2026-11-30 12:17 UTC."
 
-    for command in ("contain", "resolve", "close"):
+    for command in ("contain", "resolve", "close confirm"):  # its NIS2 and GDPR are unfiled
         clock.advance(timedelta(hours=1))
         await ws.command(ALICE, room, command)
     assert_report_posted_and_saved(ws, room, tmp_path / "reports")
@@ -705,15 +707,16 @@ def assert_report_posted_and_saved(ws: Workspace, room: str, reports: Path) -> N
     assert markdown["content"] == (reports / f"{INCIDENT}-report.md").read_bytes()
     assert html["content"] == (reports / f"{INCIDENT}-report.html").read_bytes()
     closing = ws.last_text(room)
-    assert closing.startswith(
-        f"{INCIDENT} closed by Alice Martin. The record is concluded. The report is posted above. "
-        f"Saved as `{reports / INCIDENT}-report.md`"
-    )
+    assert closing.startswith(f"{INCIDENT} closed by Alice Martin. The record is concluded. ")
+    assert "Their reminders go on until `filed <clock>`." in closing  # the unfiled reports
+    assert f"The report is posted above. Saved as `{reports / INCIDENT}-report.md`" in closing
     # The files go up before the closing message that points at them.
     methods = ws.slack.methods()
     last_upload = len(methods) - 1 - methods[::-1].index("files.completeUploadExternal")
-    closing_call = next(
-        n for n, call in enumerate(ws.slack.calls) if call.params.get("text") == closing
+    closing_call = next(  # as sent: Slack escapes the `<clock>` of the text
+        n
+        for n, call in enumerate(ws.slack.calls)
+        if str(call.params.get("text", "")).startswith(f"{INCIDENT} closed by")
     )
     assert last_upload < closing_call
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from bot.adapters.slack.inbound import (
+    BLANK_TITLE,
     clean_text,
+    declaration_errors,
     declaration_text,
     from_button,
     from_command,
     from_event,
     from_view_submission,
+    response_url_of,
 )
 from bot.port import InboundKind
 from tests.adapters.slack.payloads import (
@@ -190,3 +193,23 @@ def test_unknown_events_are_ignored() -> None:
 
 def test_clean_text_keeps_plain_mentions() -> None:
     assert clean_text("ping <@U0BOB0001> &amp;&amp;") == "ping <@U0BOB0001> &&"
+
+
+def test_a_blank_title_is_an_error_under_the_title_field() -> None:
+    assert declaration_errors(view_submission(" \n ", False, "amber")) == {"title": BLANK_TITLE}
+    assert declaration_errors(view_submission("DDoS", False, "amber")) == {}
+
+
+def test_the_response_url_of_a_command_a_click_and_a_form() -> None:
+    assert response_url_of(slash_command("status")) == (
+        "https://hooks.slack.test/commands/T0TEAM001/1/abc"
+    )
+    assert response_url_of(block_action("answer q3 1", PROMPT_TS)) == (
+        "https://hooks.slack.test/actions/T0TEAM001/1/abc"
+    )
+    form = view_submission("DDoS", False, "amber")
+    assert response_url_of(form) is None
+    form["response_urls"] = [
+        {"block_id": "b", "action_id": "a", "channel_id": CHANNEL, "response_url": "https://x/1"}
+    ]
+    assert response_url_of(form) == "https://x/1"

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot.adapters.slack.platform import SlackPlatform
+from bot.adapters.slack.state import SlackState
 from bot.port import Button, ChatPlatform, Outbound, PlatformError, RoomSpec, SentMessage
 from tests.adapters.slack.conftest import BOT_TOKEN
 from tests.fixtures.memory import MemoryKeyValue
@@ -210,7 +211,8 @@ async def test_channel_not_found(platform: SlackPlatform, slack_api: FakeSlack) 
     with pytest.raises(PlatformError) as raised:
         await platform.send("C0GONE001", Outbound("hello"))
     assert raised.value.code == "channel_not_found"
-    assert "cannot find that channel" in raised.value.detail
+    assert "cannot find the channel" in raised.value.detail
+    assert raised.value.about_room
     assert raised.value.extra == {"method": "chat.postMessage"}
 
 
@@ -218,3 +220,16 @@ async def test_not_in_channel(platform: SlackPlatform, slack_api: FakeSlack) -> 
     slack_api.fail_next("conversations.setTopic", "not_in_channel")
     with pytest.raises(PlatformError, match="not a member"):
         await platform.set_topic("C0OTHER01", "topic")
+
+
+async def test_an_edit_without_buttons_sends_no_actions_block(
+    platform: SlackPlatform, slack_api: FakeSlack, store: MemoryKeyValue
+) -> None:
+    page = Outbound("📟 You are paged", (Button("Accept", "page accept"),))
+    sent = await platform.send("C0WARROOM", page)
+    await platform.edit(sent, Outbound("📟 Accepted"))
+    (update,) = slack_api.calls_to("chat.update")
+    blocks = update.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert [block["type"] for block in blocks] == ["section"]
+    assert SlackState(store).buttons("C0WARROOM", sent.message_id) == []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 from pydantic import SecretStr
 
 from bot.bootstrap import build
@@ -64,6 +66,23 @@ async def test_the_adapter_from_settings_declares_over_signed_http(
         assert create.headers["Authorization"] == "Bearer xoxb-serve"
         await adapter.stop()  # lets the declaration finish
         assert [incident.id for incident in bot.store.open_incidents()] == ["INC-2026-0001"]
+    finally:
+        await adapter.stop()
+        bot.close()
+
+
+async def test_socket_mode_fails_its_start_when_slack_is_out_of_reach(tmp_path: Path) -> None:
+    """`rrt run` retries a failed start itself, with back-off: the start must fail, not loop."""
+    slack = SlackSettings(
+        bot_token=SecretStr("xoxb-serve"),
+        app_token=SecretStr("xapp-serve"),
+        api_url=f"http://127.0.0.1:{free_port()}/api/",  # nothing listens: refused
+    )
+    bot = build(settings_in(tmp_path, slack=slack), roster=small_roster())
+    adapter = slack_platform(bot.settings.slack, bot)
+    try:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await asyncio.wait_for(adapter.start(), 10)
     finally:
         await adapter.stop()
         bot.close()

@@ -7,7 +7,8 @@ import socket
 import pytest
 
 from bot.adapters.slack.limits import Rate, RateLimiter
-from bot.adapters.slack.web import SlackWeb, web_client
+from bot.adapters.slack.web import TROUBLE, SlackWeb, web_client
+from bot.delivery import notice_text
 from bot.port import PlatformError
 from tests.adapters.slack.conftest import BOT_TOKEN
 from tests.fixtures.slack_api import FakeSlack
@@ -60,6 +61,7 @@ async def test_unreachable_slack() -> None:
     with pytest.raises(PlatformError) as raised:
         await web.call("auth.test", web.client.auth_test)
     assert raised.value.code == "unreachable"
+    assert raised.value.retry_after == 0.0  # tried again later
 
 
 async def test_calls_are_paced_by_the_limiter(slack_api: FakeSlack) -> None:
@@ -76,3 +78,49 @@ async def test_calls_are_paced_by_the_limiter(slack_api: FakeSlack) -> None:
         await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
     assert waits == [3.0]
     assert len(slack_api.calls_to("pins.add")) == 2
+
+
+async def test_a_server_error_is_retried_once_then_reads_as_trouble(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.fail_next_with_status("pins.add", 500, times=2)
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert len(slack_api.calls_to("pins.add")) == 2
+    assert (raised.value.code, raised.value.detail) == ("http_500", TROUBLE)
+    assert raised.value.retry_after == 0.0
+    slack_api.fail_next_with_status("pins.add", 500)
+    await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+
+
+@pytest.mark.parametrize("code", ["internal_error", "fatal_error"])
+async def test_slacks_own_error_codes_read_as_trouble(slack_api: FakeSlack, code: str) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.fail_next("pins.add", code)
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert (raised.value.code, raised.value.detail) == (code, TROUBLE)
+    assert raised.value.retry_after == 0.0
+    assert "refused" not in notice_text(raised.value)
+    assert notice_text(raised.value) == (
+        f"The chat platform could not do part of that: Slack is having trouble right now "
+        f"({code}). What was recorded is kept; try again in a few minutes."
+    )
+
+
+async def test_persistent_429_keeps_slacks_retry_after(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.rate_limit_next("pins.add", retry_after=0, times=2)
+    slack_api.rate_limit_next("pins.add", retry_after=7)
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert raised.value.retry_after == 7.0
+
+
+async def test_a_refusal_is_final_and_says_refused(slack_api: FakeSlack) -> None:
+    web = slack_web(slack_api.base_url)
+    slack_api.fail_next("pins.add", "is_archived")
+    with pytest.raises(PlatformError) as raised:
+        await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
+    assert raised.value.retry_after is None
+    assert raised.value.about_room
+    assert notice_text(raised.value).startswith("The chat platform refused part of that:")

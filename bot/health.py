@@ -1,0 +1,108 @@
+"""`/healthz` and `/metrics` over HTTP, for a bot run as a service (`RRT_METRICS_PORT`).
+
+`/healthz` answers 200 while the bot runs and its database takes a write, 503 otherwise
+(starting up, stopping, database gone or read-only), with each platform's state in a small
+JSON body. A platform that cannot connect does not make the bot unhealthy: restarting would
+not bring it back, and the other platforms still serve; its state says what is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.supervise import Status, reason
+
+log = logging.getLogger("rrt.health")
+
+PROBE_TIMEOUT = 5.0  # a database that takes longer to write is reported unavailable
+
+Probe = Callable[[], Awaitable[None]]  # raises when the database cannot be written
+Backlog = Callable[[], Awaitable[tuple[int, int]]]  # (outbox pending, inbox unhandled)
+
+
+class Health:
+    def __init__(self, probe: Probe, platforms: Callable[[], Mapping[str, Status]]) -> None:
+        self._probe = probe
+        self._platforms = platforms
+        self.running = False  # true from the end of start-up to the start of shutdown
+
+    async def report(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the bot is healthy, and what /healthz says."""
+        database = "writable"
+        try:
+            await asyncio.wait_for(self._probe(), PROBE_TIMEOUT)
+        except TimeoutError:
+            database = f"no answer in {PROBE_TIMEOUT:.0f} s"
+        except Exception as error:
+            database = reason(error)
+        healthy = self.running and database == "writable"
+        body = {
+            "status": "ok" if healthy else ("unavailable" if self.running else "not running"),
+            "database": database,
+            "platforms": {name: _status(status) for name, status in self._platforms().items()},
+        }
+        return healthy, body
+
+
+def _status(status: Status) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "state": status.state.value,
+        "since": status.since.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    if status.failures:
+        shown["failures"] = status.failures
+    if status.error:
+        shown["error"] = status.error
+    return shown
+
+
+class StatusServer:
+    """Serves /healthz and /metrics on `host:port` (port 0: any free port, see `port`)."""
+
+    def __init__(
+        self, health: Health, metrics: Metrics, backlog: Backlog, host: str, port: int
+    ) -> None:
+        self._health = health
+        self._metrics = metrics
+        self._backlog = backlog
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int | None:
+        if self._runner is None or not self._runner.addresses:
+            return None
+        return int(self._runner.addresses[0][1])
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes([web.get("/healthz", self._healthz), web.get("/metrics", self._scrape)])
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        log.info("health and metrics on http://%s:%s/", self._host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        healthy, body = await self._health.report()
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _scrape(self, request: web.Request) -> web.Response:
+        try:
+            outbox, inbox = await asyncio.wait_for(self._backlog(), PROBE_TIMEOUT)
+        except Exception as error:  # the counters are still worth reading
+            log.warning("backlog not measured: %s", error)
+        else:
+            self._metrics.backlog(outbox, inbox)
+        return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE})
