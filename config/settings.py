@@ -194,7 +194,8 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
 def known_variables() -> list[str]:
     """Every `RRT_*` variable a setting is read from, nested ones included."""
-    names = ["RRT_CONFIG_FILE"]
+    # RRT_CRASH_AT is the crash hook of the scripted drill (`python -m bot.scripted`).
+    names = ["RRT_CONFIG_FILE", "RRT_CRASH_AT"]
     for name, field in Settings.model_fields.items():
         names.append(f"RRT_{name.upper()}")
         nested = field.annotation
@@ -211,7 +212,9 @@ def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
     problems = []
     for name in sorted(environ):
         upper = name.upper()
-        if not upper.startswith("RRT_") or upper in known:
+        # RRT_TEST_* are the test suite's own knobs (seeds, run counts), inherited by the
+        # processes it starts.
+        if not upper.startswith("RRT_") or upper.startswith("RRT_TEST_") or upper in known:
             continue
         # Matched without the prefix, which every name shares and would make all look close.
         close = [f"RRT_{match}" for match in difflib.get_close_matches(upper[4:], bare, n=1)]

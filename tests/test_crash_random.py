@@ -8,7 +8,8 @@ run ends with: the same log, the same bot messages in every room (by name: ids d
 runs), the same room state, each page sent once, one war room, the same fired timers, and
 nothing left in the inbox or the outbox.
 
-`RRT_CRASH_RUNS` sets the number of runs (default 5) and `RRT_CRASH_SEED` the base seed (run
+`RRT_TEST_CRASH_RUNS` sets the number of runs (default 5) and `RRT_TEST_CRASH_SEED` the base
+seed (run
 `n` uses seed base + n); each failure names its seed and the delays it killed at. A seed gives
 the same delays, but where they land depends on the machine's speed.
 
@@ -48,8 +49,8 @@ from tests.test_crash import (
     spawn,
 )
 
-RUNS = int(os.environ.get("RRT_CRASH_RUNS", "5"))
-BASE_SEED = int(os.environ.get("RRT_CRASH_SEED", "20261130"))
+RUNS = int(os.environ.get("RRT_TEST_CRASH_RUNS", "5"))
+BASE_SEED = int(os.environ.get("RRT_TEST_CRASH_SEED", "20261130"))
 MAX_KILLS = 3  # kills in one run before the last restart plays the script to its end
 
 
@@ -98,7 +99,7 @@ class Run:
     kills: list[Kill] = field(default_factory=list)
 
     def __str__(self) -> str:
-        again = f"RRT_CRASH_SEED={self.seed} RRT_CRASH_RUNS=1"
+        again = f"RRT_TEST_CRASH_SEED={self.seed} RRT_TEST_CRASH_RUNS=1"
         return f"seed {self.seed} (again: {again}); kills: " + "; ".join(map(str, self.kills))
 
 

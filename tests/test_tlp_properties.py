@@ -25,8 +25,9 @@ and the incident as stored (`bot.store.get`), and checks:
 4. nobody is made a member of the war room who is not admitted at that moment;
 5. (any other room: the title only to admitted members.)
 
-`RRT_TLP_SCENARIOS` sets how many scenarios run (default 300), `RRT_TLP_BASE_SEED` the first
-seed (scenario n uses base + n), and `RRT_TLP_SEED` runs that one seed alone, printing every
+`RRT_TEST_TLP_SCENARIOS` sets how many scenarios run (default 300), `RRT_TEST_TLP_BASE_SEED`
+the first
+seed (scenario n uses base + n), and `RRT_TEST_TLP_SEED` runs that one seed alone, printing every
 operation. A breach names its seed, the operations up to it, what reached whom, and why.
 """
 
@@ -64,9 +65,9 @@ from tests.fixtures.roster import person
 from tests.fixtures.rosters import ORGS
 from tests.fixtures.settings import settings_in
 
-SCENARIOS = int(os.environ.get("RRT_TLP_SCENARIOS", "300"))
-BASE_SEED = int(os.environ.get("RRT_TLP_BASE_SEED", "5000"))
-ONE_SEED = os.environ.get("RRT_TLP_SEED")
+SCENARIOS = int(os.environ.get("RRT_TEST_TLP_SCENARIOS", "300"))
+BASE_SEED = int(os.environ.get("RRT_TEST_TLP_BASE_SEED", "5000"))
+ONE_SEED = os.environ.get("RRT_TEST_TLP_SEED")
 MIN_OPS, MAX_OPS = 9, 17  # after the declaration: 10-18 operations in all
 MAX_FIRINGS = 30  # timer wake-ups in one "time passes" step, before jumping to its end
 
@@ -792,7 +793,7 @@ def _report(scenario: Scenario) -> str:
     ops = "\n".join(f"  {n:2}. {op}" for n, op in enumerate(scenario.ops[: first.step], 1))
     found = "\n".join(f"  - {b.describe()}" for b in scenario.breaches)
     return (
-        f"seed {scenario.seed} (rerun: RRT_TLP_SEED={scenario.seed} .venv/bin/pytest -s "
+        f"seed {scenario.seed} (rerun: RRT_TEST_TLP_SEED={scenario.seed} .venv/bin/pytest -s "
         f"tests/test_tlp_properties.py), after operation {first.step}:\n{found}\n"
         f"operations:\n{ops}"
     )

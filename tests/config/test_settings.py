@@ -246,6 +246,14 @@ def test_every_misspelt_top_level_variable_is_refused_each_on_its_line(
     ]
 
 
+def test_the_test_suites_knobs_and_the_drill_hook_are_not_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RRT_TEST_CRASH_RUNS", "50")
+    monkeypatch.setenv("RRT_CRASH_AT", "inbox:1")
+    assert load_settings().organisation
+
+
 def test_the_known_variables_are_every_field_nested_ones_included() -> None:
     known = known_variables()
     assert {"RRT_CONFIG_FILE", "RRT_LOG_LEVEL", "RRT_METRICS_PORT", "RRT_SLACK"} <= set(known)
