@@ -9,9 +9,8 @@ runs), the same room state, each page sent once, one war room, the same fired ti
 nothing left in the inbox or the outbox.
 
 `RRT_TEST_CRASH_RUNS` sets the number of runs (default 5) and `RRT_TEST_CRASH_SEED` the base
-seed (run
-`n` uses seed base + n); each failure names its seed and the delays it killed at. A seed gives
-the same delays, but where they land depends on the machine's speed.
+seed (run `n` uses seed base + n); each failure names its seed and the delays it killed at.
+A seed gives the same delays, but where they land depends on the machine's speed.
 
 Known: a kill in the millisecond or so between SQLite creating a new database file and
 writing its first page leaves an empty file, which `open_store` refuses at every restart

@@ -26,9 +26,9 @@ and the incident as stored (`bot.store.get`), and checks:
 5. (any other room: the title only to admitted members.)
 
 `RRT_TEST_TLP_SCENARIOS` sets how many scenarios run (default 300), `RRT_TEST_TLP_BASE_SEED`
-the first
-seed (scenario n uses base + n), and `RRT_TEST_TLP_SEED` runs that one seed alone, printing every
-operation. A breach names its seed, the operations up to it, what reached whom, and why.
+the first seed (scenario n uses base + n), and `RRT_TEST_TLP_SEED` runs that one seed alone,
+printing every operation. A breach names its seed, the operations up to it, what reached whom,
+and why.
 """
 
 from __future__ import annotations
