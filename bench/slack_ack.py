@@ -1,15 +1,17 @@
 """How fast the Slack app acknowledges `/incident declare` while the bot does the work behind it.
 
-Slack gives an app 3 seconds to acknowledge a request. This fires concurrent signed
+Slack gives an app 3 seconds to acknowledge a request. This fires bursts of concurrent signed
 `/incident declare` requests at the real bot and Slack app (HTTP mode, SQLite on a temporary
-file), with every Web API call answered by the local fake Slack after a delay, and prints the
-ack latency beside that of a Slack app whose handler only acks. Then it waits until every war
-room is open. Loopback only; every wait is bounded.
+file), with every Web API call answered by the local fake Slack after a delay, and at a Slack
+app whose handler only acks, in turn; after each burst at the bot it waits until every war room
+is open. It prints the ack latency of both and, on its last line, the medians over the rounds
+and their ratio. Loopback only; every wait is bounded.
 
 With `--lock 10`, another connection holds the database's write lock for 10 s from just before
-the burst, as another process might: the acks must not wait for it.
+each burst at the bot, as another process might: the acks must not wait for it.
 
-    .venv/bin/python bench/slack_ack.py [--requests 50] [--api-delay 0.2] [--paced] [--lock 10]
+    .venv/bin/python bench/slack_ack.py [--requests 50] [--rounds 5] [--api-delay 0.2] [--paced]
+        [--lock 10] [--quick]
 """
 
 # ruff: noqa: E402  (the fake Slack lives under tests/, which is not an installed package)
@@ -18,15 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import logging
 import math
+import os
 import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +60,6 @@ LOBBY = "C0LOBBY01"
 COORDINATOR = "UALICE"  # alice in the test roster
 SLACK_ACK_LIMIT = 3.0
 REQUEST_TIMEOUT = 10.0
-
-Post = Callable[[str, str, str], Awaitable[tuple[int, float]]]
 
 
 class Completed:
@@ -108,13 +112,20 @@ def declaration(number: int) -> str:
     return form(body)
 
 
-async def fire(session: aiohttp.ClientSession, url: str, requests: int) -> list[tuple[int, float]]:
-    # A first event lets Bolt look up (and cache) the bot's identity before the burst.
-    warm_up = event_callback(member_joined(COORDINATOR), "Ev0WARMUP")
-    await signed_post(session, url, json.dumps(warm_up), "application/json")
-    bodies = [declaration(number) for number in range(1, requests + 1)]
+async def warm_up(session: aiohttp.ClientSession, url: str) -> None:
+    """A first event, so that Bolt looks up (and caches) the bot's identity before the burst."""
+    event = event_callback(member_joined(COORDINATOR), "Ev0WARMUP")
+    await signed_post(session, url, json.dumps(event), "application/json")
+
+
+async def fire(
+    session: aiohttp.ClientSession, url: str, requests: int, first: int = 1
+) -> list[float | None]:
+    """Ack latency of each of `requests` declarations sent at once (None: no 200 ack)."""
+    bodies = [declaration(number) for number in range(first, first + requests)]
     form_type = "application/x-www-form-urlencoded"
-    return list(await asyncio.gather(*(signed_post(session, url, b, form_type) for b in bodies)))
+    sent = await asyncio.gather(*(signed_post(session, url, b, form_type) for b in bodies))
+    return [seconds if status == 200 else None for status, seconds in sent]
 
 
 async def ack_only_app(slack: FakeSlack) -> tuple[web.AppRunner, str]:
@@ -122,6 +133,7 @@ async def ack_only_app(slack: FakeSlack) -> tuple[web.AppRunner, str]:
         client=web_client(BOT_TOKEN, slack.base_url),
         signing_secret=SIGNING_SECRET,
         request_verification_enabled=True,
+        process_before_response=True,  # as the bot's app: the ack goes out as the listener returns
     )
 
     async def just_ack(ack: AsyncAck) -> None:
@@ -166,106 +178,134 @@ def hold_write_lock(db: Path, seconds: float) -> threading.Thread:
     return holder
 
 
-async def run(requests: int, api_delay: float, paced: bool, room_wait: float, lock: float) -> int:
+@dataclass
+class Round:
+    bot: list[float | None]
+    baseline: list[float | None]
+    rooms_after: float  # seconds from the burst's start until its war rooms were all created
+
+
+async def run(args: argparse.Namespace) -> int:
+    requests, lock = args.requests, args.lock
     timeouts = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with (
-        running_fake_slack(answer_delay=api_delay) as slack,
+        running_fake_slack(answer_delay=args.api_delay) as slack,
         aiohttp.ClientSession(timeout=timeouts) as session,
+        contextlib.AsyncExitStack() as stack,
     ):
+        gc.freeze()  # as `rrt run` does once started (a bare app would have far less loaded)
         runner, baseline_url = await ack_only_app(slack)
-        try:
-            baseline = await fire(session, baseline_url, requests)
-        finally:
-            await runner.cleanup()
-        slack.calls.clear()
+        stack.push_async_callback(runner.cleanup)
+        await warm_up(session, baseline_url)
 
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / "rrt.db"
-            bot = build(Settings(database_url=f"sqlite:///{db}"), roster=small_roster())
-            completed = Completed()
-            completed.dispatcher = bot.dispatcher
-            adapter = SlackAdapter(
-                bot_token=BOT_TOKEN,
-                store=bot.adapter_state,
-                on_inbound=completed,
-                mode="http",
-                signing_secret=SIGNING_SECRET,
-                host="127.0.0.1",
-                port=0,
-                api_base_url=slack.base_url,
-                limiter=None if paced else RateLimiter({}),
-            )
-            bot.attach(adapter)
-            await adapter.start()
+        db = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "rrt.db"
+        bot = build(Settings(database_url=f"sqlite:///{db}"), roster=small_roster())
+        stack.callback(bot.close)
+        completed = Completed()
+        completed.dispatcher = bot.dispatcher
+        adapter = SlackAdapter(
+            bot_token=BOT_TOKEN,
+            store=bot.adapter_state,
+            on_inbound=completed,
+            mode="http",
+            signing_secret=SIGNING_SECRET,
+            host="127.0.0.1",
+            port=0,
+            api_base_url=slack.base_url,
+            limiter=None if args.paced else RateLimiter({}),
+        )
+        bot.attach(adapter)
+        gc.freeze()  # as `rrt run` does once the bot is built
+        await adapter.start()
+        stack.push_async_callback(adapter.stop)
+        url = f"http://127.0.0.1:{adapter.http_port}{EVENTS_PATH}"
+        await warm_up(session, url)
+        async with asyncio.timeout(REQUEST_TIMEOUT):  # its handling is not measured
+            await completed.wait_for(1)
+
+        # The two apps take turns, so that load from elsewhere falls on both alike.
+        rounds: list[Round] = []
+        for number in range(args.rounds):
+            first = 1 + number * requests
+            baseline = await fire(session, baseline_url, requests, first)
+            holder = hold_write_lock(db, lock) if lock else None
+            started = time.perf_counter()
+            measured = await fire(session, url, requests, first)
+            done = first - 1 + requests
             try:
-                holder = hold_write_lock(db, lock) if lock else None
-                started = time.perf_counter()
-                measured = await fire(
-                    session, f"http://127.0.0.1:{adapter.http_port}/slack/events", requests
-                )
-                try:
-                    await slack.wait_until(lambda: len(slack.channels) >= requests, room_wait)
-                    rooms_after = time.perf_counter() - started
-                    # The warm-up event and every declaration, handled to the end.
-                    async with asyncio.timeout(room_wait):
-                        await completed.wait_for(requests + 1)
-                except TimeoutError:
-                    rooms_after = math.inf
-                opened = [i for i in bot.store.open_incidents() if "slack" in i.rooms]
-                if holder is not None:
-                    holder.join()
-            finally:
-                await adapter.stop()
-                bot.close()
+                await slack.wait_until(lambda d=done: len(slack.channels) >= d, args.room_wait)
+                rooms_after = time.perf_counter() - started
+                # The warm-up event and every declaration so far, handled to the end.
+                async with asyncio.timeout(args.room_wait):
+                    await completed.wait_for(done + 1)
+            except TimeoutError:
+                rooms_after = math.inf
+            if holder is not None:
+                holder.join()
+            rounds.append(Round(measured, baseline, rooms_after))
+            if not math.isfinite(rooms_after):
+                break
+        opened = sum(1 for i in bot.store.open_incidents() if "slack" in i.rooms)
 
     if lock:
-        print(f"another connection held the write lock for {lock:.0f} s from the burst's start")
-    return report(
-        requests, api_delay, paced, measured, baseline, len(opened), rooms_after, completed
-    )
+        print(f"another connection held the write lock for {lock:.0f} s from each burst's start")
+    return report(args, rounds, opened, completed.failed)
 
 
-def report(
-    requests: int,
-    api_delay: float,
-    paced: bool,
-    measured: list[tuple[int, float]],
-    baseline: list[tuple[int, float]],
-    opened: int,
-    rooms_after: float,
-    completed: Completed,
-) -> int:
-    pacing = "paced to Slack's rate tiers" if paced else "unpaced"
+def stats(samples: list[float | None]) -> tuple[float, float]:
+    """(p50, p99) of the acks that came (a missing ack counts as the slowest)."""
+    latencies = [math.inf if seconds is None else seconds for seconds in samples]
+    return percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
+def report(args: argparse.Namespace, rounds: list[Round], opened: int, failed: int) -> int:
+    pacing = "paced to Slack's rate tiers" if args.paced else "unpaced"
     print(
-        f"{requests} concurrent signed `/incident declare` requests; every Web API call answered "
-        f"after {api_delay * 1000:.0f} ms; Web API calls {pacing}"
+        f"{args.requests} concurrent signed `/incident declare` requests, {len(rounds)} round(s); "
+        f"every Web API call answered after {args.api_delay * 1000:.0f} ms; Web API calls {pacing}"
     )
-    print(f"{'ack latency':22} {'p50':>11} {'p99':>11}   p99 of Slack's 3 s")
-    rows = {"rrt bot": measured, "ack-only Bolt app": baseline}
-    p99s: dict[str, float] = {}
-    p50s: dict[str, float] = {}
-    for name, results in rows.items():
-        latencies = [seconds for _, seconds in results]
-        p50s[name], p99s[name] = percentile(latencies, 0.5), percentile(latencies, 0.99)
-        share = p99s[name] / SLACK_ACK_LIMIT
-        print(f"{name:22} {ms(p50s[name])} {ms(p99s[name])}   {share:7.1%}")
+    print(f"{'ack latency':22} {'p50':>11} {'p99':>11}   p99 of Slack's 3 s   war rooms")
+    bot_p50s, bot_p99s, base_p50s, base_p99s = [], [], [], []
+    for number, measured in enumerate(rounds, 1):
+        (bot_p50, bot_p99), (base_p50, base_p99) = stats(measured.bot), stats(measured.baseline)
+        bot_p50s.append(bot_p50)
+        bot_p99s.append(bot_p99)
+        base_p50s.append(base_p50)
+        base_p99s.append(base_p99)
+        rooms = f"in {measured.rooms_after:.2f} s" if math.isfinite(measured.rooms_after) else "-"
+        print(
+            f"{f'round {number}: rrt bot':22} {ms(bot_p50)} {ms(bot_p99)}   "
+            f"{bot_p99 / SLACK_ACK_LIMIT:7.1%}              {rooms}"
+        )
+        print(
+            f"{'  ack-only Bolt app':22} {ms(base_p50)} {ms(base_p99)}   "
+            f"{base_p99 / SLACK_ACK_LIMIT:7.1%}"
+        )
+    expected = args.requests * len(rounds)
+    failed_acks = sum(seconds is None for r in rounds for seconds in r.bot)
+    late = "" if all(math.isfinite(r.rooms_after) for r in rounds) else " (not all in time)"
+    errors = failed_acks + (expected - opened) + failed
+    print(f"war rooms: {opened}/{expected} open{late}")
     print(
-        f"{'bot / ack-only':22} {p50s['rrt bot'] / p50s['ack-only Bolt app']:10.2f}x "
-        f"{p99s['rrt bot'] / p99s['ack-only Bolt app']:10.2f}x"
+        f"errors: {errors} ({failed_acks} failed acks, {expected - opened} without a war room, "
+        f"{failed} handlers raised)"
     )
-    failed_acks = sum(1 for status, _ in measured if status != 200)
-    errors = failed_acks + (requests - opened) + completed.failed
-    rooms = (
-        f"in {rooms_after:.2f} s" if math.isfinite(rooms_after) else "not all before the timeout"
+    p50, p99 = statistics.median(bot_p50s), statistics.median(bot_p99s)
+    base_p50, base_p99 = statistics.median(base_p50s), statistics.median(base_p99s)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"ack p99 {p99 * 1000:.1f} ms (p50 {p50 * 1000:.1f}); ack-only Bolt app p99 "
+        f"{base_p99 * 1000:.1f} ms (p50 {base_p50 * 1000:.1f}); ratio {p99 / base_p99:.2f}x "
+        f"(median of rounds: {len(rounds)} x {args.requests} requests); errors {errors}; "
+        f"load {load}"
     )
-    print(f"war rooms: {opened}/{requests} open, created {rooms} after the burst started")
-    print(f"errors: {errors} ({failed_acks} failed acks, {requests - opened} without a war room)")
     return 0 if errors == 0 else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5, help="bursts for each app, in turn")
     parser.add_argument("--api-delay", type=float, default=0.2, help="seconds per Web API answer")
     parser.add_argument(
         "--paced",
@@ -276,9 +316,14 @@ def main() -> int:
     parser.add_argument(
         "--lock", type=float, default=0.0, help="seconds another connection holds the write lock"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: one round of 10 requests"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 10, 1
     logging.basicConfig(level=logging.ERROR)
-    return asyncio.run(run(args.requests, args.api_delay, args.paced, args.room_wait, args.lock))
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":

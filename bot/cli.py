@@ -1,23 +1,25 @@
-"""The `rrt` command line."""
+"""The `rrt` command line.
+
+Each command imports what it needs when it runs, so that `rrt --version` and `--help` load no
+library but Python's own, and `rrt log verify` none of the chat SDKs or charting.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from config.roster_defaults import DEFAULT_STALE_DAYS, KNOWN_PLATFORMS
 
-from bot.logs import configure_logging
-from config.errors import ConfigError
-from config.settings import Settings, load_settings
-from storage.db import describe, sqlite_path
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
+
+    from config.settings import Settings
 
 DEMO_DB = Path("var/demo.db")
 # The shell's code for a process ended by SIGPIPE (128 + 13): the reader went away early.
@@ -54,12 +56,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not (settings.slack.configured or settings.matrix.configured):
         print("No chat platform configured (see README): playing the console demo.\n")
         return cmd_demo(args, settings)
+    import asyncio
+
     from bot.serve import serve
 
     return asyncio.run(serve(settings))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from bot.demo import run_demo
 
     db = Path(getattr(args, "db", None) or DEMO_DB)
@@ -71,6 +77,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from bot.interactive import run_console
 
     db = Path(args.db or DEMO_DB.with_name("console.db"))
@@ -134,6 +142,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reporting.files import RedReportRefused, write_report
     from bot.reporting.render import Stamp, render
     from config.roster import load_roster
+    from storage.db import describe, sqlite_path
     from storage.sql_store import open_store
 
     url = _database_url(args, settings)
@@ -170,6 +179,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Write the annual evaluation (Markdown, HTML and charts) from every incident's log."""
+    from datetime import UTC, datetime
+
     from bot.core.clock import SystemClock
     from bot.reporting.evaluation import evaluate
     from bot.reporting.evaluation_render import render_evaluation, write_evaluation
@@ -249,8 +260,6 @@ def parser() -> argparse.ArgumentParser:
     roster_cmd = commands.add_parser("roster", help="the roster").add_subparsers(
         dest="roster_command", required=True
     )
-    from config.roster_warnings import DEFAULT_STALE_DAYS, KNOWN_PLATFORMS
-
     check = roster_cmd.add_parser("check", help="report every problem in a roster file")
     check.add_argument("file")
     check.add_argument(
@@ -283,6 +292,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from bot.logs import configure_logging
+    from config.errors import ConfigError
+    from config.settings import load_settings
+
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
@@ -297,20 +310,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Invalid configuration:\n{error}", file=sys.stderr)
         return 2
-    except OperationalError as error:
-        print(_database_error(_database_url(args, settings), error), file=sys.stderr)
-        return 1
     except BrokenPipeError:
         # The reader (`| head -1`) went away. As Python's documentation on SIGPIPE advises:
         # point stdout at devnull so that the flush at exit does not fail again, and stop.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return BROKEN_PIPE_EXIT
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
+        print(_database_error(_database_url(args, settings), error), file=sys.stderr)
+        return 1
     return code
+
+
+def _is_database_error(error: Exception) -> TypeGuard[OperationalError]:
+    # Only a command that opened a database raises one, and it imported SQLAlchemy to do so.
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(error, errors.OperationalError)
 
 
 def _database_error(url: str, error: OperationalError) -> str:
     """One line naming the database (never its password) and the driver's first line."""
+    from sqlalchemy.engine import make_url
+
+    from storage.db import describe
+
     lines = str(error.orig or error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__
     password = make_url(url).password

@@ -9,7 +9,9 @@ delivered first if it is still pending (a war room opened by a declaration in th
 A failed effect does not stop the others: what does not need its result is still delivered (a
 declaration's war room, pages and triage go on when the reply in the lobby fails). A platform
 that is down or limiting the bot is tried again later, in order; a war room is waited for as
-long as that lasts, since everything about its incident needs it.
+long as that lasts, since everything about its incident needs it. A platform that is not
+connected yet (or is reconnecting) is not tried at all: its effects wait, uncounted, and go
+out in order once it is connected; the other platforms' effects go on meanwhile.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class Unresolved(Exception):
     """An effect refers to a result that never came (the effect that made it failed)."""
 
 
+class _Held(Exception):
+    """The effect's platform (or that of an effect it needs) is not connected: it waits."""
+
+
 class TryLater(Exception):
     """The platform could not be reached; the lane stops here and is retried later, in `after`
     seconds at the soonest."""
@@ -71,6 +77,8 @@ class _Notice:
 
 # Why a classified effect must be withheld (platform, kind, classification, arguments), or None.
 Gate = Callable[[str, str, str, Mapping[str, Any]], str | None]
+# Whether a platform is connected now; when it connects, whoever runs it drains the outbox.
+Ready = Callable[[str], bool]
 
 
 class Deliverer:
@@ -91,15 +99,22 @@ class Deliverer:
         # a later change succeeds (policy §5: re-configured before anything more is posted).
         self._unmatched: set[tuple[str, str]] = set()
         self.observer: Observer = Unobserved()
+        self.ready: Ready = lambda platform: True
 
     async def drain(self, lane: str) -> None:
         """Deliver the lane's pending effects in order; raises TryLater when a platform is down."""
         effects: list[StoredEffect] = await self._offload(
             lambda: self._outbox.pending_effects(lane)
         )
+        held: set[str] = set()  # once one effect of a platform waits, its later ones wait too
         try:
             for effect in effects:
-                await self.deliver(effect)
+                if effect.platform in held:
+                    continue
+                try:
+                    await self.deliver(effect)
+                except _Held:
+                    held.add(effect.platform)
         finally:
             await self._send_notices()
 
@@ -125,6 +140,8 @@ class Deliverer:
         if platform is None:
             await self._fail(effect, f"{effect.platform} is not connected")
             return
+        if not self.ready(effect.platform):
+            raise _Held(effect.platform)
         try:
             args = substitute(json.loads(effect.payload), await self._resolve(effect))
         except Unresolved as missing:

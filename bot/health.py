@@ -1,9 +1,11 @@
 """`/healthz` and `/metrics` over HTTP, for a bot run as a service (`RRT_METRICS_PORT`).
 
 `/healthz` answers 200 while the bot runs and its database takes a write, 503 otherwise
-(starting up, stopping, database gone or read-only), with each platform's state in a small
-JSON body. A platform that cannot connect does not make the bot unhealthy: restarting would
-not bring it back, and the other platforms still serve; its state says what is wrong.
+(starting up, stopping, database gone or read-only), with each platform's current state in a
+small JSON body: connecting, connected, retrying (its start failed), reconnecting (it was
+connected and lost it), each since when. A platform that is not connected does not make the
+bot unhealthy: restarting would not bring it back, the other platforms still serve, and what
+is decided for it waits for it; `degraded` names it, and its state says what is wrong.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.supervise import Status, reason
+from bot.supervise import State, Status, reason
 
 log = logging.getLogger("rrt.health")
 
@@ -42,11 +44,17 @@ class Health:
         except Exception as error:
             database = reason(error)
         healthy = self.running and database == "writable"
-        body = {
+        platforms = self._platforms()
+        body: dict[str, Any] = {
             "status": "ok" if healthy else ("unavailable" if self.running else "not running"),
             "database": database,
-            "platforms": {name: _status(status) for name, status in self._platforms().items()},
+            "platforms": {name: _status(status) for name, status in platforms.items()},
         }
+        degraded = [
+            name for name, status in platforms.items() if status.state is not State.CONNECTED
+        ]
+        if degraded:
+            body["degraded"] = degraded
         return healthy, body
 
 

@@ -13,14 +13,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import aiohttp
-
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # Whose failures to connect are expected while a platform is out of reach: their tracebacks
 # say nothing the message does not (the SDKs log one at every retry).
 _NETWORK_LOGGERS = ("slack_sdk", "slack_bolt", "aiohttp", "nio", "bot.adapters")
-_CONNECTION_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 # Chatty at INFO: an access line per HTTP request, the SDKs' notes at every (re)connection.
 _QUIET_AT_INFO = ("aiohttp.access", "nio", "slack_sdk")
 # A warning for every answer that is not what was asked, which the adapter reports itself.
@@ -69,11 +66,19 @@ class QuietConnectionErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, _CONNECTION_ERRORS) and record.name.startswith(_NETWORK_LOGGERS):
+        if _connection_error(error) and record.name.startswith(_NETWORK_LOGGERS):
             record.exc_info = None
             record.exc_text = None
             record.error = repr(error)
         return True
+
+
+def _connection_error(error: BaseException | None) -> bool:
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    # An aiohttp error exists only once aiohttp is imported: a command without one never loads it.
+    aiohttp = sys.modules.get("aiohttp")
+    return aiohttp is not None and isinstance(error, aiohttp.ClientError)
 
 
 def configure_logging(level: str, form: str, stream: TextIO | None = None) -> None:

@@ -284,6 +284,10 @@ class Runtime:
         for lane in await self.deliverer.lanes():
             await self._in_lane(lane, lambda: None)
 
+    def platform_connected(self) -> None:
+        """A platform connected (or came back): deliver what waited for it, in the background."""
+        self._background.spawn(self.drain_outbox())
+
     def _recover_later(self, error: Exception | None, after: float = 0.0) -> None:
         """After a failure, try again soon (not before `after` seconds, when a platform asks
         for longer): pending effects, then unhandled events."""

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
-from bot.adapters.matrix import MatrixAdapter
-from bot.adapters.matrix import MatrixSettings as MatrixConnection
-from bot.adapters.slack import SlackAdapter
 from bot.bootstrap import Bot, build
 from bot.core.roster import Roster
 from bot.health import Health, StatusServer
 from bot.metrics import Metrics
 from bot.port import ChatPlatform
-from bot.supervise import Status, Supervisor
+from bot.supervise import Startable, State, Status, Supervisor
 from config.errors import ConfigError
 from config.settings import MatrixSettings, Settings, SlackSettings
 from storage.sql_store import SqlStore
+
+if TYPE_CHECKING:
+    # Each adapter is imported only when its platform is configured: an SDK costs memory.
+    from bot.adapters.matrix import MatrixAdapter
+    from bot.adapters.slack import SlackAdapter
 
 log = logging.getLogger("rrt.serve")
 # At shutdown, for events and deliveries under way: with the platforms' own stop, within the
@@ -38,6 +41,8 @@ class Runnable(ChatPlatform, Protocol):
 
 
 def slack_platform(settings: SlackSettings, bot: Bot) -> SlackAdapter:
+    from bot.adapters.slack import SlackAdapter
+
     return SlackAdapter(
         bot_token=_secret(settings.bot_token),
         store=bot.adapter_state,
@@ -67,6 +72,9 @@ def invite_policy(roster: Roster, trusted_servers: list[str]) -> Callable[[str],
 
 
 def matrix_platform(settings: MatrixSettings, bot: Bot) -> MatrixAdapter:
+    from bot.adapters.matrix import MatrixAdapter
+    from bot.adapters.matrix import MatrixSettings as MatrixConnection
+
     if not (settings.homeserver and settings.user_id):
         raise ValueError("Matrix needs RRT_MATRIX__HOMESERVER and RRT_MATRIX__USER_ID")
     connection = MatrixConnection(
@@ -96,6 +104,25 @@ def platforms_for(settings: Settings, bot: Bot) -> list[Runnable]:
     return running
 
 
+def supervised(
+    bot: Bot, platforms: Sequence[Startable], metrics: Metrics | None = None
+) -> list[Supervisor]:
+    """A supervisor for each platform (not started), reporting to `metrics`. What is decided
+    for a platform not connected (yet, or any more) waits for it, rather than using up its
+    retries, and is delivered when it connects."""
+
+    def changed(name: str, status: Status) -> None:
+        if metrics is not None:
+            metrics.platform_changed(name, status)
+        if status.state is State.CONNECTED:
+            bot.dispatcher.platform_connected()
+
+    supervisors = [Supervisor(platform, changed) for platform in platforms]
+    by_name = {supervisor.name: supervisor for supervisor in supervisors}
+    bot.dispatcher.deliverer.ready = lambda name: name not in by_name or by_name[name].connected
+    return supervisors
+
+
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; each platform connects (and retries) on its own.
 
@@ -104,15 +131,15 @@ async def serve(settings: Settings) -> int:
     platforms = platforms_for(settings, bot)
     for platform in platforms:
         bot.attach(platform)
+    # What start-up loaded lives as long as the process: left out of the collector's full
+    # passes, each of which would otherwise stop the event loop (and Slack's acks) for a while.
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     metrics = Metrics() if settings.metrics_port is not None else None
-    supervisors = [
-        Supervisor(platform, metrics.platform_changed if metrics else _unmeasured)
-        for platform in platforms
-    ]
+    supervisors = supervised(bot, platforms, metrics)
     health = Health(
         lambda: bot.dispatcher.offload(lambda: database_writable(bot.store)),
         lambda: {supervisor.name: supervisor.status for supervisor in supervisors},
@@ -190,7 +217,3 @@ async def backlog(bot: Bot) -> tuple[int, int]:
         return len(bot.store.pending_effects()), len(bot.store.unhandled())
 
     return await bot.dispatcher.offload(count)
-
-
-def _unmeasured(name: str, status: Status) -> None:
-    pass

@@ -3,7 +3,8 @@
 A platform that cannot be reached at start is tried again after a capped exponential delay
 with jitter (1 s, 2 s, 4 s … 60 s, each between half and all of that), one log line per
 failure. Once connected, the platform keeps itself connected (Socket Mode reconnects, the
-Matrix sync loop retries). One platform failing never holds up another, and `stop()` ends a
+Matrix sync loop retries); one that can tell (`Watched`) reports its drops and returns, so the
+status stays current. One platform failing never holds up another, and `stop()` ends a
 platform whatever it is doing.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 log = logging.getLogger("rrt.platforms")
 
@@ -29,6 +30,8 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 4.0  # at shutdown, per platform (they stop side by side)
 
 Sleep = Callable[[float], Awaitable[None]]
+# What a connected platform reports: whether it is connected now, and if not, why.
+Report = Callable[[bool, str | None], None]
 
 
 class Startable(Protocol):
@@ -40,10 +43,18 @@ class Startable(Protocol):
     async def stop(self) -> None: ...
 
 
+@runtime_checkable
+class Watched(Protocol):
+    """A platform that tells when its connection drops and when it is back."""
+
+    def watch_connection(self, report: Report) -> None: ...
+
+
 class State(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     RETRYING = "retrying"  # the last attempt failed; waiting to try again
+    RECONNECTING = "reconnecting"  # it was connected, lost it, and is getting it back
     STOPPED = "stopped"
 
 
@@ -98,10 +109,16 @@ class Supervisor:
         self._stop_timeout = stop_timeout
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
+        if isinstance(platform, Watched):
+            platform.watch_connection(self._reported)
 
     @property
     def name(self) -> str:
         return self.platform.name
+
+    @property
+    def connected(self) -> bool:
+        return self.status.state is State.CONNECTED
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name=f"connect {self.name}")
@@ -150,6 +167,24 @@ class Supervisor:
             await asyncio.wait_for(self.platform.stop(), self._stop_timeout)
         except Exception as error:  # stopping is best effort; what is recorded is kept
             log.warning("%s: stopping it failed (%s)", self.name, reason(error))
+
+    def _reported(self, up: bool, why: str | None) -> None:
+        """The platform's own word on its connection, heeded once it has connected."""
+        state = self.status.state
+        if up and state is State.RECONNECTING:
+            log.info("%s reconnected", self.name, extra={"platform": self.name})
+            self._change(State.CONNECTED)
+        elif not up and state is State.CONNECTED:
+            log.warning(
+                "%s: connection lost (%s); reconnecting",
+                self.name,
+                why or "no reason given",
+                extra={"platform": self.name},
+            )
+            self._change(State.RECONNECTING, 1, why)
+        elif not up and state is State.RECONNECTING:
+            # Still down: counted, and the latest reason kept, without resetting `since`.
+            self.status = replace(self.status, failures=self.status.failures + 1, error=why)
 
     def _change(self, state: State, failures: int = 0, error: str | None = None) -> None:
         self.status = replace(

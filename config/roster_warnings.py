@@ -14,11 +14,9 @@ from bot.core.roster import Person
 from bot.core.team import AFFECTED_KINDS
 from config.policy import load_policy
 from config.roster import ParsedRoster, RosterProblem, read_roster, roster_text
+from config.roster_defaults import DEFAULT_STALE_DAYS, KNOWN_PLATFORMS
 from config.settings import Settings
 from config.yaml_lines import line_of
-
-KNOWN_PLATFORMS = ("slack", "matrix")  # console handles default to the person's id
-DEFAULT_STALE_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)

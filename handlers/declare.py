@@ -52,12 +52,13 @@ async def declare(ctx: Context, command: Declare) -> None:
         source=source,
     )
     services.store.save(incident, [declared])
-    await _open_war_room(ctx, incident)
-    await page_coordinator(services, incident)
+    room = await _open_war_room(ctx, incident)
+    # The headline is posted once the paging is decided: its first version has the team line.
+    await page_coordinator(services, incident, lambda: post_headline(services, incident, room))
     await ask_next(services, incident)
 
 
-async def _open_war_room(ctx: Context, incident: Incident) -> None:
+async def _open_war_room(ctx: Context, incident: Incident) -> WarRoom:
     services, now, platform = ctx.services, ctx.now, ctx.platform
     previous = incident.apply(Transition.START_TRIAGE, now)  # logged once the room exists
     access = RoomAccess.for_label(incident.tlp.value)
@@ -74,7 +75,6 @@ async def _open_war_room(ctx: Context, incident: Incident) -> None:
         platform=platform.name, room_id=await platform.create_room(spec), topic=spec.topic
     )
     incident.rooms[platform.name] = room
-    await post_headline(services, incident, room)
     # The opening itself is logged when the platform has made the room (with its real id).
     services.store.save(
         incident,
@@ -88,3 +88,4 @@ async def _open_war_room(ctx: Context, incident: Incident) -> None:
             await ctx.reply_by_id(
                 f"Declared {incident.id} ({incident.tlp.value}); you are invited to its war room."
             )
+    return room

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.commands import Simple
+from bot.core.commands import Close, Simple
 from bot.core.incident import Incident
 from bot.core.lifecycle import State
 from handlers.context import Context, Refusal
@@ -29,9 +29,10 @@ def _exercise(ctx: Context) -> Incident:
 async def endex(ctx: Context, command: Simple) -> None:
     """endex
 
-    End a resolved exercise (coordinators only): the hot wash, then closing with the report.
-    The exercise must be resolved first (`resolve`), as for any close, so that its times to
-    contained and resolved are measured. Lessons may still be added after closing.
+    End a resolved exercise (coordinators only): the hot wash, then closing with the report,
+    in one step. The exercise must be resolved first (`resolve`), as for any close, so that its
+    times to contained and resolved are measured. Its clocks are simulated: those not filed are
+    listed, not confirmed. Lessons may still be added after closing.
     """
     incident = _exercise(ctx)
     ctx.require_coordinator("end an exercise")
@@ -41,7 +42,8 @@ async def endex(ctx: Context, command: Simple) -> None:
         )
     ctx.services.store.append([ctx.event("exercise_ended")])
     await announce(ctx.services, incident, HOT_WASH)
-    await close(ctx, command)
+    # Nothing is really due, so nothing to confirm: the closing message lists what is unfiled.
+    await close(ctx, Close(confirmed=True))
 
 
 def paged_for(incident: Incident) -> list[str]:
@@ -64,8 +66,6 @@ async def realworld(ctx: Context, command: Simple) -> None:
     team = {person for people in on_team(incident.team).values() for person in people}
     if ctx.person.id not in team | {incident.declared_by} and not ctx.person.holds("coordinator"):
         raise Refusal("Only the exercise's team can suspend it.")
-    if not incident.is_open:
-        raise Refusal(f"{incident.id} is already closed.")
     if incident.exercise_suspended_at is not None:
         raise Refusal(f"{incident.id} is already suspended.")
     incident.exercise_suspended_at = ctx.now

@@ -9,7 +9,7 @@ from bot.core.roster import Person
 from bot.core.store import Timer
 from handlers.context import Context, Refusal, Services
 from handlers.direct import direct
-from handlers.team_flow import bot_event, cleared
+from handlers.team_flow import bot_event, why_not_cleared
 from handlers.timer_sync import sync_timers
 
 
@@ -29,8 +29,9 @@ def _owner(ctx: Context, incident: Incident, name: str) -> Person:
     )
     if person is None:
         raise Refusal(f"No one on the roster is called `{name[:40]}` (use an id or full name).")
-    if not cleared(ctx.services, incident, person):
-        raise Refusal(f"{person.name} is not cleared for {incident.tlp.value}.")
+    refusal = why_not_cleared(ctx.services, incident, person)
+    if refusal is not None:  # the owner is reminded of the lesson, and must be let in to read it
+        raise Refusal(f"{refusal} A lesson's owner must be able to see it: name someone who can.")
     return person
 
 

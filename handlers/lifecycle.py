@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.core.commands import Close, Simple
-from bot.core.incident import Incident
+from bot.core.events import LogEvent
+from bot.core.incident import Incident, PromptMessage
 from bot.core.lifecycle import Transition, TransitionRefused, next_state
 from bot.core.paging import Decision, withdraw_all
 from bot.core.tlp import TLP
@@ -13,7 +14,7 @@ from handlers.clocks import clock_line
 from handlers.context import Context, Refusal
 from handlers.headline import deadline, simulated
 from handlers.report import conclude
-from handlers.team_flow import carry_out
+from handlers.team_flow import carry_out, show_outcome
 from handlers.warroom import refresh
 
 CLOSE_ANYWAY = Button("Close anyway", "close confirm", "danger")
@@ -28,6 +29,32 @@ def after_closing(incident: Incident) -> str:
     )
 
 
+def _awaiting_approval(incident: Incident) -> list[str]:
+    """The proposed roles with a place nobody approved has taken yet."""
+    waiting = []
+    for proposal in incident.proposals:
+        state = incident.team.role(proposal.role) if incident.team else None
+        taken = len(state.accepted) + len(state.pending) if state else 0
+        if taken < proposal.needed:
+            waiting.append(proposal.role)
+    return waiting
+
+
+def _conclude(
+    ctx: Context, incident: Incident, events: list[LogEvent]
+) -> tuple[list[Decision], list[PromptMessage]]:
+    """Nobody is paged into, or approved for, a concluded incident: open pages are withdrawn
+    and TLP:RED proposals dropped. Returns the withdrawals and the close prompts answered."""
+    decisions: list[Decision] = []
+    if incident.team is not None:
+        incident.team, decisions = withdraw_all(incident.team, ctx.now)
+    if waiting := _awaiting_approval(incident):
+        events.append(ctx.event("proposals_withdrawn", roles=waiting))
+    incident.proposals = []
+    answered, incident.close_prompts = incident.close_prompts, []
+    return decisions, answered
+
+
 async def _move(
     ctx: Context, transition: Transition, said: str, after: str = "", concludes: bool = False
 ) -> None:
@@ -39,12 +66,14 @@ async def _move(
     moved: dict[str, object] = {"from_state": previous.value, "to_state": incident.state.value}
     if concludes:  # closed with these reports still to file, as the coordinator confirmed
         moved["unfiled"] = [clock.id for clock in incident.unfiled]
-    event = ctx.event("state_changed", **moved)
-    decisions: list[Decision] = []
-    if concludes and incident.team is not None:  # nobody is paged into a concluded incident
-        incident.team, decisions = withdraw_all(incident.team, ctx.now)
+    events = [ctx.event("state_changed", **moved)]
+    decisions, answered = _conclude(ctx, incident, events) if concludes else ([], [])
     # Check-ins stop once resolved; at closing all timers but the clocks' and lessons'.
-    await carry_out(ctx.services, incident, decisions, [event])
+    await carry_out(ctx.services, incident, decisions, events)
+    unfiled = f" with regulatory reports not filed yet{simulated(incident)}"
+    for prompt in answered:  # as a page's message shows how the page ended
+        outcome = f"{incident.id} closed by {ctx.person.name}{unfiled if incident.unfiled else ''}."
+        await show_outcome(ctx.services, incident, prompt, outcome)
     if concludes:  # the report goes up before the closing message, which says where it went
         after += " " + await conclude(ctx.services, incident)
     await ctx.reply(f"{incident.id} {said} by {ctx.person.name}.{after}")
@@ -113,12 +142,17 @@ async def _ask_to_confirm(ctx: Context, incident: Incident) -> None:
         raise Refusal(str(refused)) from None
     zone = ctx.services.display_zone
     lines = "\n".join(f"• {clock_line(c, zone, ctx.now)}" for c in incident.unfiled)
-    await ctx.reply(
+    sent = await ctx.reply(
         f"Regulatory reports of {incident.id} not filed yet{simulated(incident)}:\n{lines}\n"
         "Closing does not stop them: their clocks and reminders go on until `filed <clock>`. "
         "Close anyway with `close confirm`.",
         buttons=[CLOSE_ANYWAY],
     )
+    prompt = PromptMessage(
+        platform=ctx.inbound.platform, room_id=sent.room_id, message_id=sent.message_id
+    )
+    incident.close_prompts.append(prompt)  # its button goes once the incident is closed
+    ctx.services.store.save(incident, [])
 
 
 async def reopen(ctx: Context, command: Simple) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.core.incident import Incident
+from bot.core.option_keys import option_number
 from bot.port import Inbound, InboundKind
 from handlers.context import Services
 from handlers.team_flow import PAGE_KEY
 from handlers.triage_flow import TRIAGE_KEY
 
-KEYCAPS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
 SLACK_KEYCAPS = [
     "one",
     "two",
@@ -24,12 +24,11 @@ SLACK_KEYCAPS = [
 
 
 def reaction_number(reaction: str) -> int | None:
-    """1-based option number for a keycap reaction (Unicode or Slack's name)."""
+    """1-based option number for a reaction: an option key, or a keycap by Slack's name."""
     name = reaction.strip().strip(":")
-    for table in (KEYCAPS, SLACK_KEYCAPS):
-        if name in table:
-            return table.index(name) + 1
-    return None
+    if name in SLACK_KEYCAPS:
+        return SLACK_KEYCAPS.index(name) + 1
+    return option_number(name)
 
 
 PAGE_CHOICES = {"1": "accept", "accept": "accept", "2": "decline", "decline": "decline"}

@@ -6,12 +6,11 @@ together with the snapshot, then sends the pages and tells the war room.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from bot.core.events import LogEvent
-from bot.core.incident import Incident, PageMessage
+from bot.core.incident import Incident, PageMessage, PromptMessage
 from bot.core.levels import Level, highest
 from bot.core.paging import (
     AlertUnfilled,
@@ -82,16 +81,18 @@ def cleared(services: Services, incident: Incident, person: Person) -> bool:
     return may_see(person, facts, services.rules.team)
 
 
+def why_not_cleared(services: Services, incident: Incident, person: Person) -> str | None:
+    """Why the label keeps this person out of the incident and what would let them in, or None."""
+    facts = team_facts(services, incident, incident.level or Level.L1)
+    return not_admitted(person, facts, services.rules.team, incident.id)
+
+
 def needs_approval(services: Services, incident: Incident) -> bool:
     return services.rules.team.tlp[incident.tlp].coordinator_approval
 
 
 def active_assignments(services: Services, incident: Incident) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    for other in services.store.open_incidents():
-        if other.id != incident.id and other.team is not None:
-            counts.update(other.team.busy())
-    return dict(counts)
+    return services.store.active_assignments(excluding=incident.id)
 
 
 def on_team(team: TeamPaging | None) -> dict[str, list[str]]:
@@ -109,8 +110,14 @@ def paging_rule(services: Services, incident: Incident) -> PagingRule:
     return services.rules.paging[level]
 
 
-async def page_coordinator(services: Services, incident: Incident) -> None:
-    """At declaration the on-call coordinator is paged at once: someone must own triage."""
+async def page_coordinator(
+    services: Services, incident: Incident, decided: Callable[[], Awaitable[None]]
+) -> None:
+    """At declaration the on-call coordinator is paged at once: someone must own triage.
+
+    `decided` is awaited once the paging is decided, before anything about it is sent: the
+    declaration posts its headline there, so that the first version already names the team.
+    """
     level = incident.level or Level.L1
     assignment = coordinator_for_declaration(
         services.rules.team,
@@ -119,7 +126,7 @@ async def page_coordinator(services: Services, incident: Incident) -> None:
         active=active_assignments(services, incident),
         now=services.clock.now(),
     )
-    await _start_roles(services, incident, level, [assignment])
+    await _start_roles(services, incident, level, [assignment], decided=decided)
 
 
 async def assemble_for_level(services: Services, incident: Incident) -> None:
@@ -282,6 +289,7 @@ async def _start_roles(
     assignments: Sequence[RoleAssignment],
     *,
     announce_picks: bool = False,
+    decided: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     for assignment in assignments:
         for candidate in assignment.picks + assignment.backups:
@@ -290,6 +298,8 @@ async def _start_roles(
         picks = {a.role: [c.person_id for c in a.picks] for a in assignments}
         lines = _pick_lines(services, incident, [_plan(a) for a in assignments])
         incident.proposals.extend(RolePaging.of(a) for a in assignments)
+        if decided is not None:
+            await decided()
         events = [bot_event(services, incident, "team_proposed", level=level.value, picks=picks)]
         services.store.save(incident, events)
         await announce(
@@ -325,10 +335,14 @@ async def _start_roles(
         if up != before or widened.needed != existing.needed:
             plans.append((widened.role, up, _open_slots(widened) - len(up)))
     if not fresh and not widened_any and incident.team and team.level is incident.team.level:
+        if decided is not None:
+            await decided()
         services.store.save(incident, [])  # nobody new qualifies: nothing to page or to say
         return
     team, decisions = start(team, fresh, rule, services.clock.now())
     incident.team = team
+    if decided is not None:
+        await decided()
     lines = _pick_lines(services, incident, plans)
     picks = {role: people for role, people, _ in plans}
     events = [bot_event(services, incident, "team_assembled", level=level.value, picks=picks)]
@@ -345,8 +359,7 @@ def page_by_hand(
         raise Refusal(f"There is no role `{role}`. Roles: {', '.join(services.rules.roles)}.")
     if not person.holds(role):
         raise Refusal(f"{person.name} does not hold the role {role}.")
-    facts = team_facts(services, incident, incident.level or Level.L1)
-    refusal = not_admitted(person, facts, services.rules.team, incident.id)
+    refusal = why_not_cleared(services, incident, person)
     if refusal is not None:
         raise Refusal(refusal)
     now = services.clock.now()
@@ -540,19 +553,36 @@ def page_outcome(incident: Incident, message: PageMessage) -> str | None:
     return None  # open, or timed out while a late acceptance still counts
 
 
+async def show_outcome(
+    services: Services,
+    incident: Incident,
+    message: PromptMessage,
+    outcome: str,
+    person_id: str | None = None,
+    *,
+    classified: bool = True,
+) -> bool:
+    """Edit a prompt to say how it was answered, without its buttons; False when its
+    platform is not connected (the prompt is left as it is)."""
+    platform = speaker(
+        services.platforms, incident, message.platform, person_id, classified=classified
+    )
+    if platform is None:
+        return False
+    sent = SentMessage(message.room_id, message.message_id)
+    await platform.edit(sent, Outbound(text=outcome, buttons=()))
+    return True
+
+
 async def sync_page_messages(services: Services, incident: Incident) -> None:
     """Show each settled page's outcome in its direct message, without the buttons."""
     kept: list[PageMessage] = []
     for message in incident.page_messages:
         outcome = page_outcome(incident, message)
-        platform = speaker(
-            services.platforms, incident, message.platform, message.person_id, classified=False
-        )
-        if outcome is None or platform is None:
+        if outcome is None or not await show_outcome(
+            services, incident, message, outcome, message.person_id, classified=False
+        ):
             kept.append(message)
-            continue
-        sent = SentMessage(message.room_id, message.message_id)
-        await platform.edit(sent, Outbound(text=outcome, buttons=()))
     if len(kept) != len(incident.page_messages):
         incident.page_messages = kept
         services.store.save(incident, [])

@@ -10,6 +10,7 @@ a fired row is never added again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from bot.core.durations import format_duration
 from bot.core.incident import Incident
 from bot.core.lifecycle import State
 from bot.core.regclocks import reminders
+from bot.core.store import Timer
 from handlers.context import Services
 
 ACK = "ack"
@@ -69,20 +71,30 @@ def wanted(services: Services, incident: Incident) -> set[Wanted]:
     return found
 
 
+def changes(
+    services: Services, incident: Incident, pending: Iterable[Timer]
+) -> tuple[list[tuple[str, str]], list[Wanted]]:
+    """What syncing the incident does to its `pending` timers: the (kind, key) pairs to cancel,
+    and the timers to schedule, in the order to schedule them."""
+    now = services.clock.now()
+    wanted_now = wanted(services, incident)
+    pending_now = {Wanted(t.kind, t.key, t.due_at) for t in pending}
+    stale = {(w.kind, w.key) for w in pending_now - wanted_now}
+    # A cancel drops every pending timer of its kind and key, wanted ones too.
+    kept = {w for w in pending_now if (w.kind, w.key) not in stale}
+    # In a fixed order: timers due together then fire in the same order in every process.
+    missing = sorted(wanted_now - kept, key=lambda w: (w.due_at, w.kind, w.key))
+    # A reminder already past when its clock starts is not sent late; the start says so.
+    return sorted(stale), [w for w in missing if not (w.kind == CLOCK and w.due_at <= now)]
+
+
 def sync_timers(services: Services, incident: Incident) -> None:
     """Make the pending timers of the incident match what its snapshot needs."""
-    now = services.clock.now()
     timers = services.timers
-    wanted_now = wanted(services, incident)
-    pending = {Wanted(t.kind, t.key, t.due_at) for t in timers.pending_timers(incident.id)}
-    for stale in pending - wanted_now:
-        timers.cancel(incident.id, stale.kind, stale.key)
-    pending = {Wanted(t.kind, t.key, t.due_at) for t in timers.pending_timers(incident.id)}
-    # In a fixed order: timers due together then fire in the same order in every process.
-    for missing in sorted(wanted_now - pending, key=lambda w: (w.due_at, w.kind, w.key)):
-        # A reminder already past when its clock starts is not sent late; the start says so.
-        if missing.kind == CLOCK and missing.due_at <= now:
-            continue
-        timers.schedule(incident.id, missing.kind, missing.key, missing.due_at)
+    stale, missing = changes(services, incident, timers.pending_timers(incident.id))
+    for kind, key in stale:
+        timers.cancel(incident.id, kind, key)
+    for timer in missing:
+        timers.schedule(incident.id, timer.kind, timer.key, timer.due_at)
     if services.on_timers_changed is not None:
         services.on_timers_changed()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.core.incident import Incident
 from bot.core.paging import timeout
-from bot.core.store import LATE_AFTER, Timer
+from bot.core.store import LATE_AFTER, Timer, TimerKey
 from handlers.checkins import checkin_missed, request_checkin
 from handlers.clocks import remind
 from handlers.context import Services
@@ -20,7 +21,7 @@ from handlers.timer_sync import (
     CHECKIN_GRACE,
     CLOCK,
     LESSON,
-    sync_timers,
+    changes,
 )
 from handlers.warroom import announce
 
@@ -70,6 +71,18 @@ async def fire(services: Services, timer: Timer, now: datetime) -> None:
 
 
 def rebuild(services: Services) -> None:
-    """At start: make the timers table match every open incident (the snapshots are the truth)."""
+    """At start: make the timers table match every open incident (the snapshots are the truth).
+
+    One read of the pending timers and one write of what changed, however many incidents."""
+    pending: dict[str, list[Timer]] = defaultdict(list)
+    for timer in services.timers.all_pending_timers():
+        pending[timer.incident_id].append(timer)
+    cancel: list[TimerKey] = []
+    schedule: list[tuple[TimerKey, datetime]] = []
     for incident in services.store.open_incidents():
-        sync_timers(services, incident)
+        stale, missing = changes(services, incident, pending[incident.id])
+        cancel.extend(TimerKey(incident.id, kind, key) for kind, key in stale)
+        schedule.extend((TimerKey(incident.id, t.kind, t.key), t.due_at) for t in missing)
+    services.timers.change_timers(cancel, schedule)
+    if services.on_timers_changed is not None:
+        services.on_timers_changed()

@@ -14,9 +14,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DatabaseError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.core.store import StorageLost
 from storage.db import sqlite_path
@@ -24,7 +24,8 @@ from storage.tables import KeyValueRow, table_of
 from storage.upsert import insert_new
 
 IDENTITY_KEY = "db:identity"
-_IDENTITY = select(KeyValueRow.value).where(KeyValueRow.key == IDENTITY_KEY)
+_KEY_VALUES = table_of(KeyValueRow)
+_IDENTITY = select(_KEY_VALUES.c.value).where(_KEY_VALUES.c.key == IDENTITY_KEY)
 
 
 @dataclass
@@ -39,11 +40,11 @@ class DatabaseIdentity:
         with Session(engine) as session, session.begin():
             insert_new(
                 session,
-                table_of(KeyValueRow),
+                _KEY_VALUES,
                 {"key": IDENTITY_KEY, "value": uuid.uuid4().hex},
                 ["key"],
             )
-            token = session.exec(_IDENTITY).one()
+            token = session.connection().execute(_IDENTITY).scalar_one()
         path = sqlite_path(engine.url)
         inode = _inode(path) if path is not None else None
         return cls(token=str(token), path=path, inode=inode)
@@ -63,7 +64,7 @@ class DatabaseIdentity:
             if not _has_sqlite_header(self.path):
                 self._lose(f"the database file {self.path} was emptied or damaged")
         try:
-            token = session.exec(_IDENTITY).first()
+            token = session.connection().execute(_IDENTITY).scalar()
         except DatabaseError as error:
             if "no such table" in str(error) or "malformed" in str(error):
                 self._lose(f"the database was emptied or damaged ({error.orig})")

@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,12 @@ GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 HEAD_FORMAT = "rrt-log-head/1"  # names the signed message's layout, and starts a printed head
 _READ_BATCH = 1000
+# What the chain walk reads of each log row, in this order.
+_ENTRY_COLUMNS = ("seq", "at", "incident_id", "actor", "kind", "data", "prev_hash", "hash")
+# json.dumps with these options, without it building a new encoder for every entry hashed.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
 
 logger = logging.getLogger(__name__)
 
@@ -125,10 +131,22 @@ def entry_hash(
     kind: str,
     data: Mapping[str, Any],
 ) -> str:
+    return _digest(prev_hash, seq, _stamp(to_utc(at)), incident_id, actor, kind, data)
+
+
+def _digest(
+    prev_hash: str,
+    seq: int,
+    stamp: str,
+    incident_id: str | None,
+    actor: str,
+    kind: str,
+    data: Mapping[str, Any],
+) -> str:
     canonical = _canonical_json(
         {
             "seq": seq,
-            "at": to_utc(at).isoformat(timespec="microseconds"),
+            "at": stamp,
             "incident_id": incident_id,
             "actor": actor,
             "kind": kind,
@@ -138,17 +156,92 @@ def entry_hash(
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def append(session: Session, events: Sequence[LogEvent], signer: LogSigner) -> list[LogRecord]:
+def _stamp(moment: datetime) -> str:
+    """A UTC timestamp as it is hashed."""
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Tip:
+    """The head as this transaction last checked or wrote it. The transaction holds the head
+    (locked), so a later append in it extends this without reading or checking it again."""
+
+    database: str
+    signed_from: int
+    seq: int
+    hash: str
+
+
+def append(
+    session: Session,
+    events: Sequence[LogEvent],
+    signer: LogSigner,
+    *,
+    tip: Tip | None = None,
+    database: str | None = None,
+) -> Tip | None:
     """Append events inside the caller's transaction, which serializes appends by locking the
     head (FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock).
 
+    Returns the new head, which a later append in the same transaction may be given as `tip`;
+    `database` is the database id when the caller has just read it in this transaction.
     Raises LogHeadUntrusted, writing nothing, when the head does not carry `signer`'s valid
     signature: extending it would sign whatever was done to the log meanwhile."""
     if not events:
-        return []
-    head = session.exec(select(LogHead).where(LogHead.id == HEAD_ID).with_for_update()).one()
-    database = _database_id(session.connection())
-    problem = _signature_problem(database, _Head.of(head), signer.public)
+        return tip
+    connection = session.connection()
+    if tip is None:
+        tip = _checked_tip(connection, signer, database)
+    seq, prev_hash = tip.seq, tip.hash
+    rows = []
+    for event in events:
+        seq += 1
+        at = to_utc(event.at)
+        # Stored and hashed in JSON form, so that what verify re-reads hashes the same.
+        data = to_jsonable_python(event.data)
+        digest = entry_hash(prev_hash, seq, at, event.incident_id, event.actor, event.kind, data)
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "incident_id": event.incident_id,
+                "actor": event.actor,
+                "kind": event.kind,
+                "data": _canonical_json(data),
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    connection.execute(_ADD_ENTRIES, rows)
+    signature, signed_by = _sign(signer, tip.database, tip.signed_from, seq, prev_hash)
+    moved = {"seq": seq, "hash": prev_hash, "signature": signature, "signed_by": signed_by}
+    connection.execute(_MOVE_HEAD, moved)
+    return Tip(tip.database, tip.signed_from, seq, prev_hash)
+
+
+# Built once: they run for every append.
+_HEADS = table_of(LogHead)
+_HEAD_TO_EXTEND = (
+    core_select(
+        *[_HEADS.c[name] for name in ("seq", "hash", "signature", "signed_by", "signed_from")]
+    )
+    .where(_HEADS.c.id == HEAD_ID)
+    .with_for_update()
+)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == HEAD_ID)
+_ADD_ENTRIES = insert(table_of(LogRow))
+
+
+def _checked_tip(connection: Connection, signer: LogSigner, database: str | None) -> Tip:
+    """The head, locked, once its signature is found to be `signer`'s."""
+    head = _Head(*connection.execute(_HEAD_TO_EXTEND).one())
+    database = database if database is not None else _database_id(connection)
+    problem = (
+        None
+        if _own_head(database, head, signer)
+        else _signature_problem(database, head, signer.public)
+    )
     if problem is not None:
         raise LogHeadUntrusted(
             f"the incident log is not extended: {problem}. Check it with `rrt log verify`; "
@@ -156,32 +249,21 @@ def append(session: Session, events: Sequence[LogEvent], signer: LogSigner) -> l
         )
     assert database is not None
     assert head.signed_from is not None
-    seq, prev_hash = head.seq, head.hash
-    appended = []
-    for event in events:
-        seq += 1
-        at = to_utc(event.at)
-        # Stored and hashed in JSON form, so that what verify re-reads hashes the same.
-        data = to_jsonable_python(event.data)
-        digest = entry_hash(prev_hash, seq, at, event.incident_id, event.actor, event.kind, data)
-        row = LogRow(
-            seq=seq,
-            at=at,
-            incident_id=event.incident_id,
-            actor=event.actor,
-            kind=event.kind,
-            data=_canonical_json(data),
-            prev_hash=prev_hash,
-            hash=digest,
-        )
-        session.add(row)
-        appended.append(_record(row))
-        prev_hash = digest
-    head.seq, head.hash = seq, prev_hash
-    head.signature, head.signed_by = _sign(signer, database, head.signed_from, seq, prev_hash)
-    session.add(head)
-    session.flush()
-    return appended
+    return Tip(database, head.signed_from, head.seq, head.hash)
+
+
+def _own_head(database: str | None, head: _Head, signer: LogSigner) -> bool:
+    """Whether the head is the one `signer` signed last, as it signed it."""
+    if database is None or head.signature is None or head.signed_from is None:
+        return False
+    if head.signed_by != signer.fingerprint:
+        return False
+    try:
+        signature = bytes.fromhex(head.signature)
+    except ValueError:
+        return False
+    message = head_message(database, head.signed_from, head.seq, head.hash)
+    return signer.signed_last(message, signature)
 
 
 def records(session: Session, incident_id: str | None = None) -> list[LogRecord]:
@@ -200,15 +282,15 @@ def verify(
 
     Without `key` the chain alone is checked, which whoever can write the database can forge.
     """
-    with Session(engine) as session:
+    with engine.connect() as connection:
         # Holding the head stops appends meanwhile, so rows and head are seen consistently.
-        head = _read_head(session, signed=key is not None, lock=True)
-        walked = _walk(session, head, kept.seq if kept is not None else None)
+        head = _read_head(connection, signed=key is not None, lock=True)
+        walked = _walk(connection, head, kept.seq if kept is not None else None)
         if not walked.result.ok:
             return walked.result
         assert head is not None
         checked = walked.result.checked
-        database = _database_id(session.connection()) if key is not None else None
+        database = _database_id(connection) if key is not None else None
         if key is not None:
             problem = _signature_problem(database, head, key)
             if problem is not None:
@@ -222,14 +304,14 @@ def verify(
 
 def signed_head(engine: Engine) -> SignedHead:
     """The current head with its signature, as stored (check it with `verify` first)."""
-    with Session(engine) as session:
-        head = _read_head(session, signed=True, lock=False)
+    with engine.connect() as connection:
+        head = _read_head(connection, signed=True, lock=False)
         if head is None:
             raise LookupError("the log head record is missing")
         return SignedHead(
             seq=head.seq,
             hash=head.hash,
-            database=_database_id(session.connection()),
+            database=_database_id(connection),
             signed_from=head.signed_from,
             key=head.signed_by,
             signature=head.signature,
@@ -239,15 +321,15 @@ def signed_head(engine: Engine) -> SignedHead:
 def sign_head_again(engine: Engine, signer: LogSigner) -> VerifyResult:
     """Sign the current head with `signer` once the chain itself is sound (after a lost key, a
     key change, or tampering that was looked into). Signing begins anew at this entry."""
-    with Session(engine) as session, session.begin():
-        head = _read_head(session, signed=True, lock=True)
-        walked = _walk(session, head, None)
+    with engine.begin() as connection:
+        head = _read_head(connection, signed=True, lock=True)
+        walked = _walk(connection, head, None)
         if not walked.result.ok:
             return walked.result
         assert head is not None
-        database = _new_database_id(session.connection())
+        database = _new_database_id(connection)
         signature, signed_by = _sign(signer, database, head.seq, head.seq, head.hash)
-        session.exec(
+        connection.execute(
             update(table_of(LogHead))
             .where(col(LogHead.id) == HEAD_ID)
             .values(signature=signature, signed_by=signed_by, signed_from=head.seq)
@@ -297,10 +379,6 @@ class _Head:
     signed_by: str | None = None
     signed_from: int | None = None
 
-    @classmethod
-    def of(cls, row: LogHead) -> _Head:
-        return cls(row.seq, row.hash, row.signature, row.signed_by, row.signed_from)
-
 
 @dataclass(frozen=True)
 class _Walked:
@@ -308,35 +386,36 @@ class _Walked:
     kept_hash: str | None  # the hash of the entry at the kept head's seq, if asked
 
 
-def _read_head(session: Session, *, signed: bool, lock: bool) -> _Head | None:
+def _read_head(connection: Connection, *, signed: bool, lock: bool) -> _Head | None:
     # Only the columns needed: a database from before signatures has no signature columns.
     table = table_of(LogHead)
     names = ["seq", "hash", *(["signature", "signed_by", "signed_from"] if signed else [])]
     query = core_select(*[table.c[name] for name in names]).where(table.c.id == HEAD_ID)
     if lock:
         query = query.with_for_update(read=True)
-    row = session.connection().execute(query).first()
+    row = connection.execute(query).first()
     if row is None:
         return None
     return _Head(*row)
 
 
-def _walk(session: Session, head: _Head | None, kept_seq: int | None) -> _Walked:
-    rows = session.exec(
-        select(LogRow).order_by(col(LogRow.seq)).execution_options(yield_per=_READ_BATCH)
-    )
+def _walk(connection: Connection, head: _Head | None, kept_seq: int | None) -> _Walked:
     expected_seq, checked = 1, 0
     prev_hash, hash_before_prev = GENESIS_HASH, None
     kept_hash = GENESIS_HASH if kept_seq == 0 else None
-    for row in rows:
+    for seq, at, incident_id, actor, kind, data, linked, digest in _rows(connection):
         checked += 1
-        problem = _row_problem(row, expected_seq, prev_hash, hash_before_prev)
+        problem = _link_problem(seq, linked, expected_seq, prev_hash, hash_before_prev)
+        if problem is None and digest != _digest(
+            linked, seq, _stamp(from_db(at)), incident_id, actor, kind, json.loads(data)
+        ):
+            problem = seq, "hash mismatch (row edited)"
         if problem is not None:
             bad_seq, message = problem
             return _Walked(VerifyResult(False, checked, bad_seq, message), None)
-        if row.seq == kept_seq:
-            kept_hash = row.hash
-        expected_seq, prev_hash, hash_before_prev = row.seq + 1, row.hash, prev_hash
+        if seq == kept_seq:
+            kept_hash = digest
+        expected_seq, prev_hash, hash_before_prev = seq + 1, digest, prev_hash
     result = _check_head(head, last_seq=expected_seq - 1, last_hash=prev_hash, checked=checked)
     return _Walked(result, kept_hash)
 
@@ -455,29 +534,32 @@ def _new_database_id(connection: Connection) -> str:
     return token
 
 
-def _row_problem(
-    row: LogRow, expected_seq: int, prev_hash: str, hash_before_prev: str | None
-) -> tuple[int, str] | None:
-    if row.seq > expected_seq:
-        return expected_seq, "entry missing (row deleted)"
-    if row.seq < expected_seq:
-        return row.seq, "unexpected entry number (row inserted)"
-    if row.prev_hash != prev_hash:
-        if row.prev_hash == hash_before_prev:
-            # This row still links to the one two back: the entry between them was slipped in.
-            return row.seq - 1, "entry not in the original chain (row inserted)"
-        return row.seq, "previous-hash mismatch (a row before it was deleted, moved or rewritten)"
-    digest = entry_hash(
-        row.prev_hash,
-        row.seq,
-        from_db(row.at),
-        row.incident_id,
-        row.actor,
-        row.kind,
-        json.loads(row.data),
+def _rows(connection: Connection) -> Iterator[tuple[Any, ...]]:
+    """Every log row in order, as plain tuples of `_ENTRY_COLUMNS`, streamed in batches: the
+    log may be far larger than memory wants to hold."""
+    table = table_of(LogRow)
+    result = connection.execute(
+        core_select(*(table.c[name] for name in _ENTRY_COLUMNS))
+        .order_by(table.c.seq)
+        .execution_options(yield_per=_READ_BATCH)
     )
-    if digest != row.hash:
-        return row.seq, "hash mismatch (row edited)"
+    for batch in result.partitions():
+        yield from batch
+
+
+def _link_problem(
+    seq: int, linked: str, expected_seq: int, prev_hash: str, hash_before_prev: str | None
+) -> tuple[int, str] | None:
+    """What is wrong with where an entry sits in the chain: its number and the hash it links to."""
+    if seq > expected_seq:
+        return expected_seq, "entry missing (row deleted)"
+    if seq < expected_seq:
+        return seq, "unexpected entry number (row inserted)"
+    if linked != prev_hash:
+        if linked == hash_before_prev:
+            # This row still links to the one two back: the entry between them was slipped in.
+            return seq - 1, "entry not in the original chain (row inserted)"
+        return seq, "previous-hash mismatch (a row before it was deleted, moved or rewritten)"
     return None
 
 
@@ -515,6 +597,4 @@ def _record(row: LogRow) -> LogRecord:
 
 
 def _canonical_json(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL(value)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     func,
     insert,
     inspect,
@@ -28,10 +29,14 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from bot.core.incident import Incident
+from storage import assignments
+from storage.assignments import busy
 from storage.db import is_postgresql
 from storage.log import GENESIS_HASH, HEAD_ID, sign_first_head
 from storage.signing import LogSigner
 from storage.tables import (
+    AssignmentRow,
     InboxRow,
     IncidentCounter,
     IncidentRow,
@@ -118,11 +123,24 @@ def _head_signature(connection: Connection) -> None:
             connection.execute(text(f"ALTER TABLE log_head ADD COLUMN {name} {kind}"))
 
 
+def _assignments(connection: Connection) -> None:
+    # Made again from the snapshots when the step is applied again.
+    table = table_of(AssignmentRow)
+    table.create(connection, checkfirst=True)
+    connection.execute(delete(table))
+    incidents = table_of(IncidentRow)
+    query = select(incidents.c.id, incidents.c.snapshot).where(incidents.c.is_open.is_(True))
+    for found in connection.execute(query).all():
+        people = busy(Incident.model_validate_json(found.snapshot))
+        assignments.write(connection, found.id, people, before=frozenset())
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _create_initial_tables),
     Migration(2, "timers", _create_timers),
     Migration(3, "incident versions and the outbox", _versions_and_outbox),
     Migration(HEAD_SIGNATURE_VERSION, "signed log head", _head_signature),
+    Migration(5, "who is busy in which open incident", _assignments),
 )
 
 

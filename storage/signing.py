@@ -106,6 +106,7 @@ class LogSigner:
         self.path = path
         self._key = key
         self._lock = threading.Lock()
+        self._last_signed: tuple[bytes, bytes] | None = None
 
     @classmethod
     def generate(cls) -> LogSigner:
@@ -142,7 +143,14 @@ class LogSigner:
         return fingerprint(self.key.public_key())
 
     def sign(self, message: bytes) -> bytes:
-        return self.key.sign(message)
+        signature = self.key.sign(message)
+        self._last_signed = (message, signature)
+        return signature
+
+    def signed_last(self, message: bytes, signature: bytes) -> bool:
+        """Whether this is the last message it signed, with that signature: such a head is
+        this key's without verifying it again (the next append mostly finds its own head)."""
+        return self._last_signed == (message, signature)
 
 
 def _load_or_create(path: Path) -> Ed25519PrivateKey:

@@ -9,21 +9,25 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, Update, delete, func, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
-from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer
-from storage import log
+from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer, TimerKey
+from storage import assignments, log
+from storage.assignments import busy
 from storage.db import is_postgresql, make_engine, reader_for, sqlite_path
 from storage.identity import DatabaseIdentity, create_whole, refuse_damaged_file
 from storage.log import GENESIS_HASH, HEAD_ID
 from storage.migrations import migrate
 from storage.signing import LogSigner
 from storage.tables import (
+    AssignmentRow,
     InboxRow,
     IncidentCounter,
     IncidentRow,
@@ -36,7 +40,7 @@ from storage.tables import (
     table_of,
 )
 from storage.timestamps import from_db, to_utc
-from storage.upsert import increment, insert_new, upsert
+from storage.upsert import increment, insert_new, insert_new_many, upsert
 
 
 class RoomAlreadyBound(Exception):
@@ -91,9 +95,13 @@ class SqlStore:
             raise RuntimeError("units of work do not nest")
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             self.identity.check(session)
-            token = _WORK.set(_Work(session, origin, lane, reply_to, {self.engine, self.reader}))
+            work = _Work(session, origin, lane, reply_to, {self.engine, self.reader})
+            token = _WORK.set(work)
             try:
                 yield
+                # The effects, in the order recorded, as one statement.
+                if work.outbox:
+                    session.connection().execute(_ADD_EFFECTS, work.outbox)
             finally:
                 _WORK.reset(token)
 
@@ -107,32 +115,42 @@ class SqlStore:
     def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:
         with _using(self.engine) as session:
             _write_snapshot(session, incident)
-            _bind_rooms(session, incident)
-            log.append(session, events, self.signer)
+            self._append(session, events)
 
     def append(self, events: Sequence[LogEvent]) -> None:
         with _using(self.engine) as session:
+            self._append(session, events)
+
+    def _append(self, session: Session, events: Sequence[LogEvent]) -> None:
+        work = _WORK.get()
+        if work is None or work.session is not session:
             log.append(session, events, self.signer)
+            return
+        # The identity check has just read the database id, which the head signature covers.
+        work.tip = log.append(
+            session, events, self.signer, tip=work.tip, database=self.identity.token
+        )
 
     def get(self, incident_id: str) -> Incident | None:
         with _using(self.reader) as session:
-            row = session.get(IncidentRow, incident_id, with_for_update=_locking(session))
+            query = _GET_LOCKED if _locking(session) else _GET
+            row = session.connection().execute(query, {"b_id": incident_id}).first()
             return _incident(row) if row else None
 
     def by_room(self, platform: str, room_id: str) -> Incident | None:
-        query = (
-            select(IncidentRow)
-            .join(RoomRow, col(RoomRow.incident_id) == col(IncidentRow.id))
-            .where(RoomRow.platform == platform, RoomRow.room_id == room_id)
-        )
         with _using(self.reader) as session:
-            if _locking(session):
-                query = query.with_for_update(of=IncidentRow)
-            row = session.exec(query).first()
+            query = _BY_ROOM_LOCKED if _locking(session) else _BY_ROOM
+            found = {"b_platform": platform, "b_room": room_id}
+            row = session.connection().execute(query, found).first()
             return _incident(row) if row else None
 
     def open_incidents(self) -> list[Incident]:
         return self._incidents(open_only=True)
+
+    def active_assignments(self, excluding: str) -> dict[str, int]:
+        with _using(self.reader) as session:
+            found = session.connection().execute(_ACTIVE, {"b_excluding": excluding})
+            return {person: count for person, count in found}
 
     def all_incidents(self) -> list[Incident]:
         return self._incidents(open_only=False)
@@ -142,9 +160,14 @@ class SqlStore:
             return log.records(session, incident_id)
 
     def log_head(self) -> tuple[int, str]:
-        with _using(self.engine) as session:
-            head = session.get(LogHead, HEAD_ID)
-            return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+        work = _WORK.get()
+        if work is not None and work.tip is not None:
+            return work.tip.seq, work.tip.hash
+        head = table_of(LogHead)
+        query = core_select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID)
+        with _using(self.reader) as session:
+            found = session.connection().execute(query).first()
+            return (found.seq, found.hash) if found is not None else (0, GENESIS_HASH)
 
     def bind_prompt(self, platform: str, message_id: str, incident_id: str, key: str) -> None:
         values = {"platform": platform, "message_id": message_id, "incident_id": incident_id}
@@ -172,14 +195,12 @@ class SqlStore:
 
     def mark_handled(self, platform: str, event_id: str) -> None:
         with _using(self.engine) as session:
-            session.exec(_handled_statement(platform, event_id))
+            session.connection().execute(_MARK_HANDLED, _event(platform, event_id))
 
     def is_handled(self, platform: str, event_id: str) -> bool:
-        query = select(InboxRow.handled).where(
-            InboxRow.platform == platform, InboxRow.event_id == event_id
-        )
         with _using(self.reader) as session:
-            return bool(session.exec(query).first())
+            found = session.connection().execute(_IS_HANDLED, _event(platform, event_id))
+            return bool(found.scalar())
 
     def unhandled(self) -> list[tuple[str, str, str]]:
         query = select(InboxRow).where(col(InboxRow.handled).is_(False)).order_by(col(InboxRow.id))
@@ -192,21 +213,22 @@ class SqlStore:
         work = _WORK.get()
         if work is None:
             raise RuntimeError("effects are recorded inside a unit of work only")
-        work.effects += 1
-        key = f"{work.origin}#{work.effects}"
+        key = f"{work.origin}#{len(work.outbox) + 1}"
         origin_platform, origin_room = work.reply_to or (None, None)
-        work.session.add(
-            OutboxRow(
-                key=key,
-                lane=work.lane,
-                platform=platform,
-                kind=kind,
-                payload=payload,
-                origin_platform=origin_platform,
-                origin_room=origin_room,
-                about=about,
-                created_at=to_utc(self._clock.now()),
-            )
+        work.outbox.append(
+            {
+                "key": key,
+                "lane": work.lane,
+                "platform": platform,
+                "kind": kind,
+                "payload": payload,
+                "origin_platform": origin_platform,
+                "origin_room": origin_room,
+                "about": about,
+                "created_at": to_utc(self._clock.now()),
+                "attempts": 0,
+                "done": False,
+            }
         )
         return key
 
@@ -223,38 +245,26 @@ class SqlStore:
             return (_effect(row), row.result, row.done) if row else None
 
     def attempted(self, effect_id: int) -> None:
-        statement = (
-            update(table_of(OutboxRow))
-            .where(col(OutboxRow.id) == effect_id)
-            .values(attempts=col(OutboxRow.attempts) + 1)
-        )
         with _using(self.engine) as session:
-            session.exec(statement)
+            session.connection().execute(_ATTEMPTED, {"b_id": effect_id})
 
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
-        outbox = table_of(OutboxRow)
         with _using(self.engine) as session:
-            session.exec(
-                update(outbox)
-                .where(col(OutboxRow.id) == effect.id)
-                .values(done=True, result=result)
-            )
+            connection = session.connection()
+            connection.execute(_DONE, {"b_id": effect.id, "done": True, "result": result})
+            if not refs:
+                return
+            made = [
+                {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
+                for ref, real in refs.items()
+            ]
+            connection.execute(_PROMPT_MADE, made)
+            found = {"b_platform": effect.platform, "b_refs": list(refs)}
+            owners = {room: owner for room, owner in connection.execute(_ROOM_OWNERS, found)}
             for ref, real in refs.items():
-                session.exec(
-                    update(table_of(PromptRow))
-                    .where(
-                        col(PromptRow.platform) == effect.platform, col(PromptRow.message_id) == ref
-                    )
-                    .values(message_id=real)
-                )
-                owner = session.exec(
-                    select(RoomRow.incident_id).where(
-                        RoomRow.platform == effect.platform, RoomRow.room_id == ref
-                    )
-                ).first()
-                if owner is not None:
+                if ref in owners:
                     now = self._clock.now()
-                    _room_opened(session, owner, effect.platform, ref, real, now, self.signer)
+                    _room_opened(session, owners[ref], effect.platform, ref, real, now, self.signer)
 
     def failed(self, effect_id: int, error: str) -> None:
         statement = (
@@ -300,13 +310,43 @@ class SqlStore:
             session.exec(statement)
 
     def pending_timers(self, incident_id: str) -> list[Timer]:
-        query = (
-            select(TimerRow)
-            .where(TimerRow.incident_id == incident_id, col(TimerRow.fired_at).is_(None))
-            .order_by(col(TimerRow.due_at), col(TimerRow.id))
-        )
         with _using(self.reader) as session:
-            return [_timer(row) for row in session.exec(query)]
+            found = session.connection().execute(_PENDING_OF, {"b_incident": incident_id})
+            return [_timer(row) for row in found]
+
+    def all_pending_timers(self) -> list[Timer]:
+        with _using(self.reader) as session:
+            return [_timer(row) for row in session.connection().execute(_PENDING)]
+
+    def change_timers(
+        self, cancel: Sequence[TimerKey], schedule: Sequence[tuple[TimerKey, datetime]]
+    ) -> None:
+        dropping = delete(_TIMERS).where(
+            _TIMERS.c.incident_id == bindparam("b_incident"),
+            _TIMERS.c.kind == bindparam("b_kind"),
+            _TIMERS.c.key == bindparam("b_key"),
+            _TIMERS.c.fired_at.is_(None),
+        )
+        rows = [
+            {
+                "incident_id": timer.incident_id,
+                "kind": timer.kind,
+                "key": timer.key,
+                "due_at": to_utc(due_at),
+                "late": False,
+            }
+            for timer, due_at in schedule
+        ]
+        with _using(self.engine) as session:
+            if cancel:
+                session.connection().execute(
+                    dropping,
+                    [
+                        {"b_incident": t.incident_id, "b_kind": t.kind, "b_key": t.key}
+                        for t in cancel
+                    ],
+                )
+            insert_new_many(session, _TIMERS, rows, ["incident_id", "kind", "key", "due_at"])
 
     def due(self, now: datetime) -> list[Timer]:
         query = (
@@ -338,11 +378,11 @@ class SqlStore:
             return from_db(found) if found is not None else None
 
     def _incidents(self, *, open_only: bool) -> list[Incident]:
-        query = select(IncidentRow).order_by(col(IncidentRow.year), col(IncidentRow.seq))
+        query = _SNAPSHOT.order_by(_INCIDENTS.c.year, _INCIDENTS.c.seq)
         if open_only:
-            query = query.where(col(IncidentRow.is_open).is_(True))
+            query = query.where(_INCIDENTS.c.is_open.is_(True))
         with _using(self.reader) as session:
-            return [_incident(row) for row in session.exec(query)]
+            return [_incident(row) for row in session.connection().execute(query)]
 
 
 def open_store(
@@ -375,20 +415,25 @@ def _parse_incident_id(incident_id: str) -> tuple[int, int]:
 
 def _bind_rooms(session: Session, incident: Incident) -> None:
     """Make the room bindings exactly `incident.rooms`, refusing a room of another incident."""
+    rooms = table_of(RoomRow)
+    connection = session.connection()
     for room in incident.rooms.values():
-        owner = session.exec(
-            select(RoomRow.incident_id).where(
-                RoomRow.platform == room.platform, RoomRow.room_id == room.room_id
+        owner = connection.execute(
+            core_select(rooms.c.incident_id).where(
+                rooms.c.platform == room.platform, rooms.c.room_id == room.room_id
             )
-        ).first()
+        ).scalar()
         if owner is not None and owner != incident.id:
             raise RoomAlreadyBound(
                 f"room {room.room_id} on {room.platform} already belongs to {owner}"
             )
-    session.exec(delete(table_of(RoomRow)).where(col(RoomRow.incident_id) == incident.id))
-    for room in incident.rooms.values():
-        session.add(RoomRow(platform=room.platform, room_id=room.room_id, incident_id=incident.id))
-    session.flush()
+    connection.execute(delete(rooms).where(rooms.c.incident_id == incident.id))
+    bound = [
+        {"platform": room.platform, "room_id": room.room_id, "incident_id": incident.id}
+        for room in incident.rooms.values()
+    ]
+    if bound:
+        connection.execute(insert(rooms), bound)
 
 
 def _room_opened(
@@ -448,7 +493,7 @@ def _effect(row: OutboxRow) -> StoredEffect:
     )
 
 
-def _timer(row: TimerRow) -> Timer:
+def _timer(row: TimerRow | Row[Any, Any, Any]) -> Timer:
     assert row.id is not None
     return Timer(
         id=row.id,
@@ -461,15 +506,21 @@ def _timer(row: TimerRow) -> Timer:
     )
 
 
-def _incident(row: IncidentRow) -> Incident:
+def _incident(row: Row[Any, Any, Any]) -> Incident:
+    incident = Incident.model_validate_json(row.snapshot)
     work = _WORK.get()
-    if work is not None:
-        work.versions.setdefault(row.id, row.version)
-    return Incident.model_validate_json(row.snapshot)
+    if work is not None and row.id not in work.loaded:
+        work.loaded[row.id] = _Loaded(row.version, _rooms_of(incident), busy(incident))
+    return incident
+
+
+def _rooms_of(incident: Incident) -> frozenset[tuple[str, str]]:
+    return frozenset((room.platform, room.room_id) for room in incident.rooms.values())
 
 
 def _write_snapshot(session: Session, incident: Incident) -> None:
-    """Insert or update the snapshot; the first save in a unit of work checks the version."""
+    """Insert or update the snapshot with its room bindings and who it keeps busy; the first
+    save in a unit of work checks the version."""
     work = _WORK.get()
     work = work if work is not None and work.session is session else None
     values = {
@@ -477,28 +528,42 @@ def _write_snapshot(session: Session, incident: Incident) -> None:
         "is_open": incident.is_open,
         "snapshot": incident.model_dump_json(),
     }
-    table = table_of(IncidentRow)
+    loaded = work.loaded.get(incident.id) if work is not None else None
     if work is not None and incident.id in work.saved:
-        session.exec(update(table).where(col(IncidentRow.id) == incident.id).values(**values))
-        return
-    known = work.versions.get(incident.id) if work is not None else None
-    if known is None:
+        session.exec(update(_INCIDENTS).where(_INCIDENTS.c.id == incident.id).values(**values))
+    elif loaded is None:
         year, seq = _parse_incident_id(incident.id)
         row = {"id": incident.id, "year": year, "seq": seq, **values, "version": 1}
-        if not insert_new(session, table, row, ["id"]):
+        if not insert_new(session, _INCIDENTS, row, ["id"]):
             # Saved outside a unit of work (tools, tests): no version to hold it to.
-            bump = update(table).where(col(IncidentRow.id) == incident.id)
-            session.exec(bump.values(**values, version=col(IncidentRow.version) + 1))
+            bump = update(_INCIDENTS).where(_INCIDENTS.c.id == incident.id)
+            session.exec(bump.values(**values, version=_INCIDENTS.c.version + 1))
     else:
         statement = (
-            update(table)
-            .where(col(IncidentRow.id) == incident.id, col(IncidentRow.version) == known)
-            .values(**values, version=known + 1)
+            update(_INCIDENTS)
+            .where(_INCIDENTS.c.id == incident.id, _INCIDENTS.c.version == loaded.version)
+            .values(**values, version=loaded.version + 1)
         )
         if session.exec(statement).rowcount != 1:
-            raise StaleIncident(f"{incident.id} changed since version {known}")
+            raise StaleIncident(f"{incident.id} changed since version {loaded.version}")
+    # What this unit of work has read or written is what the tables hold: unchanged, not
+    # written again.
+    rooms, people = _rooms_of(incident), busy(incident)
+    if loaded is None or loaded.rooms != rooms:
+        _bind_rooms(session, incident)
+    assignments.write(session.connection(), incident.id, people, loaded.busy if loaded else None)
     if work is not None:
         work.saved.add(incident.id)
+        work.loaded[incident.id] = _Loaded(loaded.version if loaded else 1, rooms, people)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """An incident as the unit of work found it in the tables (or last wrote it there)."""
+
+    version: int
+    rooms: frozenset[tuple[str, str]]
+    busy: frozenset[str]
 
 
 @dataclass
@@ -510,12 +575,57 @@ class _Work:
     lane: str
     reply_to: tuple[str, str] | None
     engines: set[Engine]  # those of the store that opened it; another store keeps its own
-    versions: dict[str, int] = field(default_factory=dict)  # as loaded
+    loaded: dict[str, _Loaded] = field(default_factory=dict)
     saved: set[str] = field(default_factory=set)  # incidents whose version it bumped
-    effects: int = 0
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # written at its end
+    tip: log.Tip | None = None  # the log head once it has appended
 
 
 _WORK: ContextVar[_Work | None] = ContextVar("rrt_unit_of_work", default=None)
+# Statements run for every event, built once: building one costs more than running it.
+_INCIDENTS = table_of(IncidentRow)
+_ROOMS = table_of(RoomRow)
+_INBOX = table_of(InboxRow)
+_OUTBOX = table_of(OutboxRow)
+_PROMPTS = table_of(PromptRow)
+_TIMERS = table_of(TimerRow)
+_SNAPSHOT = core_select(_INCIDENTS.c.id, _INCIDENTS.c.version, _INCIDENTS.c.snapshot)
+_GET = _SNAPSHOT.where(_INCIDENTS.c.id == bindparam("b_id"))
+_GET_LOCKED = _GET.with_for_update()
+_BY_ROOM = _SNAPSHOT.join(_ROOMS, _ROOMS.c.incident_id == _INCIDENTS.c.id).where(
+    _ROOMS.c.platform == bindparam("b_platform"), _ROOMS.c.room_id == bindparam("b_room")
+)
+_BY_ROOM_LOCKED = _BY_ROOM.with_for_update(of=_INCIDENTS)
+_INBOX_EVENT = (
+    _INBOX.c.platform == bindparam("b_platform"),
+    _INBOX.c.event_id == bindparam("b_event"),
+)
+_IS_HANDLED = core_select(_INBOX.c.handled).where(*_INBOX_EVENT)
+_MARK_HANDLED = update(_INBOX).where(*_INBOX_EVENT).values(handled=True)
+_ADD_EFFECTS = insert(_OUTBOX)
+_ATTEMPTED = (
+    update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id")).values(attempts=_OUTBOX.c.attempts + 1)
+)
+_DONE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id"))
+_PROMPT_MADE = update(_PROMPTS).where(
+    _PROMPTS.c.platform == bindparam("b_platform"), _PROMPTS.c.message_id == bindparam("b_ref")
+)
+_PENDING = (
+    core_select(_TIMERS)
+    .where(_TIMERS.c.fired_at.is_(None))
+    .order_by(_TIMERS.c.due_at, _TIMERS.c.id)
+)
+_PENDING_OF = _PENDING.where(_TIMERS.c.incident_id == bindparam("b_incident"))
+_ASSIGNMENTS = table_of(AssignmentRow)
+_ACTIVE = (
+    core_select(_ASSIGNMENTS.c.person_id, func.count())
+    .where(_ASSIGNMENTS.c.incident_id != bindparam("b_excluding"))
+    .group_by(_ASSIGNMENTS.c.person_id)
+)
+_ROOM_OWNERS = core_select(_ROOMS.c.room_id, _ROOMS.c.incident_id).where(
+    _ROOMS.c.platform == bindparam("b_platform"),
+    _ROOMS.c.room_id.in_(bindparam("b_refs", expanding=True)),
+)
 
 
 def _locking(session: Session) -> bool:
@@ -536,12 +646,8 @@ def _using(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _handled_statement(platform: str, event_id: str) -> Update:
-    return (
-        update(table_of(InboxRow))
-        .where(col(InboxRow.platform) == platform, col(InboxRow.event_id) == event_id)
-        .values(handled=True)
-    )
+def _event(platform: str, event_id: str) -> dict[str, str]:
+    return {"b_platform": platform, "b_event": event_id}
 
 
 def _claim_in(session: Session, timer_id: int, now: datetime) -> bool:

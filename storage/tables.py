@@ -41,6 +41,16 @@ class IncidentRow(SQLModel, table=True):
     version: int = Field(default=1)
 
 
+class AssignmentRow(SQLModel, table=True):
+    """A person busy in an open incident (paged for, or holding, a role), written with its
+    snapshot: a person's active incidents are counted from here, not from every snapshot."""
+
+    __tablename__ = "assignments"
+
+    incident_id: str = Field(sa_column=Column(String, ForeignKey("incidents.id"), primary_key=True))
+    person_id: str = Field(primary_key=True, index=True)
+
+
 class RoomRow(SQLModel, table=True):
     """Which incident a chat room belongs to; a room serves one incident only."""
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,35 @@ def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import sqlmodel\nfrom slack_bolt.app import App\nfrom . import x\n")
     assert imported_modules(sample) == {"sqlmodel", "slack_bolt.app"}
+
+
+# `rrt run` with no chat platform configured (it plays the console demo), in a process of its
+# own, which then names the chat SDKs it loaded.
+CONSOLE_RUN = """
+import sys
+from bot.cli import main
+code = main(["run", "--db", "demo.db"])
+print("loaded:", *sorted({name.split(".")[0] for name in sys.modules} & {"slack_bolt", "nio"}))
+sys.exit(code)
+"""
+
+
+def test_a_console_only_bot_loads_no_chat_sdk(tmp_path: Path) -> None:
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", CONSOLE_RUN],
+        cwd=tmp_path,
+        env={**clean, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert "playing the console demo" in ran.stdout
+    assert ran.stdout.strip().splitlines()[-1] == "loaded:"

@@ -200,6 +200,47 @@ def test_version_prints_the_installed_version(tmp_path: Path) -> None:
     assert called.stdout.strip() == f"rrt {version('rrt-bot')}"
 
 
+HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "slack_bolt", "nio", "matplotlib", "aiohttp")
+# The command line run in a process of its own, which then names the heavy libraries it loaded.
+LOADED_BY = f"""
+import sys
+from bot.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("loaded:", *sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r})))
+"""
+
+
+def loaded_by(*args: str, cwd: Path) -> list[str]:
+    ran = subprocess.run(
+        [sys.executable, "-c", LOADED_BY, *args],
+        cwd=cwd,
+        env={
+            **{name: value for name, value in os.environ.items() if not name.startswith("RRT_")},
+            "PYTHONPATH": str(REPO),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return ran.stdout.strip().splitlines()[-1].split()[1:]
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_load_no_heavy_library(flag: str, tmp_path: Path) -> None:
+    assert loaded_by(flag, cwd=tmp_path) == []
+
+
+def test_log_verify_loads_no_chat_sdk_nor_charting(demo_db: Path) -> None:
+    loaded = loaded_by("log", "verify", "--db", str(demo_db), cwd=demo_db.parent)
+
+    assert "sqlalchemy" in loaded  # it did check the log
+    assert not {"slack_bolt", "nio", "matplotlib", "aiohttp"} & set(loaded)
+
+
 def test_a_report_piped_into_a_reader_that_leaves_early_ends_quietly(demo_db: Path) -> None:
     """`rrt report ... --stdout | head -1`: the reader here closes its end before `rrt` even
     writes, so every write meets a closed pipe."""

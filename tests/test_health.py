@@ -73,6 +73,30 @@ async def test_healthy_while_running_with_a_writable_database(served: Served) ->
         "error": "PlatformError: M_UNKNOWN",
     }
     assert answer["platforms"]["matrix"]["since"].endswith("Z")
+    assert answer["degraded"] == ["matrix"]
+
+
+async def test_a_platform_that_dropped_is_named_while_the_bot_stays_healthy(
+    served: Served,
+) -> None:
+    served.health.running = True
+    served.platforms = {
+        "slack": Status(State.RECONNECTING, failures=1, error="Socket Mode connection lost"),
+        "matrix": Status(State.CONNECTED),
+    }
+
+    status, _, body = await served.get("/healthz")
+
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["status"] == "ok"
+    assert answer["degraded"] == ["slack"]
+    assert answer["platforms"]["slack"]["state"] == "reconnecting"
+    assert answer["platforms"]["slack"]["error"] == "Socket Mode connection lost"
+
+    served.platforms["slack"] = Status(State.CONNECTED)
+    status, _, body = await served.get("/healthz")
+    assert (status, "degraded" in json.loads(body)) == (200, False)
 
 
 async def test_unavailable_when_the_database_is_lost_or_the_bot_not_running(

@@ -263,7 +263,8 @@ async def test_a_failing_matrix_is_retried_while_slack_serves_and_reports_over_h
         assert body["database"] == "writable"
         matrix = body["platforms"]["matrix"]
         assert matrix["failures"] >= 2
-        assert "502" in matrix["error"] or "M_UNKNOWN" in matrix["error"]
+        assert "homeserver answered HTTP 502" in matrix["error"]
+        assert body["degraded"] == ["matrix"]
 
         samples = await bot.metrics_once(
             lambda found: found.get("rrt_outbox_pending") == 0.0, "delivered the answer"
@@ -297,6 +298,92 @@ async def test_a_failing_matrix_is_retried_while_slack_serves_and_reports_over_h
     assert [record["failures"] for record in retries] == list(range(1, len(retries) + 1))
     assert not any("traceback" in record for record in bot.records())
     assert len(matrix_requests) > 2  # it kept asking
+
+
+class Homeserver:
+    """A homeserver stand-in that knows the bot's token and syncs nothing, until `down` is
+    set: then a proxy in front of it answers every request with a 502."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.url = ""
+        self.syncs = 0
+
+    async def answer(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=502, text="<html>502 Bad Gateway</html>")
+        if request.path.endswith("/account/whoami"):
+            return web.json_response({"user_id": "@rrt:localhost", "device_id": "RRTDEVICE"})
+        if request.path.endswith("/sync"):
+            self.syncs += 1
+            if "since" in request.query:
+                await asyncio.sleep(0.2)  # a long-poll with nothing new, cut short
+            return web.json_response({"next_batch": f"s{self.syncs}"})
+        return web.json_response({"errcode": "M_UNRECOGNIZED", "error": "no"}, status=404)
+
+
+@asynccontextmanager
+async def homeserver() -> AsyncIterator[Homeserver]:
+    server = Homeserver()
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", server.answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_matrix_that_drops_after_connecting_shows_as_reconnecting_until_it_is_back(
+    tmp_path: Path,
+) -> None:
+    async with (
+        homeserver() as matrix,
+        rrt_run(
+            tmp_path,
+            {
+                "RRT_MATRIX__HOMESERVER": matrix.url,
+                "RRT_MATRIX__USER_ID": "@rrt:localhost",
+                "RRT_MATRIX__ACCESS_TOKEN": "syt_service",
+                "RRT_MATRIX__STORE_DIR": str(tmp_path / "matrix"),
+            },
+        ) as bot,
+    ):
+        await bot.until_healthy(
+            lambda status, body: body["platforms"]["matrix"]["state"] == "connected",
+            "connected to Matrix",
+        )
+
+        matrix.down = True
+        await bot.until_healthy(
+            lambda status, body: body["platforms"]["matrix"]["state"] == "reconnecting",
+            "showed Matrix reconnecting",
+        )
+        status, body = await bot.health() or (0, {})
+        assert status == 200  # the bot itself is fine; restarting it would not help
+        assert body["degraded"] == ["matrix"]
+        assert "homeserver answered HTTP 502" in body["platforms"]["matrix"]["error"]
+        samples = await bot.metrics_once(lambda found: True, "read the metrics")
+        assert samples['rrt_platform_connected{platform="matrix"}'] == 0.0
+
+        matrix.down = False
+        await bot.until_healthy(
+            lambda status, body: (
+                body["platforms"]["matrix"]["state"] == "connected" and "degraded" not in body
+            ),
+            "showed Matrix connected again",
+        )
+        samples = await bot.metrics_once(lambda found: True, "read the metrics")
+        assert samples['rrt_platform_connected{platform="matrix"}'] == 1.0
+
+        await bot.terminate()
+
+    messages = [record["message"] for record in bot.records()]
+    assert any(message.startswith("matrix: connection lost (") for message in messages)
+    assert "matrix reconnected" in messages
 
 
 async def answered_on_slack(slack: FakeSlack) -> None:

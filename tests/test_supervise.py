@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.supervise import MAX_DELAY, State, Status, Supervisor, retry_delay
+from bot.supervise import MAX_DELAY, Report, State, Status, Supervisor, retry_delay
 
 
 class Platform:
@@ -133,4 +133,66 @@ async def test_a_start_that_hangs_is_abandoned_and_tried_again() -> None:
 
     assert platform.starts == 2
     assert len(sleeps.delays) == 1
+    await supervisor.stop()
+
+
+class Watched(Platform):
+    """A platform that tells of its drops and returns, as Slack and Matrix do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: Report = lambda up, why: None
+
+    def watch_connection(self, report: Report) -> None:
+        self.report = report
+
+
+async def test_a_drop_after_connecting_shows_as_reconnecting_until_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    platform = Watched()
+    changes = Changes()
+    supervisor = Supervisor(platform, changes)
+    platform.report(False, "lost before connecting")  # the start's own business: not heeded
+    supervisor.start()
+    await asyncio.wait_for(changes.connected.wait(), 1)
+
+    with caplog.at_level(logging.INFO, logger="rrt.platforms"):
+        platform.report(True, None)  # already connected: nothing changes
+        platform.report(False, "sync: M_UNKNOWN")
+        dropped = supervisor.status
+        platform.report(False, "sync: still down")
+        assert not supervisor.connected
+        platform.report(True, None)
+
+    assert [status.state for _, status in changes.seen] == [
+        State.CONNECTED,
+        State.RECONNECTING,
+        State.CONNECTED,
+    ]
+    assert (dropped.failures, dropped.error) == (1, "sync: M_UNKNOWN")
+    assert supervisor.connected
+    assert [record.getMessage() for record in caplog.records] == [
+        "fake: connection lost (sync: M_UNKNOWN); reconnecting",
+        "fake reconnected",
+    ]
+    await supervisor.stop()
+    platform.report(False, "closed")  # stopped: not heeded
+    assert supervisor.status.state is State.STOPPED
+
+
+async def test_still_down_keeps_the_time_of_the_drop_and_counts_the_failures() -> None:
+    platform = Watched()
+    changes = Changes()
+    supervisor = Supervisor(platform, changes)
+    supervisor.start()
+    await asyncio.wait_for(changes.connected.wait(), 1)
+
+    platform.report(False, "first")
+    since = supervisor.status.since
+    platform.report(False, "second")
+
+    assert supervisor.status.state is State.RECONNECTING
+    assert (supervisor.status.since, supervisor.status.failures) == (since, 2)
+    assert supervisor.status.error == "second"
     await supervisor.stop()

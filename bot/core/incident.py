@@ -40,18 +40,23 @@ class WarRoom(BaseModel):
     topic: str | None = None
 
 
-class PageMessage(BaseModel):
-    """A page's direct message, kept until the page is settled so that it can show the outcome.
+class PromptMessage(BaseModel):
+    """A bot message with buttons, kept until it is answered so that it can show the outcome.
 
     The ids may be placeholders of the effect that sends it, resolved when the edit is delivered.
     """
 
-    role: str
-    person_id: str
-    page: int  # the page's place among its role's pages (they are only ever added to)
     platform: str
     room_id: str
     message_id: str
+
+
+class PageMessage(PromptMessage):
+    """A page's direct message, kept until the page is settled."""
+
+    role: str
+    person_id: str
+    page: int  # the page's place among its role's pages (they are only ever added to)
 
 
 class Incident(BaseModel):
@@ -88,6 +93,7 @@ class Incident(BaseModel):
     lessons: list[Lesson] = Field(default_factory=list)
     exercise_suspended_at: datetime | None = None  # `realworld`: the exercise stops at once
     page_messages: list[PageMessage] = Field(default_factory=list)  # of pages not yet settled
+    close_prompts: list[PromptMessage] = Field(default_factory=list)  # "close anyway?" asked
 
     @property
     def level(self) -> Level | None:

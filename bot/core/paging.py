@@ -183,19 +183,46 @@ def _page(
     return PagePerson(page=page)
 
 
+def _reserved(team: TeamPaging, state: RolePaging, busy: Collection[str]) -> set[str]:
+    """People another unfilled role of the team counts on: those it will page next for its
+    open slots (its picks, before it starts), and its only candidate left."""
+    kept: set[str] = set()
+    for other in team.roles:
+        if other is state or other.settled:
+            continue
+        callable_ = [p for p in dict.fromkeys(other.candidates) if _pageable(other, p, busy)]
+        open_slots = other.needed - len(other.accepted) - len(other.pending)
+        kept.update(callable_[: max(open_slots, 0)] if len(callable_) > 1 else callable_)
+    return kept
+
+
 def _next_in_cycle(
-    state: RolePaging, rule: PagingRule, busy: Collection[str]
+    team: TeamPaging, state: RolePaging, rule: PagingRule, busy: Collection[str]
 ) -> tuple[str, bool] | None:
+    """The next person to page in this cycle: backups, then duty contacts, in rank order.
+
+    A coordinator does not want the only police liaison taken as a forensics backup: someone
+    another unfilled role counts on is passed over, and paged only in the last cycle (or when
+    nobody else is left for this role), after everyone else.
+    """
+    kept = _reserved(team, state, busy)
     while state.cursor < len(state.candidates):
         person_id = state.candidates[state.cursor]
         state.cursor += 1
-        if _pageable(state, person_id, busy):
+        if person_id not in kept and _pageable(state, person_id, busy):
             return person_id, False
     while rule.escalate_to_duty_contact and state.contact_cursor < len(state.duty_contacts):
         person_id = state.duty_contacts[state.contact_cursor]
         state.contact_cursor += 1
-        if _pageable(state, person_id, busy):
+        if person_id not in kept and _pageable(state, person_id, busy):
             return person_id, True
+    if state.cycle < rule.max_cycles and _anyone_left(state, rule, {*busy, *kept}):
+        return None  # the next cycle has someone else to call
+    paged_now = {p.person_id for p in state.pages if p.cycle == state.cycle}
+    contacts = state.duty_contacts if rule.escalate_to_duty_contact else []
+    for person_id in [*state.candidates, *contacts]:
+        if person_id in kept and person_id not in paged_now and _pageable(state, person_id, busy):
+            return person_id, person_id not in state.candidates
     return None
 
 
@@ -204,11 +231,13 @@ def _anyone_left(state: RolePaging, rule: PagingRule, busy: Collection[str]) -> 
     return any(_pageable(state, p, busy) for p in [*state.candidates, *contacts])
 
 
-def _refill(state: RolePaging, rule: PagingRule, now: datetime, busy: set[str]) -> list[Decision]:
+def _refill(
+    team: TeamPaging, state: RolePaging, rule: PagingRule, now: datetime, busy: set[str]
+) -> list[Decision]:
     """Page until every open slot has a page out, moving through backups, duty contacts, cycles."""
     decisions: list[Decision] = []
     while not state.exhausted and len(state.accepted) + len(state.pending) < state.needed:
-        chosen = _next_in_cycle(state, rule, busy)
+        chosen = _next_in_cycle(team, state, rule, busy)
         if chosen is not None:
             busy.add(chosen[0])
             decisions.append(_page(state, chosen[0], rule, now, chosen[1]))
@@ -235,7 +264,7 @@ def _advance(team: TeamPaging, rule: PagingRule, now: datetime) -> list[Decision
             if not rule.parallel and any(r.started and not r.settled for r in team.roles):
                 break
             state.started = True
-            decisions.extend(_refill(state, rule, now, team.busy()))
+            decisions.extend(_refill(team, state, rule, now, team.busy()))
         if not rule.parallel and not state.settled:
             break
     return decisions
@@ -285,7 +314,7 @@ def answer(
         return updated, [*decisions, *_advance(updated, rule, now)]
     was_settled = state.settled
     if not state.exhausted:
-        decisions.extend(_refill(state, rule, now, updated.busy()))
+        decisions.extend(_refill(updated, state, rule, now, updated.busy()))
     if state.settled and not was_settled:
         decisions.extend(_advance(updated, rule, now))
     return updated, decisions
@@ -302,7 +331,7 @@ def timeout(
     state, page = _close(updated, role, person_id) or found  # always found again in the copy
     page.status = PageStatus.TIMED_OUT
     page.answered_at = now
-    decisions = _refill(state, rule, now, updated.busy())
+    decisions = _refill(updated, state, rule, now, updated.busy())
     if state.settled:
         decisions.extend(_advance(updated, rule, now))
     return updated, decisions

@@ -7,8 +7,9 @@ an edited snapshot (a label quietly lowered, an answer changed) is caught like a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.core.events import LogRecord
 from bot.core.incident import Incident
@@ -31,12 +32,22 @@ class Projection:
         return found
 
 
+# The kinds of entry that set these fields; every other kind leaves them as they are.
+KINDS = frozenset(
+    ("declared", "tlp_changed", "state_changed", "answered", "orgs_named", "orgs_unnamed")
+)
+
+
 def project(records: Sequence[LogRecord]) -> Projection:
     """Replay one incident's log entries, in order."""
+    return replay((record.event.kind, record.event.data) for record in records)
+
+
+def replay(entries: Iterable[tuple[str, Mapping[str, Any]]]) -> Projection:
+    """The same from (kind, data) pairs, in order: entries of other kinds may be left out."""
     seen = Projection()
-    for record in records:
-        data = record.event.data
-        match record.event.kind:
+    for kind, data in entries:
+        match kind:
             case "declared":
                 seen.tlp, seen.state = str(data["tlp"]), "declared"
             case "tlp_changed":

@@ -31,6 +31,11 @@ class IncidentStore(Protocol):
 
     def open_incidents(self) -> list[Incident]: ...
 
+    def active_assignments(self, excluding: str) -> dict[str, int]:
+        """For each person, how many open incidents other than `excluding` they are paged for
+        or hold a role in (kept with the snapshots, so that no snapshot is read for it)."""
+        ...
+
     def all_incidents(self) -> list[Incident]: ...
 
     def log(self, incident_id: str | None = None) -> list[LogRecord]:
@@ -67,6 +72,15 @@ class Timer:
     late: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TimerKey:
+    """Which timer: what `cancel` names, and `schedule` with a due time."""
+
+    incident_id: str
+    kind: str
+    key: str
+
+
 class TimerStore(Protocol):
     """Every pending deadline is a row; the scheduler only wakes the bot."""
 
@@ -79,6 +93,16 @@ class TimerStore(Protocol):
         ...
 
     def pending_timers(self, incident_id: str) -> list[Timer]: ...
+
+    def all_pending_timers(self) -> list[Timer]:
+        """The pending timers of every incident, soonest first."""
+        ...
+
+    def change_timers(
+        self, cancel: Sequence[TimerKey], schedule: Sequence[tuple[TimerKey, datetime]]
+    ) -> None:
+        """`cancel` and `schedule` for many timers at once, in one transaction."""
+        ...
 
     def due(self, now: datetime) -> list[Timer]:
         """Pending timers due at or before `now`, soonest first."""

@@ -342,7 +342,7 @@ def assemble(
 
     Nobody is picked for two roles at once: the roles with the fewest spare candidates choose
     first, so a person who is the only one for a role is kept for it. A person picked for one
-    role may still back up another.
+    role may still back up another: paging calls them for it last (`bot.core.paging`).
 
     `listed` holds the roles already being paged, with their candidates so far: only people
     not listed yet are proposed for them (those who qualify since), their duty contacts are

@@ -1,4 +1,7 @@
-"""The evaluation's charts as PNG bytes: matplotlib's Agg canvas, no display and no pyplot state."""
+"""The evaluation's charts as PNG bytes: matplotlib's Agg canvas, no display and no pyplot state.
+
+matplotlib is imported only when a chart is drawn: it is large, and most commands draw none.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,14 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from bot.reporting.evaluation import ALL, Evaluation, Section
 from bot.reporting.evaluation_stats import Spread
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 LEVEL_COLOURS = {"L1": "#4C78A8", "L2": "#F58518", "L3": "#E45756", "unset": "#9D9D9D"}
@@ -32,6 +35,8 @@ def _label(section: Section) -> str:
 
 
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(figure)  # attaches the Agg canvas: no display needed
     figure.savefig(buffer, format="png", metadata={"Software": None})
@@ -39,6 +44,8 @@ def _png(figure: Figure) -> bytes:
 
 
 def _two_panels(draw: Callable[[Axes, Section], None], evaluation: Evaluation) -> bytes:
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 4), dpi=100, layout="constrained")
     for axes, section in zip(figure.subplots(1, 2), evaluation.sections, strict=True):
         axes.set_title(_label(section))
@@ -47,6 +54,8 @@ def _two_panels(draw: Callable[[Axes, Section], None], evaluation: Evaluation) -
 
 
 def _stacked_months(axes: Axes, section: Section) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     bottom = [0] * 12
     for level, counts in section.per_month.items():
         axes.bar(MONTHS, counts, bottom=bottom, label=level, color=LEVEL_COLOURS[level])

@@ -240,6 +240,39 @@ def test_nobody_is_paged_for_two_roles_at_once() -> None:
     assert paged(pager.answer("bob", accepted=False, role="forensics")) == ["cas"]
 
 
+def test_a_backup_another_unfilled_role_counts_on_is_passed_over() -> None:
+    pager = Pager(L2)
+    pager.start(role("forensics", ["jan", "koen"]), role("police_liaison", ["koen"]))
+    decisions = pager.expire()  # koen is the only police liaison: jan is asked again instead
+    assert decisions == [AlertUnfilled(role="forensics", missing=1, cycle=1), *decisions[1:]]
+    assert paged(decisions) == ["jan"]
+    decisions = pager.answer("jan", accepted=True, role="forensics")
+    assert paged(decisions) == ["koen"]
+    assert pager.state.pending()[0].role == "police_liaison"
+
+
+def test_a_pick_of_a_role_still_to_page_is_not_taken_as_a_backup() -> None:
+    pager = Pager(L2)
+    pager.start(role("analyst", ["ann", "tom", "pia"]), role("forensics", ["tom", "jan"]))
+    assert paged(pager.answer("ann", accepted=False)) == ["pia"]
+
+
+def test_someone_kept_for_another_role_is_paged_when_nobody_else_is_left() -> None:
+    pager = Pager(L2)
+    pager.start(role("forensics", ["jan", "koen"]), role("police_liaison", ["koen"]))
+    assert paged(pager.answer("jan", accepted=False, role="forensics")) == ["koen"]
+
+
+def test_someone_kept_for_another_role_is_paged_last_in_the_last_cycle() -> None:
+    pager = Pager(L2)
+    pager.start(role("forensics", ["jan", "koen"]), role("police_liaison", ["koen"]))
+    assert paged(pager.expire()) == ["jan"]  # cycle 2
+    assert paged(pager.expire()) == ["jan"]  # cycle 3
+    decisions = pager.expire()
+    assert paged(decisions) == ["koen"]
+    assert pager.state.roles[0].cycle == 3
+
+
 def test_a_higher_level_adds_roles_to_the_running_paging() -> None:
     pager = Pager(L2)
     pager.start(role("analyst", ["ann"]))

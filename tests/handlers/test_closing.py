@@ -1,6 +1,7 @@
 """Closing (policy §7): unfiled reports are listed and closing waits for the coordinator; their
 clocks remind on after it; open pages are withdrawn and their messages say so; a closed
-incident takes only lessons, filings and reading; a page's message shows how it ended."""
+incident takes only lessons, filings and reading; a page's message, and the close prompt, show
+how they ended; proposals awaiting approval are withdrawn."""
 
 from __future__ import annotations
 
@@ -289,3 +290,54 @@ async def test_a_page_message_shows_how_the_page_ended_without_its_buttons(
     assert incident is not None
     assert incident.page_messages == []  # each settled page's message is edited once
     assert all(chat.messages[m].edits == 1 for m in (alice_page, bob_page, carla_page, dirk_page))
+
+
+async def test_closing_withdraws_the_proposals_still_awaiting_approval(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock
+) -> None:
+    room = await declare(chat, "--tlp", "red")
+    await chat.say("alice", room, "approve alice")
+    await accept(chat, "alice")
+    await chat.say("alice", room, "level L1 --reason one mailbox")  # an analyst is proposed
+    for command in ("contain", "resolve"):
+        clock.advance(timedelta(minutes=30))
+        await chat.say("alice", room, command)
+    assert "1 role(s) awaiting approval" in chat.messages[chat.rooms[room].pinned[0]].text
+
+    await chat.say("alice", room, "close")
+
+    incident = bot.store.get(INCIDENT)
+    assert incident is not None
+    assert incident.state is State.CLOSED
+    assert incident.proposals == []
+    withdrawn = [r.event for r in bot.store.log(INCIDENT) if r.event.kind == "proposals_withdrawn"]
+    assert [event.data["roles"] for event in withdrawn] == [["analyst"]]
+    assert "awaiting approval" not in chat.messages[chat.rooms[room].pinned[0]].text
+    await chat.say("alice", room, "team")
+    assert "awaiting approval" not in chat.last(room).text
+    await chat.say("alice", room, "approve bob")
+    assert chat.last(room).text == after_closing(incident)
+
+
+async def test_the_close_prompt_shows_it_was_answered_without_its_button(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock
+) -> None:
+    room = await resolve_with_reports_due(bot, chat, clock)
+    await chat.say("alice", room, "close")
+    asked = chat.last(room)
+    await chat.say("alice", room, "close")  # asked twice: both prompts are answered
+    again = chat.last(room)
+    assert asked.buttons == again.buttons == (("Close anyway", "close confirm"),)
+
+    await chat.click("alice", again.id, "Close anyway")
+
+    for prompt in (asked, again):
+        edited = chat.messages[prompt.id]
+        assert edited.text == (
+            f"{INCIDENT} closed by Alice Martin with regulatory reports not filed yet."
+        )
+        assert edited.buttons == ()
+        assert edited.edits == 1
+    incident = bot.store.get(INCIDENT)
+    assert incident is not None
+    assert incident.close_prompts == []

@@ -54,7 +54,7 @@ async def play_exercise(bot: Bot, chat: ConsolePlatform, clock: FakeClock) -> st
     clock.advance(timedelta(hours=7))
     await bot.scheduler.fire_due()  # another, the overdue clock and the check-in
     await chat.say("alice", room, "update C: drill running. A: none. N: none.")
-    for command in ("contain", "resolve", "endex", "close confirm"):  # a clock is unfiled
+    for command in ("contain", "resolve", "endex"):  # a clock is unfiled
         clock.advance(timedelta(minutes=30))
         await chat.say("alice", room, command)
     await chat.say("carla", room, "lessons")
@@ -153,6 +153,41 @@ async def test_endex_needs_a_resolved_exercise_and_a_coordinator(
         "report_written",
     ]
     assert chat.last(room).text.startswith("[EXERCISE] INC-2026-0001 closed by Alice Martin.")
+
+
+async def test_endex_closes_in_one_step_listing_the_simulated_clocks_left_unfiled(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock
+) -> None:
+    room = await declare(chat, "--exercise")
+    await chat.say("bob", room, "answer Q14a yes")  # the NIS2 clocks start
+    await respond_and_resolve(chat, room, clock)
+
+    await chat.say("alice", room, "endex")
+
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.state is State.CLOSED
+    texts = [m.text for m in chat.rooms[room].messages]
+    assert sum("🏁 ENDEX" in text for text in texts) == 1
+    assert not any("close confirm" in text for text in texts)
+    closing = chat.last(room).text
+    assert closing.startswith("[EXERCISE] INC-2026-0001 closed by Alice Martin.")
+    assert "Still to file (simulated): NIS2 early warning (due " in closing
+    closed = [r.event for r in bot.store.log("INC-2026-0001") if r.event.kind == "state_changed"]
+    assert closed[-1].data["unfiled"] == ["nis2_early_warning", "nis2_notification"]
+
+
+async def test_a_closed_exercise_cannot_be_suspended(
+    bot: Bot, chat: ConsolePlatform, clock: FakeClock
+) -> None:
+    room = await declare(chat, "--exercise")
+    await respond_and_resolve(chat, room, clock)
+    await chat.say("alice", room, "endex")
+    await chat.say("alice", room, "realworld")
+    assert chat.last(room).text.startswith(
+        "[EXERCISE] INC-2026-0001 is closed: its record is concluded. Still possible:"
+    )
+    assert kinds(bot, "exercise_suspended") == []
 
 
 async def test_endex_is_for_exercises_only(chat: ConsolePlatform) -> None:

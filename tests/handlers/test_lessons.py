@@ -64,7 +64,10 @@ async def test_lesson_mistakes_are_refused_clearly(chat: ConsolePlatform) -> Non
     await chat.say("alice", room, "lesson Patch owner @nobody")
     assert chat.last(room).text.startswith("No one on the roster is called `nobody`")
     await chat.say("alice", room, "lesson Brief the police owner @dirk")  # cleared for AMBER only
-    assert chat.last(room).text == "Dirk Janssens is not cleared for TLP:AMBER+STRICT."
+    assert chat.last(room).text == (
+        "Dirk Janssens is cleared only up to TLP:AMBER; INC-2026-0001 is TLP:AMBER+STRICT. "
+        "A lesson's owner must be able to see it: name someone who can."
+    )
     await chat.say("alice", room, "lesson Patch due next-week")
     assert chat.last(room).text.startswith("`next-week` is not a date like 2026-12-31.\nUsage: `")
     await chat.say("alice", room, "lesson Patch")
@@ -73,6 +76,22 @@ async def test_lesson_mistakes_are_refused_clearly(chat: ConsolePlatform) -> Non
     assert chat.last(room).text == "Lesson 1 is already done."
     await chat.say("alice", chat.lobby, "lesson Patch")
     assert chat.last(chat.lobby).text == "Use this command in an incident's war room."
+
+
+async def test_an_owner_of_an_organisation_not_named_is_told_how_to_name_it(
+    chat: ConsolePlatform,
+) -> None:
+    room = await declare(chat, "--tlp", "amber")
+    await chat.say("alice", room, "lesson Brief the police owner @dirk")
+    assert chat.last(room).text == (
+        "Dirk Janssens is cleared for TLP:AMBER, but police, their organisation, is not named "
+        "on INC-2026-0001: under TLP:AMBER only cert and the organisations it names may join. "
+        "Name it with `share police`. A lesson's owner must be able to see it: name someone "
+        "who can."
+    )
+    await chat.say("alice", room, "share police")
+    await chat.say("alice", room, "lesson Brief the police owner @dirk")
+    assert chat.last(room).text.startswith("Lesson recorded:\n1. Brief the police · Dirk Janssens")
 
 
 async def test_the_owner_is_reminded_when_due_even_after_closing(

@@ -293,8 +293,8 @@ def test_rrt_evaluate_on_a_demo_database(tmp_path: Path) -> None:
     assert (
         "INC-2026-0001 · Nov · L2 · TLP:AMBER · Ransomware at Riverside Hospital Group" in markdown
     )
-    # Its police liaison was never found: the team was not assembled, and is not timed.
-    assert "| L2 | 1 | 38 min | 38 min | — | — | 1 | 1/2 (50%) |" in markdown
+    # Its last role (comms) was filled 1 h 11 min after the declaration.
+    assert "| L2 | 1 | 38 min | 38 min | 1 h 11 min | 1 h 11 min | 0 | 1/2 (50%) |" in markdown
     assert (out / "evaluation-2026-incidents.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     empty = rrt("evaluate", "--year", "2019", "--db", "demo.db", "--out", "old", cwd=tmp_path)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.events import LogEvent
+from bot.core.store import TimerKey
 from storage.sql_store import SqlStore, open_store
 from tests.storage.conftest import START
 
@@ -165,3 +166,30 @@ def test_a_claim_by_another_store_waits_for_the_unit_of_work_that_claimed_first(
     assert not rival.is_alive()
     assert results == [outcome == "rolled back"]
     assert len(store.fired(INC)) == 1
+
+
+def test_many_timers_change_at_once(store: SqlStore) -> None:
+    store.schedule(INC, "ack", "a", START)
+    store.schedule(INC, "ack", "a", START + timedelta(hours=1))
+    store.schedule(INC, "ack", "b", START)
+    store.schedule("INC-2026-0002", "clock", "nis2", START)
+
+    store.change_timers(
+        [TimerKey(INC, "ack", "a"), TimerKey(INC, "ack", "gone")],
+        [
+            (TimerKey(INC, "ack", "b"), START),  # already there: not added again
+            (TimerKey(INC, "checkin", "slot"), START + timedelta(minutes=30)),
+        ],
+    )
+
+    pending = [(t.incident_id, t.kind, t.key) for t in store.all_pending_timers()]
+    assert pending == [
+        (INC, "ack", "b"),
+        ("INC-2026-0002", "clock", "nis2"),
+        (INC, "checkin", "slot"),
+    ]
+
+
+def test_changing_no_timers_is_harmless(store: SqlStore) -> None:
+    store.change_timers([], [])
+    assert store.all_pending_timers() == []

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.core.clock import FakeClock
@@ -254,6 +255,33 @@ def test_effect_keys_count_from_the_origin_of_their_unit_of_work(store: SqlStore
         False,
     )
     assert store.effect("console:evt-9#1") is None
+
+
+def statements(store: SqlStore) -> list[str]:
+    """The SQL the store runs from now on."""
+    seen: list[str] = []
+    for engine in {store.engine, store.reader}:
+        event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_a_unit_of_work_reads_the_log_head_once_and_writes_its_effects_at_once(
+    store: SqlStore,
+) -> None:
+    incident = make_incident(INC, rooms={})
+    store.save(incident, [declared(incident)])
+    seen = statements(store)
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        for n in range(3):
+            store.append([note(f"note {n}")])
+            store.add_effect("console", "send", f'{{"n": {n}}}')
+        last = store.log()[-1]
+        assert store.log_head() == (last.seq, last.hash)
+
+    assert len([sql for sql in seen if sql.startswith("SELECT") and "log_head" in sql]) == 1
+    assert len([sql for sql in seen if sql.startswith("INSERT INTO outbox")]) == 1
+    assert [e.payload for e in store.pending_effects()] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert verify(store.engine).ok
 
 
 def test_delivering_a_war_room_puts_its_real_id_in_place_of_the_placeholder(

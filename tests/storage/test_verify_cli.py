@@ -74,3 +74,17 @@ def test_uninitialised_database(tmp_path: Path) -> None:
 
     assert not ok
     assert message == "no incident log here: the database was never initialised"
+
+
+def test_a_log_read_in_several_batches_is_checked_to_its_end(store_url: str) -> None:
+    fill(store_url, 2_500)  # the chain is read a thousand entries at a time
+    assert verify_report(store_url)[0]
+    store = open_store(store_url)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE log SET actor = 'mallory' WHERE seq = 2345"))
+    store.close()
+
+    assert verify_report(store_url) == (
+        False,
+        "log TAMPERED at entry 2345: hash mismatch (row edited)",
+    )

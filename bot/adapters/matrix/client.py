@@ -41,7 +41,6 @@ from bot.port import (
 log = logging.getLogger(__name__)
 
 FORBIDDEN = "M_FORBIDDEN"
-NOT_FOUND = "M_NOT_FOUND"
 ROOM_IN_USE = "M_ROOM_IN_USE"
 # Looks at a room found by its alias, until the bot shows as joined: Synapse maps the alias
 # before it writes the room's first events, so a `createRoom` still in flight (sent again after
@@ -55,7 +54,8 @@ class MatrixAdapter:
     """Rooms are Matrix rooms; message ids are event ids.
 
     `start()` logs in, catches up on everything sent since the last saved sync token, and
-    leaves the sync loop running in the background until `stop()`.
+    leaves the sync loop running in the background until `stop()`. `on_request` hears the
+    name of every request made to the homeserver (to count them).
     """
 
     def __init__(
@@ -68,6 +68,7 @@ class MatrixAdapter:
         space_room_id: str | None = None,
         encrypt: bool = False,
         sleep: Sleep = asyncio.sleep,
+        on_request: Callable[[str], None] | None = None,
     ) -> None:
         if encrypt and not ENCRYPTION_ENABLED:
             raise PlatformError(
@@ -82,6 +83,7 @@ class MatrixAdapter:
             connection_attempts=settings.connection_attempts,
             rate_limit_attempts=settings.rate_limit_attempts,
             sleep=sleep,
+            on_request=on_request,
         )
         settings.store_dir.mkdir(parents=True, exist_ok=True)
         # nio's own retries are off: `MatrixCalls` retries, so every error is seen here.
@@ -141,6 +143,10 @@ class MatrixAdapter:
         await self._log_in()
         await self._sync.sync_once(timeout_ms=0)
         self._loop_task = asyncio.create_task(self._sync.run(), name="matrix-sync")
+
+    def watch_connection(self, report: Callable[[bool, str | None], None]) -> None:
+        """`report` hears when syncing fails (the connection is lost) and when it works again."""
+        self._sync.report = report
 
     async def stop(self) -> None:
         if self._loop_task is not None:
@@ -297,19 +303,13 @@ class MatrixAdapter:
         self._state.remember_buttons(sent.message_id, message.buttons)
 
     async def pin(self, sent: SentMessage) -> None:
-        try:
-            current = await self._calls(
-                "read pins",
-                lambda: self._client.room_get_state_event(sent.room_id, "m.room.pinned_events"),
-            )
-            pinned = list(current.content.get("pinned", []))
-        except PlatformError as error:
-            if error.code != NOT_FOUND:
-                raise
-            pinned = []
+        """Adds the message to the room's pins, as the adapter last set or saw them
+        (`MatrixState.pinned`): a war room's pins are the bot's, so none are read first."""
+        pinned = self._state.pinned(sent.room_id)
         if sent.message_id not in pinned:
             pinned.append(sent.message_id)
             await self._put_state(sent.room_id, "m.room.pinned_events", {"pinned": pinned})
+            self._state.remember_pinned(sent.room_id, pinned)
 
     async def set_topic(self, room_id: str, topic: str) -> None:
         await self._put_state(room_id, "m.room.topic", {"topic": topic})

@@ -47,6 +47,14 @@ class MatrixState:
     def answer(self, event_id: str) -> str | None:
         return self._store.get(f"matrix:answer:{event_id}")
 
+    def remember_pinned(self, room_id: str, event_ids: list[str]) -> None:
+        """A room's pinned events, as the bot set them or saw them set."""
+        self._store.set(f"matrix:pinned:{room_id}", json.dumps(event_ids))
+
+    def pinned(self, room_id: str) -> list[str]:
+        stored = self._store.get(f"matrix:pinned:{room_id}")
+        return list(json.loads(stored)) if stored else []
+
     def remember_direct_room(self, user_id: str, room_id: str) -> None:
         self._store.set(f"matrix:direct:{user_id}", room_id)
         self._store.set(f"matrix:direct-room:{room_id}", user_id)

@@ -65,6 +65,8 @@ class SyncLoop:
         self._timeout_ms = timeout_ms
         self._filter = {"room": {"timeline": {"limit": timeline_limit}}}
         self._encryption = encryption
+        # Hears whether syncing works (the connection is up) and, when not, why.
+        self.report: Callable[[bool, str | None], None] = lambda up, why: None
 
     async def run(self) -> None:
         """Syncs until cancelled; a failed sync is logged and retried after a back-off."""
@@ -73,14 +75,17 @@ class SyncLoop:
             try:
                 await self.sync_once(self._timeout_ms)
                 failures = 0
+                self.report(True, None)
             except PlatformError as error:  # the homeserver's answer: its message says it all
                 failures += 1
                 log.warning("sync failed (%d in a row): %s", failures, error)
+                self.report(False, str(error))
                 await self._calls.back_off(failures)
-            except Exception:
+            except Exception as error:
                 # The loop is the bot's only ear: it keeps going whatever one sync met.
                 failures += 1
                 log.exception("sync failed (%d in a row)", failures)
+                self.report(False, f"sync: {error!r}")
                 await self._calls.back_off(failures)
 
     async def sync_once(self, timeout_ms: int) -> None:
@@ -89,6 +94,7 @@ class SyncLoop:
             "sync",
             lambda: self._client.sync(timeout=timeout_ms, sync_filter=self._filter, since=since),
             forever=True,
+            unreachable=lambda why: self.report(False, why),
         )
         if self._encryption is not None:
             await self._encryption.after_sync()
@@ -153,6 +159,14 @@ class SyncLoop:
             room_id, start=start, end=end, direction=MessageDirection.back, limit=PAGE_SIZE
         )
 
+    def _note_pins(self, room_id: str, event: Event) -> None:
+        """Pins someone else set are kept, so that the bot's next pin adds to them."""
+        if event.get("type") != "m.room.pinned_events" or event.get("state_key") != "":
+            return
+        pinned = event.get("content", {}).get("pinned")
+        if event.get("sender") != self._client.user_id and isinstance(pinned, list):
+            self._state.remember_pinned(room_id, [p for p in pinned if isinstance(p, str)])
+
     async def _deliver(self, room_id: str, events: list[Event]) -> None:
         context = RoomContext(
             bot_user_id=self._client.user_id,
@@ -162,6 +176,7 @@ class SyncLoop:
             keep_answered=self._state.remember_answer,
         )
         for event in events:
+            self._note_pins(room_id, event)
             inbound = translate(room_id, event, context)
             if inbound is None:
                 continue

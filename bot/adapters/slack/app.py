@@ -1,11 +1,26 @@
-"""Bolt wiring: take Slack requests (Socket Mode or signed HTTP), ack at once, deliver Inbound."""
+"""Bolt wiring: take Slack requests (Socket Mode or signed HTTP), ack at once, deliver Inbound.
+
+Slack waits 3 seconds at most for an ack, so a request's listener only translates it, acks and
+hands the event over; Bolt sends the ack (the HTTP response, or the Socket Mode envelope's ack)
+as the listener returns. Nothing on that path waits for the database or the Web API.
+
+The events of a burst are passed on once the burst is acked: after a pause of
+`HAND_OVER_QUIET_SECONDS` between requests, or `HAND_OVER_HOLD_SECONDS` after the first at the
+latest, in the order they came. Handling them (database threads, Web API calls) would otherwise
+slow down the acks still to come. An event acked but not yet passed on is lost if the process
+dies meanwhile, as one acked but not yet recorded always is.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
@@ -23,6 +38,7 @@ from bot.adapters.slack.inbound import (
     from_command,
     from_event,
     from_view_submission,
+    reads_buttons,
     response_url_of,
 )
 from bot.adapters.slack.limits import RateLimiter
@@ -42,8 +58,24 @@ SLASH_COMMAND = "/incident"
 # across restarts the bot's inbox drops them by the same id.
 RECENT_EVENT_IDS = 4096
 STOP_GRACE_SECONDS = 10.0
+HAND_OVER_QUIET_SECONDS = 0.02
+HAND_OVER_HOLD_SECONDS = 0.5
+# How often the Socket Mode connection is looked at: the SDK reconnects by itself, silently.
+WATCH_SECONDS = 2.0
 # The Events API callback Slack sends, with no inner event, while it drops the app's events.
 APP_RATE_LIMITED = "app_rate_limited"
+
+
+@dataclass(frozen=True)
+class _Event:
+    """An Events API callback, translated when passed on: a reply in a thread needs the
+    buttons of the message it answers, which may have to be read from the database."""
+
+    body: dict[str, Any]
+    bot_user_id: str | None
+
+
+Taken = Inbound | _Event
 
 
 class SlackAdapter(SlackPlatform):
@@ -85,14 +117,22 @@ class SlackAdapter(SlackPlatform):
             signing_secret=signing_secret,
             # Signature and 5-minute replay window checks on every HTTP request.
             request_verification_enabled=True,
+            # The ack goes out as the listener returns, rather than when Bolt next polls for it
+            # (every 10 ms) from a task of its own; listeners never wait, so this is sooner.
+            process_before_response=True,
             logger=log,
         )
         self._register_listeners()
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._rate_limited_minute: object = None  # the last one logged
         self._background = Background(log, "Handling a Slack event")
+        self._taken: list[Taken] = []  # acked, not yet passed on
+        self._first_taken = self._last_taken = 0.0
+        self._passing: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._report: Callable[[bool, str | None], None] = lambda up, why: None
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def http_port(self) -> int | None:
@@ -117,15 +157,36 @@ class SlackAdapter(SlackPlatform):
             client.wss_uri = await client.issue_new_wss_url()
             await self._socket.connect_async()  # type: ignore[no-untyped-call]  # untyped in bolt
             log.info("Slack Socket Mode connected")
+            self._watcher = asyncio.create_task(self._watch(), name="slack-socket-watch")
+
+    def watch_connection(self, report: Callable[[bool, str | None], None]) -> None:
+        """`report` hears when the Socket Mode connection drops and when it is back."""
+        self._report = report
+
+    async def _watch(self) -> None:
+        up = True
+        while self._socket is not None:
+            await asyncio.sleep(WATCH_SECONDS)
+            now = self._socket is not None and await self._socket.client.is_connected()
+            if now != up:
+                up = now
+                self._report(up, None if up else "Socket Mode connection lost")
 
     async def stop(self) -> None:
         """Stop receiving, give running handlers a grace period, cancel what is left."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._passing is not None:  # what was acked is handed over, within the grace
+            await self._passing
         await self._background.settle(STOP_GRACE_SECONDS)
 
     def _register_listeners(self) -> None:
@@ -156,14 +217,14 @@ class SlackAdapter(SlackPlatform):
             )
         return BoltResponse(status=200, body="")
 
-    # Every listener acks first (Slack waits 3 seconds at most), then hands the work to a task.
+    # Every listener acks, keeps the event and returns: Bolt then sends the ack.
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         inbound = from_command(body)
         self._keep_hint(inbound, body)
         if inbound.text:
-            self._deliver(inbound)
+            self._take(inbound)
         elif self._first_time(command_event_id(body)):
             trigger_id = str(body.get("trigger_id", ""))
             self._spawn(self._open_declaration(trigger_id, inbound))
@@ -173,7 +234,7 @@ class SlackAdapter(SlackPlatform):
         inbound = from_button(body)
         if inbound is not None:
             self._keep_hint(inbound, body)
-            self._deliver(inbound)
+            self._take(inbound)
 
     async def _on_declaration(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         errors = declaration_errors(body)
@@ -185,17 +246,15 @@ class SlackAdapter(SlackPlatform):
         inbound = from_view_submission(body)
         if inbound is not None:
             self._keep_hint(inbound, body)
-            self._deliver(inbound)
+            self._take(inbound)
 
     def _keep_hint(self, inbound: Inbound, body: dict[str, Any]) -> None:
         """How to answer the sender alone, should the bot be unable to post in the channel."""
         self._hints.keep(inbound.event_id, inbound.room_id, inbound.user_id, response_url_of(body))
 
     async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        # Bolt has already acked: events are acknowledged before their listener runs.
-        inbound = from_event(body, context.bot_user_id, self._state.buttons)
-        if inbound is not None:
-            self._deliver(inbound)
+        # Bolt acks an event itself as its listener returns.
+        self._take(_Event(body, context.bot_user_id))
 
     async def _open_declaration(self, trigger_id: str, command: Inbound) -> None:
         """Open the declaration form; if Slack refuses, tell the person who asked for it,
@@ -216,6 +275,52 @@ class SlackAdapter(SlackPlatform):
             hint = self._hints.of(f"{command.platform}:{command.event_id}")
             if hint is not None:
                 await self._answer(hint, notice)
+
+    def _take(self, taken: Taken) -> None:
+        """Keep an acked event, to be passed on once the requests pause."""
+        now = time.monotonic()
+        if not self._taken:
+            self._first_taken = now
+        self._taken.append(taken)
+        self._last_taken = now
+        if self._passing is None:
+            self._passing = self._background.spawn(self._pass_on())
+
+    async def _pass_on(self) -> None:
+        try:
+            while self._taken:
+                await self._pause()
+                taken, self._taken = self._taken, []
+                for item in taken:
+                    try:
+                        inbound = await self._translated(item)
+                    except Exception:  # one unreadable callback must not lose the others
+                        log.exception("Could not read a Slack event")
+                        continue
+                    if inbound is not None:
+                        self._deliver(inbound)
+        finally:
+            self._passing = None
+
+    async def _pause(self) -> None:
+        """Until no request has come for a moment, or the first kept has waited long enough."""
+        while True:
+            due = min(
+                self._last_taken + HAND_OVER_QUIET_SECONDS,
+                self._first_taken + HAND_OVER_HOLD_SECONDS,
+            )
+            wait = due - time.monotonic()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+    async def _translated(self, taken: Taken) -> Inbound | None:
+        if isinstance(taken, Inbound):
+            return taken
+        body, bot_user_id, buttons = taken.body, taken.bot_user_id, self._state.buttons
+        if reads_buttons(body):  # not the event loop's to wait for
+            return await asyncio.to_thread(from_event, body, bot_user_id, buttons)
+        return from_event(body, bot_user_id, buttons)
 
     def _deliver(self, inbound: Inbound) -> None:
         if self._first_time(inbound.event_id):

@@ -128,6 +128,17 @@ def from_view_submission(body: Payload) -> Inbound | None:
     )
 
 
+def _in_thread(event: Payload) -> bool:
+    thread_ts = event.get("thread_ts")
+    return bool(thread_ts) and thread_ts != event.get("ts")
+
+
+def reads_buttons(body: Payload) -> bool:
+    """Whether `from_event` may look up button values for this callback (a reply in a thread)."""
+    event = body.get("event") or {}
+    return event.get("type") == "message" and _in_thread(event)
+
+
 def from_event(body: Payload, bot_user_id: str | None, buttons_of: ButtonLookup) -> Inbound | None:
     """An Events API callback; None for events the bot does not act on."""
     event = body.get("event") or {}
@@ -177,7 +188,7 @@ def _from_message(
     thread_ts = event.get("thread_ts")
     kind = InboundKind.TEXT
     target = None
-    if thread_ts and thread_ts != event.get("ts"):
+    if _in_thread(event):
         values = buttons_of(channel, str(thread_ts))
         replies_to_bot = bot_user_id is not None and event.get("parent_user_id") == bot_user_id
         if values or replies_to_bot:

@@ -63,6 +63,7 @@ class MatrixWorld:
         accept_invite_from: Callable[[str], bool] = lambda _: True,
         space_room_id: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        on_request: Callable[[str], None] | None = None,
         **setting_overrides: Any,
     ) -> MatrixAdapter:
         created = MatrixAdapter(
@@ -72,6 +73,7 @@ class MatrixWorld:
             accept_invite_from=accept_invite_from,
             space_room_id=space_room_id,
             sleep=sleep,
+            on_request=on_request,
         )
         self.adapters.append(created)
         return created
@@ -147,9 +149,15 @@ class Team:
         )
 
     async def start_bot(
-        self, clock: Clock, *, encrypt: bool = False, **connection: Any
+        self,
+        clock: Clock,
+        *,
+        encrypt: bool = False,
+        on_request: Callable[[str], None] | None = None,
+        **connection: Any,
     ) -> tuple[Bot, MatrixAdapter]:
-        """The bot as `rrt run` wires it, on this team's database and device."""
+        """The bot as `rrt run` wires it, on this team's database and device; `on_request`
+        hears each request the adapter makes to the homeserver."""
         settings = Settings(
             database_url=self.database_url, reports_dir=self.database.parent / "reports"
         )
@@ -160,6 +168,7 @@ class Team:
             bot.dispatcher,
             accept_invite_from=invite_policy(self.roster, []),
             encrypt=encrypt,
+            on_request=on_request,
         )
         bot.attach(adapter)
         await adapter.start()

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from nio import ErrorResponse, RoomSendResponse
+from nio import AsyncClient, ErrorResponse, RoomSendResponse
 
 from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.matrix.calls import Backoff, MatrixCalls
@@ -109,6 +109,26 @@ async def test_unreachable_homeserver_raises_after_the_attempts() -> None:
 
     assert raised.value.code == "matrix_unreachable"
     assert sleep.delays == [0.5, 1.0]
+
+
+async def test_an_answer_that_is_not_a_matrix_error_is_named_by_its_http_status() -> None:
+    async def bad_gateway(request: web.Request) -> web.Response:
+        return web.Response(status=502, text="<html>502 Bad Gateway</html>")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", bad_gateway)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    client = AsyncClient(f"http://127.0.0.1:{runner.addresses[0][1]}", "@rrt:rrt.test")
+    try:
+        with pytest.raises(PlatformError) as raised:
+            await calls_with(RecordedSleep())("login", lambda: client.login(password="pw"))
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+    assert str(raised.value) == "M_UNKNOWN: login: homeserver answered HTTP 502"
 
 
 Rule = Callable[[web.Request], bool]

@@ -6,6 +6,7 @@ import pytest
 from nio import AsyncClient
 
 from bot.adapters.matrix import MatrixAdapter
+from bot.adapters.matrix.state import MatrixState
 from bot.port import (
     Button,
     ChatPlatform,
@@ -16,7 +17,7 @@ from bot.port import (
     SentMessage,
 )
 from tests.adapters.matrix.conftest import MatrixWorld
-from tests.adapters.matrix.support import ok
+from tests.adapters.matrix.support import WAIT_SECONDS, eventually, ok
 
 pytestmark = pytest.mark.matrix
 
@@ -145,6 +146,37 @@ async def test_send_edit_and_pin_headline(world: MatrixWorld) -> None:
     assert edit["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": sent.message_id}
     assert edit["content"]["m.new_content"]["body"] == "Headline: contained on 3 hosts"
     assert (await alice.state(room_id, "m.room.pinned_events"))["pinned"] == [sent.message_id]
+
+
+async def test_a_pin_reads_nothing_and_keeps_the_pins_someone_else_set(
+    world: MatrixWorld,
+) -> None:
+    requests: list[str] = []
+    adapter = world.adapter(on_request=requests.append)
+    await adapter.start()
+    room_id = await open_war_room(world, adapter)
+    alice = world.analysts[0]
+    hers = await alice.say(room_id, "Ransom note, as found")
+    ok(await alice.client.room_put_state(room_id, "m.room.pinned_events", {"pinned": [hers]}))
+    await eventually(
+        lambda: _seen(MatrixState(world.store).pinned(room_id) == [hers]),
+        "the bot to see her pin",
+        WAIT_SECONDS,
+    )
+
+    requests.clear()
+    sent = await adapter.send(room_id, Outbound("Headline"))
+    await adapter.pin(sent)
+    await adapter.pin(sent)
+
+    made = [what for what in requests if what != "sync"]
+    assert made == ["send m.room.message", "set m.room.pinned_events"]
+    pinned = await alice.state(room_id, "m.room.pinned_events")
+    assert pinned["pinned"] == [hers, sent.message_id]
+
+
+async def _seen(condition: bool) -> bool | None:
+    return True if condition else None
 
 
 async def test_set_topic_invite_and_remove(world: MatrixWorld) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.adapters.matrix import MatrixAdapter
 from bot.bootstrap import Bot, build
 from bot.core.clock import FakeClock
 from bot.core.tlp import TLP
+from bot.port import Outbound, SentMessage
 from bot.serve import invite_policy
 from config.settings import Settings
 from storage.verify_cli import verify_report
@@ -126,5 +128,66 @@ async def test_simultaneous_answers_and_a_tlp_change_are_all_kept(l2_team: Team)
         raised = "TLP raised from TLP:AMBER to TLP:AMBER+STRICT by Alice Martin."
         assert sum(body.startswith(raised) for body in said) == 1, said
     finally:
+        await adapter.stop()
+        bot.close()
+
+
+class SlowRoom:
+    """The adapter, except that a message to `room_id` waits until `release` is set: a war
+    room whose homeserver answers slowly."""
+
+    def __init__(self, adapter: MatrixAdapter) -> None:
+        self._adapter = adapter
+        self.room_id: str | None = None
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
+
+    async def send(self, room_id: str, message: Outbound) -> SentMessage:
+        if room_id == self.room_id:
+            self.holding.set()
+            await self.release.wait()
+        return await self._adapter.send(room_id, message)
+
+
+async def test_a_slow_incident_does_not_hold_up_another(team: Team) -> None:
+    bot = build(
+        Settings(database_url=team.database_url, reports_dir=team.database.parent / "reports"),
+        clock=FakeClock(START),
+        roster=team.roster,
+    )
+    adapter = MatrixAdapter(
+        team.connection(),
+        bot.adapter_state,
+        bot.dispatcher.enqueue,
+        accept_invite_from=invite_policy(team.roster, []),
+    )
+    slow = SlowRoom(adapter)
+    bot.attach(slow)  # type: ignore[arg-type]  # a ChatPlatform by delegation
+    await adapter.start()
+    try:
+        lobby, first = await declare(team)
+        await team.alice.say(lobby, "!incident declare Phishing wave")
+        second = await join_when_invited(team.alice, "INC-2026-0002 · Phishing wave")
+        watches = [
+            RoomWatch(team.alice, room, team.bot_user_id, WAIT_SECONDS) for room in (first, second)
+        ]
+        for watch in watches:
+            await watch.question("Q1")
+
+        slow.room_id = first
+        await team.alice.say(first, "!incident note first")
+        async with asyncio.timeout(WAIT_SECONDS):
+            await slow.holding.wait()
+        await team.alice.say(second, "!incident note second")
+        await watches[1].message_with("Noted in INC-2026-0002.")
+        assert not [m for m in await watches[0].messages() if "Noted in" in m["content"]["body"]]
+
+        slow.release.set()
+        await watches[0].message_with("Noted in INC-2026-0001.")
+    finally:
+        slow.release.set()
         await adapter.stop()
         bot.close()

@@ -6,14 +6,15 @@ homeserver or in the store, bounded by a timeout.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from bot.adapters.matrix.keycaps import KEYCAPS
 from bot.bootstrap import Bot
 from bot.core.clock import FakeClock
 from bot.core.lifecycle import State
+from bot.core.option_keys import KEYCAPS
 from storage.verify_cli import verify_report
 from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import (
@@ -304,3 +305,42 @@ async def test_a_whole_incident_with_its_team_a_check_in_and_the_report(l2_team:
     finally:
         await adapter.stop()
         bot.close()
+
+
+async def test_a_declaration_posts_its_headline_once_and_reads_no_pins(team: Team) -> None:
+    requests: list[str] = []
+    bot, adapter = await team.start_bot(FakeClock(START), on_request=requests.append)
+    try:
+        lobby = await lobby_with_bot(team)
+        requests.clear()
+        await team.alice.say(lobby, f"!incident declare {TITLE}")
+        war_room = await join_when_invited(team.alice, WAR_ROOM_NAME)
+        watch = RoomWatch(team.alice, war_room, team.bot_user_id, WAIT_SECONDS)
+        await watch.question("Q1")
+        await eventually(
+            lambda: _true(not bot.store.pending_effects()), "every effect delivered", WAIT_SECONDS
+        )
+
+        made = Counter(what for what in requests if what != "sync")
+        # The page opens the coordinator's direct room; the room version is asked once.
+        assert made == {
+            "capabilities": 1,
+            "create room": 1,
+            "send m.room.message": 4,  # headline, reply in the lobby, page, question
+            "set m.room.pinned_events": 1,
+            "create direct room": 1,
+        }
+        events = await team.alice.recent_events(war_room, limit=50)
+        headlines = [e for e in events if e["content"].get("body", "").startswith("🚨")]
+        assert len(headlines) == 1
+        assert "Team 0/1 filled · 1 being paged" in headlines[0]["content"]["body"]
+        assert not [e for e in events if "m.new_content" in e["content"]]  # no edit
+        pinned = await team.alice.state(war_room, "m.room.pinned_events")
+        assert pinned["pinned"] == [headlines[0]["event_id"]]
+    finally:
+        await adapter.stop()
+        bot.close()
+
+
+async def _true(condition: bool) -> bool | None:
+    return True if condition else None

@@ -1,12 +1,7 @@
 from __future__ import annotations
 
-from bot.adapters.matrix.keycaps import (
-    KEYCAPS,
-    OPTION_KEYS,
-    button_for_reaction,
-    button_for_reply,
-    option_marker,
-)
+from bot.adapters.matrix.keycaps import button_for_reaction, button_for_reply, option_marker
+from bot.core.option_keys import KEYCAPS, OPTION_KEYS
 from bot.port import Button
 
 NEUTRAL = (Button("One", "one"), Button("Two", "two"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.adapters.matrix.keycaps import KEYCAPS
 from bot.core.clock import FakeClock, SystemClock
+from bot.core.option_keys import KEYCAPS
 from storage.sql_store import open_store
 from storage.verify_cli import verify_report
 from tests.adapters.matrix.conftest import Team

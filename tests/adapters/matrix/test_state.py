@@ -13,6 +13,7 @@ def test_state_survives_a_new_instance_over_the_same_store() -> None:
     first.remember_buttons("$page", (Button("Accept", "page accept", "primary"),))
     first.remember_direct_room("@alice:rrt.test", "!dm:rrt.test")
     first.remember_answer("$reply", '["@alice:rrt.test", ["$question"], null]')
+    first.remember_pinned("!war:rrt.test", ["$headline"])
 
     again = MatrixState(store)
 
@@ -24,6 +25,8 @@ def test_state_survives_a_new_instance_over_the_same_store() -> None:
     assert not again.is_direct_room("!war:rrt.test")
     assert again.answer("$reply") == '["@alice:rrt.test", ["$question"], null]'
     assert again.answer("$other") is None
+    assert again.pinned("!war:rrt.test") == ["$headline"]
+    assert again.pinned("!other:rrt.test") == []
 
 
 def test_a_fresh_store_knows_nothing() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,7 +15,7 @@ import pytest_asyncio
 
 from bot.adapters.slack import SlackAdapter
 from bot.port import Button, InboundKind, Outbound
-from tests.adapters.slack.conftest import APP_TOKEN, Received
+from tests.adapters.slack.conftest import APP_TOKEN, BOT_TOKEN, WAIT_SECONDS, Received
 from tests.adapters.slack.payloads import (
     CHANNEL,
     USER,
@@ -28,6 +30,7 @@ from tests.adapters.slack.payloads import (
     slash_command,
     view_submission,
 )
+from tests.fixtures.memory import MemoryKeyValue
 from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack
 
 FORM = "application/x-www-form-urlencoded"
@@ -304,3 +307,96 @@ async def test_a_failing_handler_is_logged_and_later_events_still_arrive(
     assert {inbound.event_id for inbound in items} == {"Ev0BAD", "Ev0OK"}
     await socket_app.stop()  # waits for running handlers
     assert "Handling a Slack event failed" in caplog.text
+
+
+# ---- Acks before any work
+
+# Every kind of request the bot acts on, as (Socket Mode envelope type, payload).
+REQUESTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "command": ("slash_commands", lambda: slash_command("status", "trig-busy")),
+    "button": ("interactive", lambda: block_action("answer q3 3", "1764489700.000100")),
+    "form": ("interactive", lambda: view_submission("Phishing wave", False, "green")),
+    "event": ("events_api", lambda: event_callback(message("hi"), "Ev0BUSY")),
+}
+
+
+def as_http(kind: str) -> tuple[str, str]:
+    """(body, content type) of the request `kind` over HTTP."""
+    payload = REQUESTS[kind][1]()
+    if kind == "command":
+        return form(payload), FORM
+    if kind == "event":
+        return json.dumps(payload), "application/json"
+    return interactive_form(payload), FORM
+
+
+@pytest.mark.parametrize("kind", list(REQUESTS))
+async def test_http_requests_are_acked_while_their_handler_is_busy(
+    http_app: SlackAdapter, http: aiohttp.ClientSession, received: Received, kind: str
+) -> None:
+    received.gate = asyncio.Event()  # the handler blocks until the test ends
+    body, content_type = as_http(kind)
+    assert (await post(http, http_app, body, content_type))[0] == 200
+    await received.wait_for(1)
+    later, later_type = as_http("event" if kind != "event" else "command")
+    status, _ = await post(http, http_app, later, later_type)
+    assert status == 200  # the next request too, the handler still busy
+    assert not received.gate.is_set()
+
+
+@pytest.mark.parametrize("kind", list(REQUESTS))
+async def test_socket_envelopes_are_acked_while_their_handler_is_busy(
+    socket_app: SlackAdapter, slack_api: FakeSlack, received: Received, kind: str
+) -> None:
+    received.gate = asyncio.Event()
+    envelope_type, payload = REQUESTS[kind]
+    envelope = await slack_api.push(envelope_type, payload())
+    assert await slack_api.ack_for(envelope) == {"envelope_id": envelope}
+    await received.wait_for(1)
+    other = "event" if kind != "event" else "command"
+    later = await slack_api.push(REQUESTS[other][0], REQUESTS[other][1]())
+    assert await slack_api.ack_for(later) == {"envelope_id": later}
+    received.gate.set()
+    await received.wait_for(2)
+
+
+class StalledKeyValue(MemoryKeyValue):
+    """A KeyValue whose reads wait until `released`, as a database behind a lock would; it
+    notes the thread of each read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+        self.read_on: list[int] = []
+
+    def get(self, key: str) -> str | None:
+        self.read_on.append(threading.get_ident())
+        self.released.wait(WAIT_SECONDS)
+        return super().get(key)
+
+
+async def test_a_thread_reply_is_acked_while_its_state_is_read_off_the_event_loop(
+    slack_api: FakeSlack, received: Received
+) -> None:
+    store = StalledKeyValue()
+    adapter = SlackAdapter(
+        bot_token=BOT_TOKEN,
+        store=store,
+        on_inbound=received,
+        app_token=APP_TOKEN,
+        api_base_url=slack_api.base_url,
+    )
+    await adapter.start()
+    try:
+        # A reply in a thread the bot knows nothing of: its buttons are looked up.
+        reply = message("2", thread_ts="1764489700.000100")
+        envelope = await slack_api.push("events_api", event_callback(reply, "Ev0STALL"))
+        assert await slack_api.ack_for(envelope) == {"envelope_id": envelope}
+        store.released.set()
+        (inbound,) = await received.wait_for(1)
+        assert (inbound.kind, inbound.text) == (InboundKind.TEXT, "2")
+        assert store.read_on
+        assert threading.get_ident() not in store.read_on
+    finally:
+        store.released.set()
+        await adapter.stop()

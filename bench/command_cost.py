@@ -1,0 +1,198 @@
+"""What one `note` costs the bot, on SQLite and on PostgreSQL.
+
+Declares an incident on the console platform, then sends `--notes` notes in its war room one
+at a time, each to its end (recorded, decided, committed, delivered). It prints per note: the
+time, the SQL statements and commits it runs, and the time beyond its commits (the time less
+as many bare INSERT + COMMIT transactions). The baseline, measured in the same run on the same
+database, is a bare INSERT + COMMIT. PostgreSQL is a private throw-away cluster started with
+the test fixtures' helper (skipped with `--no-postgres`, or when its binaries are missing).
+
+    .venv/bin/python bench/command_cost.py [--notes 300] [--no-postgres] [--quick]
+"""
+
+# ruff: noqa: E402  (the test fixtures live under tests/, not an installed package)
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from glob import glob
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Connection, Engine, event
+
+from bench.startup import COORDINATOR, START, bench_folder
+from bot.adapters.console import ConsolePlatform
+from bot.bootstrap import build
+from bot.core.clock import FakeClock
+from tests.fixtures.roster import small_roster
+from tests.fixtures.settings import settings_in
+
+
+@dataclass
+class Cost:
+    note_ms: float
+    bare_ms: float
+    statements: float  # per note, in write transactions
+    commits: float  # per note, of write transactions
+    reads: float  # per note, statements in read-only transactions (another engine on SQLite)
+    decision_ms: float  # the note's decision: its one transaction, from BEGIN to its COMMIT
+    decision_statements: float
+
+    @property
+    def beyond_commits_ms(self) -> float:
+        return self.note_ms - self.commits * self.bare_ms
+
+
+class Counter:
+    """SQL statements and commits run through some engines, and how long the transactions
+    that append to the log (the decisions) take up to their commit."""
+
+    def __init__(self, engines: set[Engine]) -> None:
+        self.statements = self.commits = 0
+        self.decisions: list[tuple[float, int]] = []  # (seconds, statements)
+        for engine in engines:
+            event.listen(engine, "begin", self._begin)
+            event.listen(engine, "before_cursor_execute", self._statement)
+            event.listen(engine, "commit", self._commit)
+
+    def _begin(self, connection: Connection) -> None:
+        connection.info["bench"] = [time.perf_counter(), 0, False]
+
+    def _statement(self, connection: Connection, _cursor: Any, sql: str, *_args: Any) -> None:
+        self.statements += 1
+        started = connection.info.get("bench")
+        if started is not None:
+            started[1] += 1
+            started[2] = started[2] or sql.startswith("INSERT INTO log ")
+
+    def _commit(self, connection: Connection) -> None:
+        self.commits += 1
+        started = connection.info.pop("bench", None)
+        if started is not None and started[2]:
+            self.decisions.append((time.perf_counter() - started[0], started[1]))
+
+
+def bare_insert_ms(engine: Engine, count: int) -> float:
+    """A one-row INSERT and COMMIT, through the driver alone, on the bot's own database."""
+    with engine.connect() as connection:
+        raw: Any = connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare (n INTEGER)")
+        raw.commit()
+        postgres = engine.dialect.name == "postgresql"
+        insert = (
+            "INSERT INTO bench_bare VALUES (%s)"
+            if postgres
+            else "INSERT INTO bench_bare VALUES (?)"
+        )
+        started = time.perf_counter()
+        for number in range(count):
+            if not postgres:
+                cursor.execute("BEGIN IMMEDIATE")  # as the bot's own write transactions
+            cursor.execute(insert, (number,))
+            if postgres:
+                raw.commit()
+            else:
+                cursor.execute("COMMIT")
+        taken = (time.perf_counter() - started) * 1000 / count
+        cursor.execute("DROP TABLE bench_bare")
+        raw.commit()
+        return taken
+
+
+async def note_cost(folder: Path, database_url: str | None, notes: int) -> Cost:
+    settings = settings_in(folder, log_key_file=folder / "rrt-log.key")
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    bot = build(settings, clock=FakeClock(START), roster=small_roster())
+    console = ConsolePlatform(on_inbound=bot.dispatcher)
+    bot.attach(console)
+    try:
+        await bot.start()
+        await console.say(COORDINATOR, console.lobby, "declare Command cost")
+        room = console.room_by_name("inc-").id
+        for number in range(10):  # warm-up: caches, prepared statements, connections
+            await console.say(COORDINATOR, room, f"note warm-up {number}")
+        writes = Counter({bot.store.engine})
+        reads = Counter({bot.store.reader} - {bot.store.engine})
+        taken = []
+        for number in range(notes):
+            started = time.perf_counter()
+            await console.say(COORDINATOR, room, f"note Finding number {number}")
+            taken.append((time.perf_counter() - started) * 1000)
+        statements, commits = writes.statements / notes, writes.commits / notes
+        bare = bare_insert_ms(bot.store.engine, max(notes, 200))
+        median = statistics.median(taken)
+        decision = statistics.median(seconds for seconds, _ in writes.decisions) * 1000
+        in_decision = statistics.median(count for _, count in writes.decisions)
+        reads_per_note = reads.statements / notes
+        return Cost(median, bare, statements, commits, reads_per_note, decision, in_decision)
+    finally:
+        bot.close()
+
+
+@contextmanager
+def postgres_url() -> Iterator[str | None]:
+    """A database in a private PostgreSQL cluster, or None when PostgreSQL is not installed."""
+    if not (shutil.which("initdb") or glob("/usr/lib/postgresql/*/bin/initdb")):
+        yield None
+        return
+    from tests.fixtures.postgres import private_cluster
+
+    with private_cluster("rrt-bench-pg-") as cluster:
+        yield cluster.create_database("rrt_bench")
+
+
+def show(name: str, cost: Cost) -> None:
+    print(
+        f"  {name:>10}: note {cost.note_ms:.2f} ms ({cost.statements:.1f} statements in "
+        f"{cost.commits:.1f} write transactions, {cost.reads:.1f} in reads), "
+        f"beyond its commits {cost.beyond_commits_ms:.2f} ms; "
+        f"bare INSERT + COMMIT {cost.bare_ms:.3f} ms\n"
+        f"{'':>14}its decision: {cost.decision_ms:.2f} ms in one transaction of "
+        f"{cost.decision_statements:.0f} statements, to its COMMIT"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=300)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 notes")
+    args = parser.parse_args()
+    notes = 20 if args.quick else args.notes
+    with ExitStack() as stack:
+        sqlite = await note_cost(stack.enter_context(bench_folder()), None, notes)
+        show("SQLite", sqlite)
+        url = None if args.no_postgres else stack.enter_context(postgres_url())
+        postgres = await note_cost(stack.enter_context(bench_folder()), url, notes) if url else None
+        if postgres is not None:
+            show("PostgreSQL", postgres)
+    last = (
+        f"note on SQLite: {sqlite.note_ms:.2f} ms, {sqlite.beyond_commits_ms:.2f} ms beyond its "
+        f"{sqlite.commits:.0f} commits ({sqlite.statements:.0f} statements), decision "
+        f"{sqlite.decision_ms:.2f} ms ({sqlite.decision_statements:.0f} statements); bare INSERT "
+        f"+ COMMIT: {sqlite.bare_ms:.3f} ms; ratio {sqlite.note_ms / sqlite.bare_ms:.0f}x"
+    )
+    if postgres is not None:
+        last += (
+            f"; on PostgreSQL: {postgres.note_ms:.2f} ms, ratio to SQLite "
+            f"{postgres.note_ms / sqlite.note_ms:.2f}x"
+        )
+    print(last)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
