@@ -33,6 +33,15 @@ class WriteBehind:
         self._cache[key] = value
         self._writer.submit(self._write, key, value)
 
+    def forget(self, prefix: str) -> None:
+        """Read the keys under `prefix` from the database again: another process (a replica
+        that held the platform's role meanwhile) may have changed them. Waits for the writes
+        so far, so that none lands after the values are read again."""
+        self.flush()
+        for key in list(self._cache):  # copied at once: other keys change meanwhile
+            if key.startswith(prefix):
+                self._cache.pop(key, None)
+
     def flush(self) -> None:
         """Wait for the writes so far (at shutdown)."""
         self._writer.submit(lambda: None).result()

@@ -9,14 +9,17 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.roster import Roster
 from bot.core.triage import Questionnaire
 from bot.effects import RecordingPlatform
+from bot.leadership import Leadership, SoleLeader
 from bot.port import ChatPlatform
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler
+from bot.scheduler import REPLICA_SWEEP, Scheduler
 from config.policy import Policy, load_policy
 from config.roster import load_roster
 from config.settings import Settings
 from config.triage import load_questionnaire
 from handlers.context import Rules, Services
+from storage.db import is_postgresql, sqlite_path
+from storage.process_lock import ProcessLock, hold
 from storage.sql_store import SqlStore, open_store
 
 
@@ -29,6 +32,7 @@ class Bot:
     scheduler: Scheduler
     adapter_state: WriteBehind  # what Slack and Matrix remember, written off the event loop
     platforms: list[ChatPlatform] = field(default_factory=list)
+    process_lock: ProcessLock | None = None  # on a SQLite file: no other process runs on it
 
     def attach(self, platform: ChatPlatform) -> None:
         """Connect a platform: handlers speak to it through the outbox, delivery for real."""
@@ -41,9 +45,26 @@ class Bot:
     def platform(self, name: str) -> ChatPlatform:
         return self.dispatcher.platforms[name]
 
+    def hold_database(self) -> None:
+        """On a SQLite file, make sure no other process runs a bot on it (raises
+        `storage.process_lock.DatabaseInUse`); PostgreSQL serves any number of replicas."""
+        path = sqlite_path(self.store.engine.url)
+        if path is not None and self.process_lock is None:
+            self.process_lock = hold(path)
+
+    def leadership(self, role: str) -> Leadership:
+        """Who among the replicas sharing the database holds `role`: on PostgreSQL an
+        advisory lock; on SQLite, a single process, always this one."""
+        if not is_postgresql(self.store.engine):
+            return SoleLeader()
+        from storage.leadership import AdvisoryLease
+
+        return AdvisoryLease(self.store.engine.url.render_as_string(hide_password=False), role)
+
     async def start(self) -> int:
         """Deliver what was decided before a restart, handle what was recorded but not
         handled, then start the timers (those that fell due meanwhile fire now, once)."""
+        self.hold_database()
         replayed = await self.dispatcher.replay()
         self.dispatcher.release()
         await self.scheduler.start()
@@ -54,6 +75,9 @@ class Bot:
         self.dispatcher.close()
         self.adapter_state.close()
         self.store.close()
+        if self.process_lock is not None:
+            self.process_lock.release()
+            self.process_lock = None
 
 
 def build(
@@ -93,7 +117,10 @@ def build(
         dispatcher=runtime,
         store=store,
         settings=settings,
-        scheduler=Scheduler(services, runtime),
+        # PostgreSQL serves replicas: each looks now and then for what the others left.
+        scheduler=Scheduler(
+            services, runtime, REPLICA_SWEEP if is_postgresql(store.engine) else None
+        ),
         adapter_state=WriteBehind(store.kv),
     )
 

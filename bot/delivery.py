@@ -12,6 +12,9 @@ that is down or limiting the bot is tried again later, in order; a war room is w
 long as that lasts, since everything about its incident needs it. A platform that is not
 connected yet (or is reconnecting) is not tried at all: its effects wait, uncounted, and go
 out in order once it is connected; the other platforms' effects go on meanwhile.
+
+Replicas sharing a PostgreSQL database drain the same outbox: an effect is claimed before it
+is performed, and one another replica is performing is waited for, or tried again later.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ MAX_ATTEMPTS = 5
 # Seconds before the next try of an effect the platform could not do yet, doubling per
 # attempt up to the cap (or longer if the platform asked for longer).
 BACKOFF_FIRST, BACKOFF_CAP = 1.0, 300.0
+# How long to wait, polling, for an effect another replica is delivering.
+OTHER_POLLS, OTHER_POLL_SECONDS = 40, 0.05
 
 
 class Unresolved(Exception):
@@ -56,6 +61,10 @@ class Unresolved(Exception):
 
 class _Held(Exception):
     """The effect's platform (or that of an effect it needs) is not connected: it waits."""
+
+
+class _Elsewhere(_Held):
+    """Another process sharing the database delivers the effect and has not finished yet."""
 
 
 class TryLater(Exception):
@@ -107,16 +116,20 @@ class Deliverer:
             lambda: self._outbox.pending_effects(lane)
         )
         held: set[str] = set()  # once one effect of a platform waits, its later ones wait too
+        elsewhere = False
         try:
             for effect in effects:
                 if effect.platform in held:
                     continue
                 try:
                     await self.deliver(effect)
-                except _Held:
+                except _Held as waiting:
                     held.add(effect.platform)
+                    elsewhere = elsewhere or isinstance(waiting, _Elsewhere)
         finally:
             await self._send_notices()
+        if elsewhere:  # what waits behind it is tried again later
+            raise TryLater(lane)
 
     async def lanes(self) -> list[str]:
         """The lanes that have effects waiting, oldest first."""
@@ -149,7 +162,9 @@ class Deliverer:
             return
         if await self._withheld(effect, args):
             return
-        await self._offload(lambda: self._outbox.attempted(effect.id))
+        if not await self._offload(lambda: self._outbox.attempted(effect.id)):
+            await self._wait_for_other(effect)
+            return
         token = delivery_key.set(effect.key)
         retried = delivery_retried.set(effect.attempts > 0)
         origin = delivery_origin.set(_origin_event(effect))
@@ -199,6 +214,17 @@ class Deliverer:
         refs = {ref(effect.key, name): real for name, real in result.items()}
         await self._offload(lambda: self._outbox.delivered(effect, json.dumps(result), refs))
         self.observer.effect_done(effect.platform, effect.kind, "delivered")
+
+    async def _wait_for_other(self, effect: StoredEffect) -> None:
+        """Another replica is delivering the effect: wait a little for it to finish, as it
+        usually does at once; raises _Elsewhere if it has not (it may have died: its claim
+        runs out and the effect is tried again)."""
+        for _ in range(OTHER_POLLS):
+            found = await self._offload(lambda: self._outbox.effect(effect.key))
+            if found is None or found[2]:
+                return
+            await asyncio.sleep(OTHER_POLL_SECONDS)
+        raise _Elsewhere(effect.platform)
 
     async def _withheld(self, effect: StoredEffect, args: Mapping[str, Any]) -> bool:
         """Ask the gate, at the moment of sending; withhold and log what it refuses."""

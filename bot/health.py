@@ -6,6 +6,7 @@ small JSON body: connecting, connected, retrying (its start failed), reconnectin
 connected and lost it), each since when. A platform that is not connected does not make the
 bot unhealthy: restarting would not bring it back, the other platforms still serve, and what
 is decided for it waits for it; `degraded` names it, and its state says what is wrong.
+A platform in `standby` is run by another replica sharing the database (see `bot.leadership`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from bot.metrics import CONTENT_TYPE, Metrics
 from bot.supervise import State, Status, reason
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.metrics import Metrics
 
 log = logging.getLogger("rrt.health")
 
@@ -50,8 +53,11 @@ class Health:
             "database": database,
             "platforms": {name: _status(status) for name, status in platforms.items()},
         }
+        # A standby is as it should be: another replica runs that platform.
         degraded = [
-            name for name, status in platforms.items() if status.state is not State.CONNECTED
+            name
+            for name, status in platforms.items()
+            if status.state not in (State.CONNECTED, State.STANDBY)
         ]
         if degraded:
             body["degraded"] = degraded
@@ -71,7 +77,10 @@ def _status(status: Status) -> dict[str, Any]:
 
 
 class StatusServer:
-    """Serves /healthz and /metrics on `host:port` (port 0: any free port, see `port`)."""
+    """Serves /healthz and /metrics on `host:port` (port 0: any free port, see `port`).
+
+    aiohttp's server and the Prometheus client are imported only when it runs: a bot without
+    `RRT_METRICS_PORT` does without their memory."""
 
     def __init__(
         self, health: Health, metrics: Metrics, backlog: Backlog, host: str, port: int
@@ -90,6 +99,8 @@ class StatusServer:
         return int(self._runner.addresses[0][1])
 
     async def start(self) -> None:
+        from aiohttp import web
+
         app = web.Application()
         app.add_routes([web.get("/healthz", self._healthz), web.get("/metrics", self._scrape)])
         self._runner = web.AppRunner(app, access_log=None)
@@ -103,10 +114,16 @@ class StatusServer:
             self._runner = None
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         healthy, body = await self._health.report()
         return web.json_response(body, status=200 if healthy else 503)
 
     async def _scrape(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        from bot.metrics import CONTENT_TYPE
+
         try:
             outbox, inbox = await asyncio.wait_for(self._backlog(), PROBE_TIMEOUT)
         except Exception as error:  # the counters are still worth reading

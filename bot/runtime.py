@@ -88,6 +88,8 @@ class Runtime:
         self._background = Background(log, "handling an event")
         self._recovery: asyncio.TimerHandle | None = None
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
+        # Due timers the last `fire_due` did not fire: fired or being fired by another process.
+        self.timers_left = 0
         self._open = asyncio.Event()
         self._open.set()
         self.deliverer = Deliverer(
@@ -227,10 +229,12 @@ class Runtime:
         """Fire every timer due by `now`, each once, in its incident's lane."""
         moment = now or self.services.clock.now()
         fired: list[Timer] = []
-        for timer in await self.offload(lambda: self.store.due(moment)):
+        due = await self.offload(lambda: self.store.due(moment))
+        for timer in due:
             won = await self._in_lane(timer.incident_id, lambda t=timer: self._fire(t, moment))  # type: ignore[misc]
             if won:
                 fired.append(timer)
+        self.timers_left = len(due) - len(fired)
         return fired
 
     def _fire(self, timer: Timer, now: datetime) -> bool:

@@ -3,7 +3,9 @@
 One APScheduler job, always set to the soonest pending timer and re-armed after every change;
 on wake the runtime fires what is due, each timer as a unit of work in its incident's lane.
 A wake-up that fails (the database is down) is retried soon, so timers that fell due meanwhile
-fire once the database is back, without a restart.
+fire once the database is back, without a restart. Replicas sharing a PostgreSQL database each
+wake for every timer (each also looks now and then for the timers the others scheduled); the
+first to claim one fires it, the others skip it.
 """
 
 from __future__ import annotations
@@ -19,21 +21,28 @@ from handlers.context import Services, log
 from handlers.timers import rebuild
 
 WAKE_JOB = "rrt-wake"
+SWEEP_JOB = "rrt-sweep"
+REPLICA_SWEEP = 15.0  # seconds between looks for what other replicas left
+ELSEWHERE_SECONDS = 1.0  # a timer another replica is firing is looked at again this soon
 
 
 class Scheduler:
-    def __init__(self, services: Services, runtime: Runtime) -> None:
+    def __init__(self, services: Services, runtime: Runtime, sweep: float | None = None) -> None:
         self.services = services
         self.runtime = runtime
+        # Every `sweep` seconds, with replicas: arm for the timers others scheduled, and
+        # deliver the effects whose claim ran out (their replica died mid-effect).
+        self._sweep = sweep
         self._apscheduler: AsyncIOScheduler | None = None
         self._changed = False
         self._arming: set[asyncio.Future[None]] = set()
         self._firing = asyncio.Lock()  # a wake-up and a direct call never fire side by side
 
     async def fire_due(self, now: datetime | None = None) -> list[Timer]:
+        moment = now or self.services.clock.now()
         async with self._firing:
-            fired = await self.runtime.fire_due(now)
-        await self.arm()
+            fired = await self.runtime.fire_due(moment)
+        await self.arm(passed=moment if self.runtime.timers_left else None)
         return fired
 
     async def start(self) -> None:
@@ -46,6 +55,10 @@ class Scheduler:
         self.services.on_timers_changed = self._mark_changed
         self.runtime.after_commit = self._rearm_if_changed
         await self.arm()
+        if self._sweep is not None:
+            self._apscheduler.add_job(
+                self._swept, "interval", seconds=self._sweep, id=SWEEP_JOB, coalesce=True
+            )
 
     def stop(self) -> None:
         self.services.on_timers_changed = None
@@ -64,8 +77,9 @@ class Scheduler:
             self._arming.add(task)
             task.add_done_callback(self._arming.discard)
 
-    async def arm(self) -> None:
-        """Set the one wake-up job to the soonest pending timer (or remove it)."""
+    async def arm(self, passed: datetime | None = None) -> None:
+        """Set the one wake-up job to the soonest pending timer (or remove it). `passed`: the
+        moment of a firing that left due timers to another process."""
         scheduler = self._apscheduler
         if scheduler is None:
             return
@@ -76,7 +90,12 @@ class Scheduler:
             if scheduler.get_job(WAKE_JOB) is not None:
                 scheduler.remove_job(WAKE_JOB)
             return
-        self._wake_at(max(due, self.services.clock.now()))
+        now = self.services.clock.now()
+        if passed is not None and due <= passed:
+            # Still pending: another replica is firing it. Look again shortly, not at once
+            # and over and over until it has committed (if it fails, it fires here then).
+            now += timedelta(seconds=ELSEWHERE_SECONDS)
+        self._wake_at(max(due, now))
 
     def _wake_at(self, moment: datetime) -> None:
         assert self._apscheduler is not None
@@ -101,6 +120,13 @@ class Scheduler:
         except Exception:
             log.exception("arming the timers failed; trying again shortly")
             self._retry()
+
+    async def _swept(self) -> None:
+        try:
+            await self.arm()
+            await self.runtime.drain_outbox()
+        except Exception:
+            log.exception("looking for the work of other replicas failed; trying again later")
 
     async def _wake(self) -> None:
         try:

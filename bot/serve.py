@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -15,17 +16,19 @@ from pydantic import SecretStr
 from bot.bootstrap import Bot, build
 from bot.core.roster import Roster
 from bot.health import Health, StatusServer
-from bot.metrics import Metrics
+from bot.leadership import MATRIX_SYNC
 from bot.port import ChatPlatform
 from bot.supervise import Startable, State, Status, Supervisor
 from config.errors import ConfigError
 from config.settings import MatrixSettings, Settings, SlackSettings
+from storage.process_lock import DatabaseInUse
 from storage.sql_store import SqlStore
 
 if TYPE_CHECKING:
     # Each adapter is imported only when its platform is configured: an SDK costs memory.
     from bot.adapters.matrix import MatrixAdapter
     from bot.adapters.slack import SlackAdapter
+    from bot.metrics import Metrics
 
 log = logging.getLogger("rrt.serve")
 # At shutdown, for events and deliveries under way: with the platforms' own stop, within the
@@ -117,7 +120,19 @@ def supervised(
         if status.state is State.CONNECTED:
             bot.dispatcher.platform_connected()
 
-    supervisors = [Supervisor(platform, changed) for platform in platforms]
+    async def reread_matrix_state() -> None:
+        await asyncio.to_thread(bot.adapter_state.forget, "matrix:")
+
+    # Matrix runs on one replica at a time: one device, one sync, one user of its key store.
+    # Taking over, it reads what the replica before it left: device, sync token, held events.
+    supervisors = [
+        Supervisor(
+            platform, changed, leadership=bot.leadership(MATRIX_SYNC), on_lead=reread_matrix_state
+        )
+        if platform.name == "matrix"
+        else Supervisor(platform, changed)
+        for platform in platforms
+    ]
     by_name = {supervisor.name: supervisor for supervisor in supervisors}
     bot.dispatcher.deliverer.ready = lambda name: name not in by_name or by_name[name].connected
     return supervisors
@@ -126,8 +141,15 @@ def supervised(
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; each platform connects (and retries) on its own.
 
-    Returns 0 when stopped by a signal, 1 when the start-up itself failed (the database)."""
+    Returns 0 when stopped by a signal, 1 when the start-up itself failed (the database), 2
+    when another process runs on the same SQLite file."""
     bot = build(settings)
+    try:
+        bot.hold_database()  # before any platform connects: a second process takes no event
+    except DatabaseInUse as in_use:
+        bot.close()
+        print(in_use, file=sys.stderr)
+        return 2
     platforms = platforms_for(settings, bot)
     for platform in platforms:
         bot.attach(platform)
@@ -138,7 +160,7 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    metrics = Metrics() if settings.metrics_port is not None else None
+    metrics = _metrics() if settings.metrics_port is not None else None
     supervisors = supervised(bot, platforms, metrics)
     health = Health(
         lambda: bot.dispatcher.offload(lambda: database_writable(bot.store)),
@@ -177,6 +199,13 @@ async def serve(settings: Settings) -> int:
         return 1
     log.info("stopped")
     return 0
+
+
+def _metrics() -> Metrics:
+    # Only with RRT_METRICS_PORT: the Prometheus client costs memory.
+    from bot.metrics import Metrics
+
+    return Metrics()
 
 
 async def _listen(server: StatusServer, port: int | None) -> None:

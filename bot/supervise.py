@@ -6,6 +6,10 @@ failure. Once connected, the platform keeps itself connected (Socket Mode reconn
 Matrix sync loop retries); one that can tell (`Watched`) reports its drops and returns, so the
 status stays current. One platform failing never holds up another, and `stop()` ends a
 platform whatever it is doing.
+
+A platform only one replica may run (Matrix: one device, one sync) is given a `Leadership`:
+until it holds the role it stands by (not started at all), asking again every second; once it
+loses the role it is stopped at once and stands by again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+from bot.leadership import POLL_SECONDS, Leadership
 
 log = logging.getLogger("rrt.platforms")
 
@@ -55,6 +61,7 @@ class State(StrEnum):
     CONNECTED = "connected"
     RETRYING = "retrying"  # the last attempt failed; waiting to try again
     RECONNECTING = "reconnecting"  # it was connected, lost it, and is getting it back
+    STANDBY = "standby"  # another replica holds the platform's role
     STOPPED = "stopped"
 
 
@@ -98,6 +105,9 @@ class Supervisor:
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
         sleep: Sleep = asyncio.sleep,
+        leadership: Leadership | None = None,
+        poll: float = POLL_SECONDS,
+        on_lead: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.platform = platform
         self.status = Status()
@@ -108,6 +118,9 @@ class Supervisor:
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._sleep = sleep
+        self._leadership = leadership
+        self._poll = poll
+        self._on_lead = on_lead  # before each start under the role just taken
         self._task: asyncio.Task[None] | None = None
         if isinstance(platform, Watched):
             platform.watch_connection(self._reported)
@@ -130,11 +143,44 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._stop_platform()
+        if self._leadership is not None:
+            await self._leadership.release()
         self._change(State.STOPPED)
 
     async def _connect(self) -> None:
+        if self._leadership is None:
+            await self._start()
+            return
+        while True:
+            await self._lead(self._leadership)
+            if self._on_lead is not None:
+                await self._on_lead()
+            if await self._start(self._leadership):
+                while await self._leadership.still_held():
+                    await self._sleep(self._poll)
+            log.warning("%s: lost its role; standing by", self.name)
+            await self._stop_platform()
+            self._change(State.STANDBY)
+            # The standbys, asking every `poll`, go first: the loss was likely this side's.
+            await self._sleep(2 * self._poll)
+
+    async def _lead(self, leadership: Leadership) -> None:
+        """Returns once this process holds the platform's role."""
+        first = True
+        while not await leadership.acquire():
+            if first:
+                log.info("%s: another replica runs it; standing by", self.name)
+                self._change(State.STANDBY)
+                self.tried.set()
+                first = False
+            await self._sleep(self._poll)
+
+    async def _start(self, leadership: Leadership | None = None) -> bool:
+        """Starts the platform, retrying until it connects; false if the role went meanwhile."""
         failures = 0
         while True:
+            if leadership is not None and failures and not await leadership.still_held():
+                return False
             try:
                 await asyncio.wait_for(self.platform.start(), self._start_timeout)
             except Exception as error:
@@ -160,7 +206,7 @@ class Supervisor:
             log.info("%s connected", self.name, extra={"platform": self.name})
             self._change(State.CONNECTED)
             self.tried.set()
-            return
+            return True
 
     async def _stop_platform(self) -> None:
         try:

@@ -19,11 +19,11 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
 from bot.core.store import StorageLost
+from storage.core_tables import IDENTITY_KEY
 from storage.db import sqlite_path
 from storage.tables import KeyValueRow, table_of
 from storage.upsert import insert_new
 
-IDENTITY_KEY = "db:identity"
 _KEY_VALUES = table_of(KeyValueRow)
 _IDENTITY = select(_KEY_VALUES.c.value).where(_KEY_VALUES.c.key == IDENTITY_KEY)
 

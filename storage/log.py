@@ -20,22 +20,23 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, Engine, insert, update
-from sqlalchemy import select as core_select
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from bot.core.events import LogEvent, LogRecord
 from bot.core.store import StorageLost
-from storage.identity import IDENTITY_KEY
+from storage.core_tables import IDENTITY_KEY, KEY_VALUES, LOG, LOG_HEAD
 from storage.signing import LogSigner, LogVerifier
-from storage.tables import KeyValueRow, LogHead, LogRow, table_of
 from storage.timestamps import from_db, to_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -61,6 +62,11 @@ class VerifyResult:
     checked: int  # entries examined
     first_bad_seq: int | None = None
     problem: str = ""
+    # Of an intact log verified with `replay=kinds`: per incident, the (kind, data) of its
+    # entries of those kinds in log order, read in the same pass as the chain.
+    replayed: Mapping[str, list[tuple[str, Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ def _digest(
     kind: str,
     data: Mapping[str, Any],
 ) -> str:
-    canonical = _canonical_json(
+    canonical = _CANONICAL(
         {
             "seq": seq,
             "at": stamp,
@@ -159,6 +165,15 @@ def _digest(
 def _stamp(moment: datetime) -> str:
     """A UTC timestamp as it is hashed."""
     return moment.isoformat(timespec="microseconds")
+
+
+def _stored_stamp(moment: datetime) -> str:
+    """`_stamp(from_db(moment))` for a timestamp read back. SQLite's come naive, in UTC: their
+    form is had without making them aware first, which costs three times as much, for every
+    entry a walk of the log checks."""
+    if moment.tzinfo is None:
+        return moment.isoformat(timespec="microseconds") + "+00:00"
+    return _stamp(from_db(moment))
 
 
 @dataclass(frozen=True)
@@ -221,16 +236,13 @@ def append(
 
 
 # Built once: they run for every append.
-_HEADS = table_of(LogHead)
 _HEAD_TO_EXTEND = (
-    core_select(
-        *[_HEADS.c[name] for name in ("seq", "hash", "signature", "signed_by", "signed_from")]
-    )
-    .where(_HEADS.c.id == HEAD_ID)
+    select(*[LOG_HEAD.c[name] for name in ("seq", "hash", "signature", "signed_by", "signed_from")])
+    .where(LOG_HEAD.c.id == HEAD_ID)
     .with_for_update()
 )
-_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == HEAD_ID)
-_ADD_ENTRIES = insert(table_of(LogRow))
+_MOVE_HEAD = update(LOG_HEAD).where(LOG_HEAD.c.id == HEAD_ID)
+_ADD_ENTRIES = insert(LOG)
 
 
 def _checked_tip(connection: Connection, signer: LogSigner, database: str | None) -> Tip:
@@ -268,24 +280,30 @@ def _own_head(database: str | None, head: _Head, signer: LogSigner) -> bool:
 
 def records(session: Session, incident_id: str | None = None) -> list[LogRecord]:
     """The log in sequence order, for one incident or all."""
-    query = select(LogRow).order_by(col(LogRow.seq))
+    query = select(*[LOG.c[name] for name in _ENTRY_COLUMNS]).order_by(LOG.c.seq)
     if incident_id is not None:
-        query = query.where(LogRow.incident_id == incident_id)
-    return [_record(row) for row in session.exec(query)]
+        query = query.where(LOG.c.incident_id == incident_id)
+    return [_record(row) for row in session.connection().execute(query)]
 
 
 def verify(
-    engine: Engine, key: LogVerifier | None = None, kept: SignedHead | None = None
+    engine: Engine,
+    key: LogVerifier | None = None,
+    kept: SignedHead | None = None,
+    *,
+    replay: Collection[str] = frozenset(),
 ) -> VerifyResult:
     """Walk the whole chain and name the first entry that does not fit; with `key`, check the
     head's signature too; with `kept`, check that the log extends that head, kept elsewhere.
+    With `replay`, the result keeps the entries of those kinds (`VerifyResult.replayed`), so
+    that checking snapshots against them does not read the log again.
 
     Without `key` the chain alone is checked, which whoever can write the database can forge.
     """
     with engine.connect() as connection:
         # Holding the head stops appends meanwhile, so rows and head are seen consistently.
         head = _read_head(connection, signed=key is not None, lock=True)
-        walked = _walk(connection, head, kept.seq if kept is not None else None)
+        walked = _walk(connection, head, kept.seq if kept is not None else None, replay)
         if not walked.result.ok:
             return walked.result
         assert head is not None
@@ -323,15 +341,15 @@ def sign_head_again(engine: Engine, signer: LogSigner) -> VerifyResult:
     key change, or tampering that was looked into). Signing begins anew at this entry."""
     with engine.begin() as connection:
         head = _read_head(connection, signed=True, lock=True)
-        walked = _walk(connection, head, None)
+        walked = _walk(connection, head, None, frozenset())
         if not walked.result.ok:
             return walked.result
         assert head is not None
         database = _new_database_id(connection)
         signature, signed_by = _sign(signer, database, head.seq, head.seq, head.hash)
         connection.execute(
-            update(table_of(LogHead))
-            .where(col(LogHead.id) == HEAD_ID)
+            update(LOG_HEAD)
+            .where(LOG_HEAD.c.id == HEAD_ID)
             .values(signature=signature, signed_by=signed_by, signed_from=head.seq)
         )
         return walked.result
@@ -343,11 +361,11 @@ def sign_first_head(connection: Connection, signer: LogSigner, *, legacy: bool) 
 
     Any other unsigned head is left so: a database made with signatures whose head has none was
     tampered with (its entries removed and head reset, or made to look older than it is)."""
-    table = table_of(LogHead)
-    head = connection.execute(core_select(table).where(table.c.id == HEAD_ID)).first()
+    columns = [LOG_HEAD.c[name] for name in ("seq", "hash", "signature")]
+    head = connection.execute(select(*columns).where(LOG_HEAD.c.id == HEAD_ID)).first()
     if head is None or head.signature is not None:
         return
-    empty = connection.execute(core_select(table_of(LogRow).c.seq).limit(1)).first() is None
+    empty = connection.execute(select(LOG.c.seq).limit(1)).first() is None
     if legacy:
         if head.seq > 0:
             logger.warning(
@@ -365,8 +383,8 @@ def sign_first_head(connection: Connection, signer: LogSigner, *, legacy: bool) 
     database = _new_database_id(connection)
     signature, signed_by = _sign(signer, database, head.seq, head.seq, head.hash)
     connection.execute(
-        update(table)
-        .where(table.c.id == HEAD_ID)
+        update(LOG_HEAD)
+        .where(LOG_HEAD.c.id == HEAD_ID)
         .values(signature=signature, signed_by=signed_by, signed_from=head.seq)
     )
 
@@ -388,9 +406,8 @@ class _Walked:
 
 def _read_head(connection: Connection, *, signed: bool, lock: bool) -> _Head | None:
     # Only the columns needed: a database from before signatures has no signature columns.
-    table = table_of(LogHead)
     names = ["seq", "hash", *(["signature", "signed_by", "signed_from"] if signed else [])]
-    query = core_select(*[table.c[name] for name in names]).where(table.c.id == HEAD_ID)
+    query = select(*[LOG_HEAD.c[name] for name in names]).where(LOG_HEAD.c.id == HEAD_ID)
     if lock:
         query = query.with_for_update(read=True)
     row = connection.execute(query).first()
@@ -399,15 +416,21 @@ def _read_head(connection: Connection, *, signed: bool, lock: bool) -> _Head | N
     return _Head(*row)
 
 
-def _walk(connection: Connection, head: _Head | None, kept_seq: int | None) -> _Walked:
+def _walk(
+    connection: Connection, head: _Head | None, kept_seq: int | None, replay: Collection[str]
+) -> _Walked:
     expected_seq, checked = 1, 0
     prev_hash, hash_before_prev = GENESIS_HASH, None
     kept_hash = GENESIS_HASH if kept_seq == 0 else None
+    replayed: defaultdict[str, list[tuple[str, Any]]] = defaultdict(list)
     for seq, at, incident_id, actor, kind, data, linked, digest in _rows(connection):
         checked += 1
-        problem = _link_problem(seq, linked, expected_seq, prev_hash, hash_before_prev)
+        problem = None
+        if seq != expected_seq or linked != prev_hash:  # else it sits where it should
+            problem = _link_problem(seq, linked, expected_seq, prev_hash, hash_before_prev)
+        loaded = json.loads(data)
         if problem is None and digest != _digest(
-            linked, seq, _stamp(from_db(at)), incident_id, actor, kind, json.loads(data)
+            linked, seq, _stored_stamp(at), incident_id, actor, kind, loaded
         ):
             problem = seq, "hash mismatch (row edited)"
         if problem is not None:
@@ -415,8 +438,12 @@ def _walk(connection: Connection, head: _Head | None, kept_seq: int | None) -> _
             return _Walked(VerifyResult(False, checked, bad_seq, message), None)
         if seq == kept_seq:
             kept_hash = digest
+        if incident_id is not None and kind in replay:
+            replayed[incident_id].append((kind, loaded))
         expected_seq, prev_hash, hash_before_prev = seq + 1, digest, prev_hash
     result = _check_head(head, last_seq=expected_seq - 1, last_hash=prev_hash, checked=checked)
+    if result.ok and replay:
+        result = replace(result, replayed=replayed)
     return _Walked(result, kept_hash)
 
 
@@ -516,9 +543,8 @@ def _sign(
 
 def _database_id(connection: Connection) -> str | None:
     """The database's identity token (`storage.identity`), which head signatures cover."""
-    table = table_of(KeyValueRow)
     found = connection.execute(
-        core_select(table.c.value).where(table.c.key == IDENTITY_KEY)
+        select(KEY_VALUES.c.value).where(KEY_VALUES.c.key == IDENTITY_KEY)
     ).scalar()
     return str(found) if found is not None else None
 
@@ -530,17 +556,16 @@ def _new_database_id(connection: Connection) -> str:
     if found is not None:
         return found
     token = uuid.uuid4().hex
-    connection.execute(insert(table_of(KeyValueRow)).values(key=IDENTITY_KEY, value=token))
+    connection.execute(insert(KEY_VALUES).values(key=IDENTITY_KEY, value=token))
     return token
 
 
 def _rows(connection: Connection) -> Iterator[tuple[Any, ...]]:
     """Every log row in order, as plain tuples of `_ENTRY_COLUMNS`, streamed in batches: the
     log may be far larger than memory wants to hold."""
-    table = table_of(LogRow)
     result = connection.execute(
-        core_select(*(table.c[name] for name in _ENTRY_COLUMNS))
-        .order_by(table.c.seq)
+        select(*(LOG.c[name] for name in _ENTRY_COLUMNS))
+        .order_by(LOG.c.seq)
         .execution_options(yield_per=_READ_BATCH)
     )
     for batch in result.partitions():
@@ -581,7 +606,7 @@ def _check_head(head: _Head | None, last_seq: int, last_hash: str, checked: int)
     return VerifyResult(True, checked)
 
 
-def _record(row: LogRow) -> LogRecord:
+def _record(row: Row[Any]) -> LogRecord:
     return LogRecord(
         seq=row.seq,
         event=LogEvent(

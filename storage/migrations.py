@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    Column,
     Connection,
     DateTime,
     Engine,
-    Integer,
-    MetaData,
     String,
-    Table,
     delete,
-    func,
     insert,
     inspect,
     select,
@@ -32,6 +27,9 @@ from sqlmodel import SQLModel
 from bot.core.incident import Incident
 from storage import assignments
 from storage.assignments import busy
+from storage.core_tables import HEAD_SIGNATURE_VERSION as HEAD_SIGNATURE_VERSION
+from storage.core_tables import SCHEMA_VERSION, version_of
+from storage.core_tables import current_version as current_version
 from storage.db import is_postgresql
 from storage.log import GENESIS_HASH, HEAD_ID, sign_first_head
 from storage.signing import LogSigner
@@ -48,14 +46,6 @@ from storage.tables import (
     RoomRow,
     TimerRow,
     table_of,
-)
-
-_schema_version = Table(
-    "schema_version",
-    MetaData(),
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("description", String, nullable=False),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
 # Any constant works; it only has to be the same for every process migrating this database.
@@ -102,7 +92,6 @@ def _versions_and_outbox(connection: Connection) -> None:
     table_of(OutboxRow).create(connection)
 
 
-HEAD_SIGNATURE_VERSION = 4  # the schema version from which the log head is signed
 _HEAD_SIGNATURE_COLUMNS = {
     "signature": "VARCHAR",
     "signed_by": "VARCHAR",
@@ -135,21 +124,27 @@ def _assignments(connection: Connection) -> None:
         assignments.write(connection, found.id, people, before=frozenset())
 
 
+def _outbox_claims(connection: Connection) -> None:
+    # Step 3 builds `outbox` from the current model, so a new database has the columns.
+    columns = {column["name"] for column in inspect(connection).get_columns("outbox")}
+    kinds: dict[str, String | DateTime] = {
+        "claimed_by": String(),
+        "claimed_until": DateTime(timezone=True),
+    }
+    for name, kind in kinds.items():
+        if name not in columns:
+            declared = kind.compile(dialect=connection.dialect)
+            connection.execute(text(f"ALTER TABLE outbox ADD COLUMN {name} {declared}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _create_initial_tables),
     Migration(2, "timers", _create_timers),
     Migration(3, "incident versions and the outbox", _versions_and_outbox),
     Migration(HEAD_SIGNATURE_VERSION, "signed log head", _head_signature),
     Migration(5, "who is busy in which open incident", _assignments),
+    Migration(6, "claims on effects being delivered", _outbox_claims),
 )
-
-
-def current_version(engine: Engine) -> int:
-    """The schema version of the database; 0 when it was never migrated."""
-    with engine.connect() as connection:
-        if not engine.dialect.has_table(connection, _schema_version.name):
-            return 0
-        return _version(connection)
 
 
 def migrate(
@@ -169,8 +164,8 @@ def migrate(
         raise ValueError(f"migration versions must be 1, 2, 3, ... in order; got {versions}")
     with engine.begin() as connection:
         _lock(connection)
-        _schema_version.create(connection, checkfirst=True)
-        found = _version(connection)
+        SCHEMA_VERSION.create(connection, checkfirst=True)
+        found = version_of(connection)
     if found > len(migrations):
         raise SchemaTooNew(
             f"the database is at schema version {found}; this release knows up to "
@@ -180,25 +175,20 @@ def migrate(
         with engine.begin() as connection:
             _lock(connection)
             # Re-read under the lock: another process may have applied it meanwhile.
-            if step.version <= _version(connection):
+            if step.version <= version_of(connection):
                 continue
             legacy = step.apply is _head_signature and not _has_head_signature(connection)
             step.apply(connection)
             if step.apply is _head_signature and signer is not None:
                 sign_first_head(connection, signer, legacy=legacy)
             connection.execute(
-                insert(_schema_version).values(
+                insert(SCHEMA_VERSION).values(
                     version=step.version,
                     description=step.description,
                     applied_at=datetime.now(UTC),
                 )
             )
     return len(migrations)
-
-
-def _version(connection: Connection) -> int:
-    found = connection.execute(select(func.max(_schema_version.c.version))).scalar_one()
-    return int(found or 0)
 
 
 def _lock(connection: Connection) -> None:

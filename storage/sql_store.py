@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, delete, func, insert, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -41,6 +44,12 @@ from storage.tables import (
 )
 from storage.timestamps import from_db, to_utc
 from storage.upsert import increment, insert_new, insert_new_many, upsert
+
+# Who delivers an effect, as other replicas see it: this process.
+REPLICA = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# How long a replica's claim on an effect it delivers lasts: longer than a platform call takes,
+# short enough that an effect left by a replica that died is soon tried by another.
+CLAIM = timedelta(seconds=60)
 
 
 class RoomAlreadyBound(Exception):
@@ -199,7 +208,10 @@ class SqlStore:
 
     def is_handled(self, platform: str, event_id: str) -> bool:
         with _using(self.reader) as session:
-            found = session.connection().execute(_IS_HANDLED, _event(platform, event_id))
+            # Locked in a unit of work on PostgreSQL: a replica handling the event (its replay
+            # of what is not handled yet, say) waits for the other's decision, then skips it.
+            query = _IS_HANDLED_LOCKED if _locking(session) else _IS_HANDLED
+            found = session.connection().execute(query, _event(platform, event_id))
             return bool(found.scalar())
 
     def unhandled(self) -> list[tuple[str, str, str]]:
@@ -244,9 +256,14 @@ class SqlStore:
             row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
             return (_effect(row), row.result, row.done) if row else None
 
-    def attempted(self, effect_id: int) -> None:
+    def attempted(self, effect_id: int) -> bool:
+        now = to_utc(self._clock.now())
+        values = {"b_id": effect_id, "b_me": REPLICA, "b_now": now, "b_until": now + CLAIM}
         with _using(self.engine) as session:
-            session.connection().execute(_ATTEMPTED, {"b_id": effect_id})
+            # A SQLite file serves one process (storage/process_lock.py): nobody to exclude,
+            # and a claim left by a crash must not hold up the restart.
+            statement = _CLAIM if is_postgresql(self.engine) else _ATTEMPTED
+            return bool(session.connection().execute(statement, values).rowcount == 1)
 
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
         with _using(self.engine) as session:
@@ -601,10 +618,26 @@ _INBOX_EVENT = (
     _INBOX.c.event_id == bindparam("b_event"),
 )
 _IS_HANDLED = core_select(_INBOX.c.handled).where(*_INBOX_EVENT)
+_IS_HANDLED_LOCKED = _IS_HANDLED.with_for_update()
 _MARK_HANDLED = update(_INBOX).where(*_INBOX_EVENT).values(handled=True)
 _ADD_EFFECTS = insert(_OUTBOX)
 _ATTEMPTED = (
-    update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id")).values(attempts=_OUTBOX.c.attempts + 1)
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.done.is_(False))
+    .values(
+        attempts=_OUTBOX.c.attempts + 1,
+        claimed_by=bindparam("b_me"),
+        claimed_until=bindparam("b_until"),
+    )
+)
+# The condition makes the claim atomic between replicas: a concurrent one waits for the row
+# lock, then finds the claim taken.
+_CLAIM = _ATTEMPTED.where(
+    or_(
+        _OUTBOX.c.claimed_until.is_(None),
+        _OUTBOX.c.claimed_until < bindparam("b_now"),
+        _OUTBOX.c.claimed_by == bindparam("b_me"),
+    )
 )
 _DONE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id"))
 _PROMPT_MADE = update(_PROMPTS).where(
@@ -614,6 +647,9 @@ _PENDING = (
     core_select(_TIMERS)
     .where(_TIMERS.c.fired_at.is_(None))
     .order_by(_TIMERS.c.due_at, _TIMERS.c.id)
+)
+_TIMER_DUE_AT = core_select(_TIMERS.c.due_at, _TIMERS.c.fired_at).where(
+    _TIMERS.c.id == bindparam("b_id")
 )
 _PENDING_OF = _PENDING.where(_TIMERS.c.incident_id == bindparam("b_incident"))
 _ASSIGNMENTS = table_of(AssignmentRow)
@@ -651,7 +687,12 @@ def _event(platform: str, event_id: str) -> dict[str, str]:
 
 
 def _claim_in(session: Session, timer_id: int, now: datetime) -> bool:
-    row = session.get(TimerRow, timer_id)
+    query = _TIMER_DUE_AT
+    if _locking(session):
+        # A timer another replica is firing right now is left to it rather than waited for:
+        # replicas sharing the due timers each take the next one free.
+        query = query.with_for_update(skip_locked=True)
+    row = session.connection().execute(query, {"b_id": timer_id}).first()
     if row is None or row.fired_at is not None:
         return False
     late = to_utc(now) - from_db(row.due_at) > LATE_AFTER

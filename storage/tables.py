@@ -181,3 +181,9 @@ class OutboxRow(SQLModel, table=True):
     done: bool = Field(default=False, index=True)
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The process delivering it now, until when: on PostgreSQL replicas share the outbox, and
+    # one that dies mid-effect leaves a claim that runs out, so that another takes it over.
+    claimed_by: str | None = None
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

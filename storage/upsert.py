@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Executable, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 
 def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _dialect_insert(session.get_bind().dialect.name, table)
+
+
+def _dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    # Each dialect's statements are imported only on its database: PostgreSQL's are large.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def upsert(session: Session, table: Table, values: Mapping[str, Any], keys: Sequence[str]) -> None:
@@ -35,9 +46,9 @@ def insert_new(
 @cache
 def _insert_new(dialect: str, table: Table, keys: tuple[str, ...]) -> Executable:
     # Built once per table: the row comes as parameters (inserts run for every event).
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     return (
-        insert.on_conflict_do_nothing(index_elements=list(keys))
+        _dialect_insert(dialect, table)
+        .on_conflict_do_nothing(index_elements=list(keys))
         # RETURNING rather than rowcount, which drivers do not all report for this statement.
         .returning(*[table.c[key] for key in keys])
     )

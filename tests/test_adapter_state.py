@@ -42,3 +42,23 @@ def test_a_write_lock_held_elsewhere_does_not_block_the_adapter(tmp_path: Path) 
         holder.close()
         state.close()
         store.close()
+
+
+def test_forgotten_keys_are_read_again_from_the_database(tmp_path: Path) -> None:
+    """What another replica wrote while this one stood by is seen once it takes over."""
+    store = open_store(f"sqlite:///{tmp_path / 'rrt.db'}")
+    state = WriteBehind(store.kv)
+    try:
+        state.set("matrix:next_batch", "mine")
+        state.set("slack:dm:U1", "D1")
+        assert state.get("matrix:device_id") is None
+        store.kv.set("matrix:next_batch", "theirs")  # as the replica that held the role
+        store.kv.set("matrix:device_id", "DEVICE")
+        store.kv.set("slack:dm:U1", "D2")
+        state.forget("matrix:")
+        assert state.get("matrix:next_batch") == "theirs"
+        assert state.get("matrix:device_id") == "DEVICE"
+        assert state.get("slack:dm:U1") == "D1"  # other keys are still answered from memory
+    finally:
+        state.close()
+        store.close()

@@ -112,3 +112,51 @@ def test_a_console_only_bot_loads_no_chat_sdk(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert "playing the console demo" in ran.stdout
     assert ran.stdout.strip().splitlines()[-1] == "loaded:"
+
+
+# A bot on the console platform that has declared an incident but written no report, with no
+# metrics port, on SQLite, in a process of its own, which then names the libraries it loaded
+# although it has no use for them yet.
+DECLARED_ONLY = """
+import asyncio, sys
+import bot.serve
+from bot.adapters.console import ConsolePlatform
+from bot.bootstrap import build
+from config.settings import load_settings
+
+async def declare():
+    bot = build(load_settings().model_copy(update={"database_url": "sqlite:///bot.db"}))
+    console = ConsolePlatform(on_inbound=bot.dispatcher)
+    bot.attach(console)
+    try:
+        await console.say("anna-peeters", console.lobby, "declare Phishing at the ministry")
+        assert bot.store.open_incidents(), console.text()
+    finally:
+        bot.close()
+
+asyncio.run(declare())
+unused = ["prometheus_client", "aiohttp.web", "jinja2", "sqlalchemy.dialects.postgresql"]
+print("loaded:", *[name for name in unused if name in sys.modules])
+"""
+
+
+def test_a_bot_loads_metrics_reports_and_postgresql_only_when_it_uses_them(
+    tmp_path: Path,
+) -> None:
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", DECLARED_ONLY],
+        cwd=tmp_path,
+        env={**clean, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "loaded:"

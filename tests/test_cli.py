@@ -200,8 +200,21 @@ def test_version_prints_the_installed_version(tmp_path: Path) -> None:
     assert called.stdout.strip() == f"rrt {version('rrt-bot')}"
 
 
-HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "slack_bolt", "nio", "matplotlib", "aiohttp")
-# The command line run in a process of its own, which then names the heavy libraries it loaded.
+HEAVY = (
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "sqlalchemy.dialects.postgresql",
+    "sqlmodel",
+    "pydantic",
+    "slack_bolt",
+    "nio",
+    "matplotlib",
+    "aiohttp",
+    "jinja2",
+    "prometheus_client",
+)
+# The command line run in a process of its own, which then names the heavy libraries (and
+# heavy parts of them) it loaded.
 LOADED_BY = f"""
 import sys
 from bot.cli import main
@@ -209,7 +222,8 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print("loaded:", *sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r})))
+names = set(sys.modules) | {{name.split(".")[0] for name in sys.modules}}
+print("loaded:", *sorted(names & set({HEAVY!r})))
 """
 
 
@@ -239,6 +253,15 @@ def test_log_verify_loads_no_chat_sdk_nor_charting(demo_db: Path) -> None:
 
     assert "sqlalchemy" in loaded  # it did check the log
     assert not {"slack_bolt", "nio", "matplotlib", "aiohttp"} & set(loaded)
+
+
+def test_log_verify_reads_through_sqlalchemy_core_alone(demo_db: Path) -> None:
+    loaded = loaded_by("log", "verify", "--db", str(demo_db), cwd=demo_db.parent)
+
+    assert "sqlalchemy" in loaded
+    # Neither the ORM and table models nor PostgreSQL's dialect on SQLite, nor report rendering.
+    assert not {"sqlalchemy.orm", "sqlmodel", "sqlalchemy.dialects.postgresql"} & set(loaded)
+    assert not {"jinja2", "prometheus_client"} & set(loaded)
 
 
 def test_a_report_piped_into_a_reader_that_leaves_early_ends_quietly(demo_db: Path) -> None:

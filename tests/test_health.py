@@ -99,6 +99,19 @@ async def test_a_platform_that_dropped_is_named_while_the_bot_stays_healthy(
     assert (status, "degraded" in json.loads(body)) == (200, False)
 
 
+async def test_a_standby_platform_is_shown_and_not_degraded(served: Served) -> None:
+    """Another replica runs Matrix: as it should be."""
+    served.health.running = True
+    served.platforms = {"slack": Status(State.CONNECTED), "matrix": Status(State.STANDBY)}
+
+    status, _, body = await served.get("/healthz")
+
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["platforms"]["matrix"]["state"] == "standby"
+    assert "degraded" not in answer
+
+
 async def test_unavailable_when_the_database_is_lost_or_the_bot_not_running(
     served: Served,
 ) -> None:

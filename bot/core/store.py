@@ -172,8 +172,9 @@ class Outbox(Protocol):
         """(effect, its result JSON, whether it is done) by key."""
         ...
 
-    def attempted(self, effect_id: int) -> None:
-        """Count a delivery attempt before it is made (a crash then shows on restart)."""
+    def attempted(self, effect_id: int) -> bool:
+        """Count a delivery attempt before it is made (a crash then shows on restart) and claim
+        the effect for a while; False when it is done or another process delivers it now."""
         ...
 
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:

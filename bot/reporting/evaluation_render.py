@@ -10,7 +10,7 @@ from typing import Any
 from bot.reporting.charts import MONTHS, Chart, charts
 from bot.reporting.evaluation import Evaluation
 from bot.reporting.render import TLP_COLOURS
-from bot.reporting.templating import ENV
+from bot.reporting.templating import environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,8 @@ def render_evaluation(evaluation: Evaluation) -> EvaluationReport:
     }
     return EvaluationReport(
         stem=stem,
-        markdown=ENV.get_template("evaluation.md.j2").render(values),
-        html=ENV.get_template("evaluation.html.j2").render(values),
+        markdown=environment().get_template("evaluation.md.j2").render(values),
+        html=environment().get_template("evaluation.html.j2").render(values),
         charts={name: chart.png for name, chart in files.items()},
     )
 

@@ -14,7 +14,7 @@ from bot.core.regclocks import Clock
 from bot.core.tlp import TLP
 from bot.reporting.checkins import CHECKIN_KINDS, summarise_checkins
 from bot.reporting.metrics import Metrics, compute, duration
-from bot.reporting.templating import ENV
+from bot.reporting.templating import environment
 
 TLP_COLOURS = {  # FIRST TLP 2.0 colours: text on black
     "TLP:RED": "#FF2B2B",
@@ -169,6 +169,6 @@ def render(
     stem = f"{incident.id}-report" + ("-EXERCISE" if incident.is_exercise else "")
     return Report(
         filename_stem=stem,
-        markdown=ENV.get_template("report.md.j2").render(values),
-        html=ENV.get_template("report.html.j2").render(values),
+        markdown=environment().get_template("report.md.j2").render(values),
+        html=environment().get_template("report.html.j2").render(values),
     )

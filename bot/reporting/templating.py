@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from functools import cache
+from typing import TYPE_CHECKING
 
 from bot.core.display_time import filing_time, local_time
 from bot.reporting.describe import describe_event
-from bot.reporting.evaluation import Ratio
 from bot.reporting.metrics import duration
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from bot.reporting.evaluation import Ratio
 
 
 def when(moment: datetime | None, zone: tzinfo) -> str:
@@ -32,17 +36,23 @@ def table_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-ENV = Environment(
-    loader=PackageLoader("bot.reporting", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-ENV.filters["duration"] = duration
-ENV.filters["describe"] = describe_event
-ENV.filters["when"] = when
-ENV.filters["deadline"] = deadline
-ENV.filters["cell"] = table_cell
-ENV.filters["ratio"] = ratio
+@cache
+def environment() -> Environment:
+    """Made at the first report: a bot that writes none does without jinja2's memory."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("bot.reporting", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["duration"] = duration
+    env.filters["describe"] = describe_event
+    env.filters["when"] = when
+    env.filters["deadline"] = deadline
+    env.filters["cell"] = table_cell
+    env.filters["ratio"] = ratio
+    return env

@@ -14,7 +14,7 @@ from bot.core.levels import Level
 from bot.core.lifecycle import State
 from bot.core.paging import Page, PageStatus, RolePaging, TeamPaging
 from storage.db import make_engine
-from storage.migrations import MIGRATIONS, migrate
+from storage.migrations import migrate
 from storage.sql_store import SqlStore, open_store
 from tests.storage.conftest import START
 from tests.storage.test_sql_store import declared, make_incident
@@ -99,7 +99,7 @@ def test_the_migration_fills_the_table_from_the_open_snapshots(store_url: str) -
     engine = make_engine(store_url)
     with engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM assignments")
-        connection.exec_driver_sql(f"DELETE FROM schema_version WHERE version = {len(MIGRATIONS)}")
+        connection.exec_driver_sql("DELETE FROM schema_version WHERE version >= 5")  # its step
     migrate(engine)
     engine.dispose()
 

@@ -85,12 +85,29 @@ class MatrixAdapter:
             sleep=sleep,
             on_request=on_request,
         )
+        self._store = store
+        self._on_inbound = on_inbound
+        self._accept_invite_from = accept_invite_from
+        self._report: Callable[[bool, str | None], None] = lambda up, why: None
         settings.store_dir.mkdir(parents=True, exist_ok=True)
+        self._connect_parts()
+        self._used = False  # whether `start` has run on these parts
+        self._room_version: str | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def _connect_parts(self) -> None:
+        """A client, its key store and the sync loop, made anew for each start: after a
+        takeover elsewhere (another replica held the Matrix role meanwhile) nothing kept in
+        memory from before is current, the device's keys least of all."""
+        settings, store = self._settings, self._store
+        encrypt = self._encrypt
         # nio's own retries are off: `MatrixCalls` retries, so every error is seen here.
         self._client = AsyncClient(
             settings.homeserver,
             settings.user_id,
-            device_id=settings.device_id or self._state.device_id or "",
+            # The remembered device is read at the start: a standby replica reads nothing
+            # until it takes over, and then finds the device its predecessor used.
+            device_id=settings.device_id or "",
             store_path=str(settings.store_dir),
             config=AsyncClientConfig(
                 max_limit_exceeded=0,
@@ -118,14 +135,13 @@ class MatrixAdapter:
             self._client,
             self._calls,
             self._state,
-            on_inbound,
-            accept_invite_from,
+            self._on_inbound,
+            self._accept_invite_from,
             timeout_ms=settings.sync_timeout_ms,
             timeline_limit=settings.timeline_limit,
             encryption=self._encryption,
         )
-        self._room_version: str | None = None
-        self._loop_task: asyncio.Task[None] | None = None
+        self._sync.report = self._report
 
     @property
     def name(self) -> str:
@@ -140,12 +156,16 @@ class MatrixAdapter:
         return self._settings.user_id
 
     async def start(self) -> None:
+        if self._used:
+            self._connect_parts()
+        self._used = True
         await self._log_in()
         await self._sync.sync_once(timeout_ms=0)
         self._loop_task = asyncio.create_task(self._sync.run(), name="matrix-sync")
 
     def watch_connection(self, report: Callable[[bool, str | None], None]) -> None:
         """`report` hears when syncing fails (the connection is lost) and when it works again."""
+        self._report = report
         self._sync.report = report
 
     async def stop(self) -> None:
@@ -158,6 +178,8 @@ class MatrixAdapter:
 
     async def _log_in(self) -> None:
         client, settings = self._client, self._settings
+        if not client.device_id:
+            client.device_id = self._state.device_id or ""
         if settings.password and not settings.access_token:
             response = await self._calls(
                 "login",

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from functools import cache
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 from bot.adapters.matrix.keycaps import option_marker
 from bot.port import Button, Outbound
 
 HTML_FORMAT = "org.matrix.custom.html"
 OPTIONS_HINT = "Reply with a number or react with it."
-# Raw HTML off: a title or a note a user typed is shown as text, never as markup. A line
-# break in the text stays one, as the plain body shows it.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True, "xhtmlOut": False})
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """Loaded at the first message sent, not at start-up: an idle bot does without it."""
+    from markdown_it import MarkdownIt
+
+    # Raw HTML off: a title or a note a user typed is shown as text, never as markup. A line
+    # break in the text stays one, as the plain body shows it.
+    return MarkdownIt("commonmark", {"html": False, "breaks": True, "xhtmlOut": False})
 
 
 def _html(text: str) -> str:
-    rendered: str = _MARKDOWN.render(text)
+    rendered: str = _markdown().render(text)
     return rendered.rstrip("\n")
 
 
