@@ -177,11 +177,12 @@ class Runtime:
         lane = route(self.services, inbound)
         return self.store.record(inbound.platform, inbound.event_id, encode(inbound)), lane
 
-    async def replay(self) -> int:
-        """Deliver what was decided but not sent, then handle events recorded but not handled,
-        oldest first. Returns how many events were handled."""
+    async def replay(self, received_before: datetime | None = None) -> int:
+        """Deliver what was decided but not sent, then handle events recorded but not handled
+        (only those received before `received_before`, if given), oldest first. Each is
+        skipped if handled meanwhile, here or by another replica. Returns how many there were."""
         await self.drain_outbox()
-        pending = await self.offload(self.store.unhandled)
+        pending = await self.offload(lambda: self.store.unhandled(received_before))
         for _platform, _event_id, payload in pending:
             await self._replay_one(decode(payload))
         return len(pending)

@@ -5,7 +5,8 @@ on wake the runtime fires what is due, each timer as a unit of work in its incid
 A wake-up that fails (the database is down) is retried soon, so timers that fell due meanwhile
 fire once the database is back, without a restart. Replicas sharing a PostgreSQL database each
 wake for every timer (each also looks now and then for the timers the others scheduled); the
-first to claim one fires it, the others skip it.
+first to claim one fires it, the others skip it. That look also handles the events a replica
+recorded and then died before handling.
 """
 
 from __future__ import annotations
@@ -24,15 +25,26 @@ WAKE_JOB = "rrt-wake"
 SWEEP_JOB = "rrt-sweep"
 REPLICA_SWEEP = 15.0  # seconds between looks for what other replicas left
 ELSEWHERE_SECONDS = 1.0  # a timer another replica is firing is looked at again this soon
+# An event unhandled this long after it was received is taken over from the replica that
+# recorded it: long enough that one still alive has handled what it just queued.
+ORPHAN_GRACE = timedelta(seconds=30)
 
 
 class Scheduler:
-    def __init__(self, services: Services, runtime: Runtime, sweep: float | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        runtime: Runtime,
+        sweep: float | None = None,
+        grace: timedelta = ORPHAN_GRACE,
+    ) -> None:
         self.services = services
         self.runtime = runtime
-        # Every `sweep` seconds, with replicas: arm for the timers others scheduled, and
-        # deliver the effects whose claim ran out (their replica died mid-effect).
+        # Every `sweep` seconds, with replicas: arm for the timers others scheduled, deliver
+        # the effects whose claim ran out (their replica died mid-effect), and handle the
+        # events left unhandled for longer than `grace`.
         self._sweep = sweep
+        self._grace = grace
         self._apscheduler: AsyncIOScheduler | None = None
         self._changed = False
         self._arming: set[asyncio.Future[None]] = set()
@@ -124,7 +136,7 @@ class Scheduler:
     async def _swept(self) -> None:
         try:
             await self.arm()
-            await self.runtime.drain_outbox()
+            await self.runtime.replay(received_before=self.services.clock.now() - self._grace)
         except Exception:
             log.exception("looking for the work of other replicas failed; trying again later")
 

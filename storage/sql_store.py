@@ -214,8 +214,10 @@ class SqlStore:
             found = session.connection().execute(query, _event(platform, event_id))
             return bool(found.scalar())
 
-    def unhandled(self) -> list[tuple[str, str, str]]:
+    def unhandled(self, received_before: datetime | None = None) -> list[tuple[str, str, str]]:
         query = select(InboxRow).where(col(InboxRow.handled).is_(False)).order_by(col(InboxRow.id))
+        if received_before is not None:
+            query = query.where(col(InboxRow.received_at) < to_utc(received_before))
         with _using(self.reader) as session:
             return [(row.platform, row.event_id, row.payload) for row in session.exec(query)]
 

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -27,12 +27,17 @@ from sqlmodel import Session, select
 
 from bot.adapters.console import ConsolePlatform
 from bot.adapters.slack.app import EVENTS_PATH
+from bot.bootstrap import Bot as ChatBot
+from bot.bootstrap import build
 from bot.core.clock import FakeClock
 from bot.core.store import StoredEffect
 from bot.delivery import Deliverer, TryLater
 from bot.effects import RecordingPlatform
-from bot.port import Outbound
+from bot.port import Inbound, InboundKind, Outbound
 from bot.runtime import run_to_end
+from bot.scheduler import ORPHAN_GRACE, Scheduler
+from config.settings import Settings
+from handlers.dispatch import encode
 from storage.sql_store import CLAIM, SqlStore, open_store
 from storage.tables import OutboxRow, table_of
 from tests.adapters.slack.payloads import form, signed_headers, slash_command
@@ -43,6 +48,7 @@ from tests.fixtures.postgres import (  # noqa: F401
     postgres_cluster,
     postgres_url,
 )
+from tests.fixtures.roster import small_roster
 from tests.fixtures.slack_api import FakeSlack, running_fake_slack
 from tests.test_service import Bot, free_port
 
@@ -354,3 +360,53 @@ def finishes_soon(store: SqlStore, effect: StoredEffect) -> None:
 
 def bot_texts(console: ConsolePlatform) -> list[str]:
     return [m.text for m in console.rooms[console.lobby].messages if m.author == "bot"]
+
+
+@pytest.mark.postgres
+async def test_an_event_a_dead_replica_recorded_is_handled_once_by_the_live_ones_after_a_grace(
+    tmp_path: Path,
+    fresh_postgres_url: str,  # noqa: F811
+) -> None:
+    # Now, not START: the timers the declaration sets are then in the future for the scheduler.
+    clock = FakeClock(datetime.now(UTC))
+    settings = Settings(database_url=fresh_postgres_url, reports_dir=tmp_path / "reports")
+    bots: list[ChatBot] = []
+    consoles: list[ConsolePlatform] = []
+    try:
+        for _ in range(2):
+            bot = build(settings, clock=clock, roster=small_roster())
+            bots.append(bot)
+            console = ConsolePlatform(on_inbound=bot.dispatcher)
+            consoles.append(console)
+            bot.attach(console)
+            bot.scheduler = Scheduler(bot.services, bot.dispatcher, sweep=0.1)
+            await bot.start()
+
+        # A replica records an event and dies before handling it.
+        dead = open_store(fresh_postgres_url, clock)
+        event = Inbound(
+            platform="console",
+            event_id="evt-orphan",
+            kind=InboundKind.TEXT,
+            user_id="alice",
+            room_id=consoles[0].lobby,
+            text="declare Ransomware at AZ Noord",
+        )
+        assert dead.record("console", event.event_id, encode(event))
+        dead.close()
+
+        # Within the grace it is left to the replica that recorded it.
+        await asyncio.sleep(0.5)
+        assert len(bots[0].store.unhandled()) == 1
+
+        # After it, both live bots look for it at once; one handles it.
+        clock.advance(ORPHAN_GRACE + timedelta(seconds=1))
+        await until(lambda: settled(fresh_postgres_url), "handled the event", 10)
+        incident = f"INC-{clock.now().year}-0001"
+        kinds = Counter(record.event.kind for record in bots[0].store.log(incident))
+        assert kinds["declared"] == 1
+        created = [room for console in consoles for room in console.rooms.values()]
+        assert sum(1 for room in created if room.name.startswith(incident.lower())) == 1
+    finally:
+        for bot in bots:
+            bot.close()

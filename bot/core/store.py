@@ -129,8 +129,9 @@ class Inbox(Protocol):
 
     def is_handled(self, platform: str, event_id: str) -> bool: ...
 
-    def unhandled(self) -> list[tuple[str, str, str]]:
-        """(platform, event_id, payload) of recorded events not yet handled, oldest first."""
+    def unhandled(self, received_before: datetime | None = None) -> list[tuple[str, str, str]]:
+        """(platform, event_id, payload) of recorded events not yet handled, oldest first;
+        with `received_before`, only those received earlier."""
         ...
 
 

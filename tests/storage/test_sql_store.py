@@ -252,6 +252,20 @@ def test_handled_events_leave_the_unhandled_list(store: SqlStore) -> None:
     assert store.record("console", "evt-1", "redelivered") is False
 
 
+def test_unhandled_events_can_be_listed_by_when_they_were_received(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    store.record("console", "evt-old", "first")
+    clock.advance(timedelta(seconds=30))
+    store.record("console", "evt-new", "second")
+
+    assert store.unhandled(received_before=START + timedelta(seconds=30)) == [
+        ("console", "evt-old", "first")
+    ]
+    assert store.unhandled(received_before=START) == []
+    assert len(store.unhandled()) == 2
+
+
 def test_marking_an_event_handled_in_a_unit_of_work_commits_with_its_writes(
     store: SqlStore,
 ) -> None:
