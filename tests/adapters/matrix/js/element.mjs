@@ -67,6 +67,9 @@ while (client.getRoom(roomId)?.getMyMembership() !== "invite") {
     await new Promise((resolve) => setTimeout(resolve, 100));
 }
 stage = "joining";
+// Know the bot's devices before its room keys arrive, as a client that shared a room with it
+// would: in this mode a key from a device not yet known is refused.
+await crypto.getUserDeviceInfo([botUserId], true);
 await client.joinRoom(roomId);
 // The room's encryption is set up from its state, once the join has come back in a sync.
 const joined = () => client.getRoom(roomId)?.getMyMembership() === "join";
@@ -76,6 +79,12 @@ while (!(joined() && (await crypto.isEncryptionEnabledInRoom(roomId)))) {
 
 async function readable(event) {
     await client.decryptEventIfNeeded(event);
+    if (event.isDecryptionFailure() && event.decryptionFailureReason === "UNKNOWN_SENDER_DEVICE") {
+        // The device list may have lagged behind the key: fetch it again and retry once, as
+        // Element does when the sender's devices change.
+        await crypto.getUserDeviceInfo([botUserId], true);
+        await event.attemptDecryption(crypto, { isRetry: true });
+    }
     if (event.isDecryptionFailure()) {
         lastFailure = event.decryptionFailureReason;
         return { failure: lastFailure };
