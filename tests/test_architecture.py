@@ -93,21 +93,26 @@ sys.exit(code)
 """
 
 
-def test_a_console_only_bot_loads_no_chat_sdk(tmp_path: Path) -> None:
+def run_alone(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """`script` in a process of its own in `folder`, with none of the bot's settings set."""
     clean = {
         name: value
         for name, value in os.environ.items()
         if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
     }
-    ran = subprocess.run(
-        [sys.executable, "-c", CONSOLE_RUN],
-        cwd=tmp_path,
-        env={**clean, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=folder,
+        env={**clean, "HOME": str(folder), "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_a_console_only_bot_loads_no_chat_sdk(tmp_path: Path) -> None:
+    ran = run_alone(CONSOLE_RUN, tmp_path)
 
     assert ran.returncode == 0, ran.stderr
     assert "playing the console demo" in ran.stdout
@@ -143,20 +148,7 @@ print("loaded:", *[name for name in unused if name in sys.modules])
 def test_a_bot_loads_metrics_reports_and_postgresql_only_when_it_uses_them(
     tmp_path: Path,
 ) -> None:
-    clean = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
-    }
-    ran = subprocess.run(
-        [sys.executable, "-c", DECLARED_ONLY],
-        cwd=tmp_path,
-        env={**clean, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ran = run_alone(DECLARED_ONLY, tmp_path)
 
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().splitlines()[-1] == "loaded:"

@@ -60,6 +60,7 @@ from bot.port import Inbound, InboundKind
 from config.policy import Policy, load_policy
 from config.triage import load_questionnaire
 from handlers.audience import is_inside, outsiders, qualifies
+from handlers.team_flow import on_team
 from tests.fixtures.chat import START
 from tests.fixtures.roster import person
 from tests.fixtures.rosters import ORGS
@@ -595,12 +596,7 @@ class Scenario:
         actor, incident = self.coordinator_or_member(), self.incident()
         if actor is None or incident is None or incident.team is None:
             return False
-        held = [
-            page.person_id
-            for state in incident.team.roles
-            for page in state.pages
-            if page.status in (PageStatus.PAGED, PageStatus.ACCEPTED)
-        ]
+        held = [person for people in on_team(incident.team).values() for person in people]
         if not held:
             return False
         await self.say(actor, "war", f"release {self.rng.choice(held)}")
@@ -610,12 +606,7 @@ class Scenario:
         actor, incident = self.coordinator_or_member(), self.incident()
         if actor is None or incident is None or incident.team is None:
             return False
-        held = [
-            page.person_id
-            for state in incident.team.roles
-            for page in state.pages
-            if page.status in (PageStatus.PAGED, PageStatus.ACCEPTED)
-        ]
+        held = [person for people in on_team(incident.team).values() for person in people]
         if not held:
             return False
         joining = self.rng.choice(self.roster.people).id

@@ -27,10 +27,10 @@ from tests.adapters.matrix.test_end_to_end import (
     declare,
     finish,
 )
-from tests.fixtures.synapse import PROJECT_ROOT, SynapseServer
+from tests.fixtures.replicas import BotProcess
+from tests.fixtures.synapse import SynapseServer
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 # Answers sent while the bot is down: (who, question, how). Q2 was asked before it stopped.
 WHILE_DOWN = [("carla", "Q2", "keycap"), ("bob", "Q3", "command"), ("carla", "Q4", "command")]
 ANSWERS = {"Q1": "malicious-code", "Q2": "declared", "Q3": "essential", "Q4": "denial"}
@@ -134,50 +134,14 @@ def environment(team: Team, roster_file: Path) -> dict[str, str]:
     }
 
 
-class BotProcess:
-    """`python -m bot.cli run`, its output kept in a log file beside the database."""
-
-    def __init__(self, team: Team, roster_file: Path) -> None:
-        self._environment = environment(team, roster_file)
-        self.log_path = team.database.parent / "bot.log"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self._process = await asyncio.create_subprocess_exec(
-                str(PYTHON),
-                "-m",
-                "bot.cli",
-                "run",
-                cwd=PROJECT_ROOT,
-                env=self._environment,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-
-    async def stop(self, signum: signal.Signals) -> int:
-        assert self._process is not None
-        if self._process.returncode is None:
-            self._process.send_signal(signum)
-        code = await asyncio.wait_for(self._process.wait(), WAIT_SECONDS)
-        self._process = None
-        return code
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
 async def bot_process(team: Team, tmp_path: Path) -> AsyncIterator[BotProcess]:
     roster_file = tmp_path / "roster.yaml"
     roster_file.write_text(
         yaml.safe_dump(team.roster.model_dump(mode="json", exclude_none=True), allow_unicode=True)
     )
-    process = BotProcess(team, roster_file)
+    # `rrt run`, its output kept in a log file beside the database.
+    process = BotProcess(environment(team, roster_file), team.database.parent / "bot.log")
     yield process
     if process.running:
         await process.stop(signal.SIGKILL)
