@@ -1,4 +1,4 @@
-"""Durations as policy editors write them: `30m`, `2h`, `1d`, `1 month`.
+"""Durations as policy editors write them: `30m`, `2h`, `1d`, `1 month`, `30s`.
 
 A month is calendar-aware (the NIS2 and DORA final reports are due "one month" after a
 filing), so spans keep months apart from the fixed part.
@@ -13,8 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-_PART = re.compile(r"(\d+)\s*(months?|mo|weeks?|w|days?|d|hours?|h|minutes?|min|m)", re.I)
-_UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60}
+_PART = re.compile(
+    r"(\d+)\s*(months?|mo|weeks?|w|days?|d|hours?|h|minutes?|min|m|seconds?|secs?|s)", re.I
+)
+_UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def _unit(word: str) -> str:
@@ -41,7 +43,10 @@ def _split(text: str) -> tuple[int, timedelta]:
 
 
 def parse_duration(value: Any) -> Any:
-    """`2h` → timedelta(hours=2); anything not a string is left to pydantic."""
+    """`2h` → timedelta(hours=2); a bare number is refused (30 what?); anything else not a
+    string (a timedelta) is left to pydantic."""
+    if isinstance(value, int | float):
+        raise ValueError(f"{value!r} has no unit: write e.g. {value}m, {value}h or {value}s")
     if not isinstance(value, str):
         return value
     months, fixed = _split(value)
@@ -51,7 +56,10 @@ def parse_duration(value: Any) -> Any:
 
 
 def format_duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds()) // 60
+    seconds = int(delta.total_seconds())
+    if seconds % 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
     if minutes and minutes % 1440 == 0:
         return f"{minutes // 1440}d"
     if minutes and minutes % 60 == 0:

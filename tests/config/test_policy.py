@@ -68,6 +68,7 @@ def edited(tmp_path: Path, change: str, value: object) -> Path:
     ("change", "value", "message"),
     [
         ("paging.L2.ack_timeout", "soon", r"paging\.L2\.ack_timeout: .*not a duration: 'soon'"),
+        ("paging.L2.ack_timeout", 30, r"paging\.L2\.ack_timeout: .*30 has no unit"),
         ("paging.L2.max_cycles", 0, r"paging\.L2\.max_cycles: .*greater than or equal to 1"),
         ("levels.L2.team.operator_contact", {"count": 1, "when": "Q3 >>= 3"}, "not a condition"),
         ("levels.L2.team.analyst", 0, r"levels\.L2\.team\.analyst\.count"),
