@@ -14,7 +14,9 @@ connected yet (or is reconnecting) is not tried at all: its effects wait, uncoun
 out in order once it is connected; the other platforms' effects go on meanwhile.
 
 Replicas sharing a PostgreSQL database drain the same outbox: an effect is claimed before it
-is performed, and one another replica is performing is waited for, or tried again later.
+is performed, and one another replica is performing is waited for, or tried again later. The
+effects a unit of work wrote claimed for this process (its lane had nothing older waiting) are
+performed without reading or claiming them again while their claim lasts.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
+from bot.core.clock import Clock, SystemClock
 from bot.core.store import Outbox, StoredEffect
 from bot.effects import parse_ref, perform, ref, refs_in, substitute, target_room
 from bot.observe import Observer, Unobserved
@@ -53,6 +57,11 @@ MAX_ATTEMPTS = 5
 BACKOFF_FIRST, BACKOFF_CAP = 1.0, 300.0
 # How long to wait, polling, for an effect another replica is delivering.
 OTHER_POLLS, OTHER_POLL_SECONDS = 40, 0.05
+# A claim this close to running out is renewed before the platform call.
+CLAIM_MARGIN = timedelta(seconds=15)
+# Effects finished here lately, remembered so that one delivered ahead of its turn (as what
+# another effect needs) is not performed again when its turn comes.
+FINISHED_KEPT = 1000
 
 
 class Unresolved(Exception):
@@ -97,12 +106,15 @@ class Deliverer:
         platforms: Mapping[str, ChatPlatform],
         offload: Offload[Any],
         gate: Gate | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._outbox = outbox
         self._platforms = platforms
         self._offload = offload
         self._gate = gate
+        self._clock = clock or SystemClock()
         self._locks: dict[int, asyncio.Lock] = {}
+        self._finished: dict[int, None] = {}  # oldest first
         self._notices: list[_Notice] = []
         # Rooms whose label change the platform refused: nothing classified goes there until
         # a later change succeeds (policy §5: re-configured before anything more is posted).
@@ -110,10 +122,13 @@ class Deliverer:
         self.observer: Observer = Unobserved()
         self.ready: Ready = lambda platform: True
 
-    async def drain(self, lane: str) -> None:
-        """Deliver the lane's pending effects in order; raises TryLater when a platform is down."""
-        effects: list[StoredEffect] = await self._offload(
-            lambda: self._outbox.pending_effects(lane)
+    async def drain(self, lane: str, pending: list[StoredEffect] | None = None) -> None:
+        """Deliver the lane's pending effects in order (`pending`, as the unit of work that
+        just committed read them, else read now); raises TryLater when a platform is down."""
+        effects: list[StoredEffect] = (
+            pending
+            if pending is not None
+            else await self._offload(lambda: self._outbox.pending_effects(lane))
         )
         held: set[str] = set()  # once one effect of a platform waits, its later ones wait too
         elsewhere = False
@@ -140,15 +155,29 @@ class Deliverer:
         lock = self._locks.setdefault(effect.id, asyncio.Lock())
         async with lock:
             try:
-                await self._deliver_once(effect)
+                if effect.id not in self._finished:
+                    await self._deliver_once(effect)
+                    self._finish(effect.id)
             finally:
                 self._locks.pop(effect.id, None)
 
+    def _finish(self, effect_id: int) -> None:
+        self._finished[effect_id] = None
+        if len(self._finished) > FINISHED_KEPT:
+            del self._finished[next(iter(self._finished))]
+
+    def _claimed_here(self, effect: StoredEffect) -> bool:
+        """Whether the unit of work that wrote the effect claimed it here, for long enough."""
+        until = effect.claimed_until
+        return until is not None and self._clock.now() < until - CLAIM_MARGIN
+
     async def _deliver_once(self, effect: StoredEffect) -> None:
-        found = await self._offload(lambda: self._outbox.effect(effect.key))
-        if found is None or found[2]:
-            return  # delivered meanwhile (by the effect that depended on it)
-        effect = found[0]
+        claimed = self._claimed_here(effect)
+        if not claimed:
+            found = await self._offload(lambda: self._outbox.effect(effect.key))
+            if found is None or found[2]:
+                return  # delivered meanwhile (by the effect that depended on it)
+            effect = found[0]
         platform = self._platforms.get(effect.platform)
         if platform is None:
             await self._fail(effect, f"{effect.platform} is not connected")
@@ -162,7 +191,7 @@ class Deliverer:
             return
         if await self._withheld(effect, args):
             return
-        if not await self._offload(lambda: self._outbox.attempted(effect.id)):
+        if not claimed and not await self._offload(lambda: self._outbox.attempted(effect.id)):
             await self._wait_for_other(effect)
             return
         token = delivery_key.set(effect.key)

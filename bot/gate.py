@@ -35,9 +35,10 @@ class TlpGate:
         self._platforms = platforms
 
     def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
-        """Why the effect must be withheld, or None when it may go. Reads the database."""
+        """Why the effect must be withheld, or None when it may go, by the incident as last
+        committed."""
         classification = json.loads(about)
-        incident = self._services.store.get(classification["incident_id"])
+        incident = self._services.store.committed(classification["incident_id"])
         if incident is None:
             return "its incident is not on record"
         if kind == "upload_file" and incident.tlp is TLP.RED and not self._encrypted(platform):

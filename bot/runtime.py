@@ -1,11 +1,15 @@
 """The runtime: every inbound event and every due timer is one unit of work.
 
-An event is first recorded in the inbox (one intake thread, so in arrival order), then handled
-in its lane: the incident it concerns, else a lane of its own. Events of one lane are decided
-one at a time in arrival order; lanes run side by side. A decision runs in a database thread,
-inside one transaction (snapshot with its version checked, log, timers, outbox, inbox mark); a stale
-version is decided again. After the commit the lane's outbox is delivered, then the next event
-is taken. The event loop itself never waits for the database.
+An event is handled in its lane: the incident it concerns, else a lane of its own. Events of
+one lane are decided one at a time in arrival order; lanes run side by side. A decision runs in
+a database thread, inside one transaction (snapshot with its version checked, log, timers,
+outbox, inbox mark); a stale version is decided again. After the commit the lane's outbox is
+delivered, then the next event is taken. The event loop itself never waits for the database.
+
+An event is recorded in the inbox as it arrives (one intake thread, so in arrival order) and
+handled later, unless it is for a room whose incident is known and whose lane is idle: then it
+is recorded in the transaction that decides it, which starts at once. A sync loop that must
+know its events are recorded before it reads on (`enqueue`) always records them first.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.background import Background
-from bot.core.store import StaleIncident, StorageLost, Store, Timer
+from bot.core.store import Decided, StaleIncident, StorageLost, Store, StoredEffect, Timer
 from bot.delivery import Deliverer, TryLater
 from bot.gate import TlpGate
 from bot.observe import Observer, Unobserved
@@ -63,6 +67,10 @@ def run_to_end(work: Coroutine[Any, Any, T]) -> T:
     raise CoroutineSuspended("a decision awaited I/O inside its unit of work")
 
 
+# What a decision returns: its result, and its lane's pending effects if it committed.
+_Decision = tuple[None, list[StoredEffect] | None]
+
+
 @dataclass
 class _Lane:
     lock: asyncio.Lock
@@ -93,7 +101,7 @@ class Runtime:
         self._open = asyncio.Event()
         self._open.set()
         self.deliverer = Deliverer(
-            store, platforms, self.offload, TlpGate(services, platforms).check
+            store, platforms, self.offload, TlpGate(services, platforms).check, services.clock
         )
         self.observer: Observer = Unobserved()
 
@@ -120,7 +128,7 @@ class Runtime:
 
     async def __call__(self, inbound: Inbound) -> None:
         """Record the event, handle it and deliver what it decided."""
-        handling = await self.accept(inbound)
+        handling = self._decide_at_once(storable(inbound)) or await self.accept(inbound)
         if handling is not None:
             await handling
 
@@ -128,6 +136,14 @@ class Runtime:
         """Record the event and queue it, without waiting for its handling: a sync loop reads
         on while events of other incidents are decided side by side, each lane in order."""
         await self.accept(inbound)
+
+    def _decide_at_once(self, inbound: Inbound) -> asyncio.Future[None] | None:
+        """Handle an event for a known incident's idle lane, recording it in its decision."""
+        lane = self.store.known_room(inbound.platform, inbound.room_id)
+        if lane is None or lane in self._lanes or not self._open.is_set() or self._recovery:
+            return None
+        self._lanes[lane] = _Lane(asyncio.Lock(), users=1)  # events behind it queue in order
+        return self._background.spawn(self._handle(inbound, lane, reserved=True))
 
     async def accept(self, inbound: Inbound) -> asyncio.Future[None] | None:
         """Record the event and queue it in its lane; returns its handling (None for a repeat
@@ -158,14 +174,24 @@ class Runtime:
     def release(self) -> None:
         self._open.set()
 
-    async def _handle(self, inbound: Inbound, lane: str) -> None:
+    async def _handle(self, inbound: Inbound, lane: str, *, reserved: bool = False) -> None:
+        """Handle a recorded event in its lane; `reserved`: one not recorded yet, whose lane
+        `_decide_at_once` holds for it."""
+        if reserved:
+            try:
+                await self._in_lane(lane, lambda: self._decide_event(inbound, lane, True), True)
+            except StorageLost as lost:
+                await self._tell(inbound, RECORD_LOST.format(why=lost))
+            except SQLAlchemyError as error:
+                await self._tell(inbound, NOT_RECORDED.format(why=_short(error)))
+            return
         await self._open.wait()
         if self._recovery is not None:
             # Events left unhandled by a database failure go first, oldest first; this one is
             # recorded, so the replay handles it too, in its place.
             self._recovery.cancel()
             self._recovery = None
-            await self.replay()
+            await self._replay_or_retry()
             return
         try:
             await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
@@ -191,17 +217,22 @@ class Runtime:
         lane = await self.offload(lambda: route(self.services, inbound))
         await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
 
-    def _decide_event(self, inbound: Inbound, lane: str) -> None:
+    def _decide_event(self, inbound: Inbound, lane: str, record: bool = False) -> _Decision:
+        """Decide a recorded event (`record`: record it too, in the same transaction)."""
         started = time.perf_counter()
         origin = f"{inbound.platform}:{inbound.event_id}"
         reply_to = (inbound.platform, inbound.room_id)
+        claim = self.deliverer.ready
+        committed: Decided | None = None
+        handled_here = False
 
         def unit(decide: Callable[[], Coroutine[Any, Any, None]]) -> None:
-            with self.store.unit_of_work(origin=origin, lane=lane, reply_to=reply_to):
-                if self.store.is_handled(inbound.platform, inbound.event_id):
-                    return
-                run_to_end(decide())
-                self.store.mark_handled(inbound.platform, inbound.event_id)
+            nonlocal committed, handled_here
+            with self.store.unit_of_work(
+                origin=origin, lane=lane, reply_to=reply_to, claim=claim
+            ) as decided:
+                handled = self._decide_unhandled(inbound, decide, record)
+            committed, handled_here = decided, handled_here or handled
 
         try:
             self._decided_again(lambda: unit(lambda: handle(self.services, inbound)))
@@ -213,8 +244,28 @@ class Runtime:
         except Exception:
             log.exception("failed to handle %s", origin)
             unit(lambda: answer(self.services, inbound, SORRY))
-        seconds = time.perf_counter() - started
-        self.observer.event_handled(inbound.platform, inbound.kind, seconds)
+        if handled_here:  # not a repeat, nor handled meanwhile by another replica
+            if record:
+                self.observer.event_received(inbound.platform, inbound.kind)
+            seconds = time.perf_counter() - started
+            self.observer.event_handled(inbound.platform, inbound.kind, seconds)
+        return None, committed.effects if committed is not None else None
+
+    def _decide_unhandled(
+        self, inbound: Inbound, decide: Callable[[], Coroutine[Any, Any, None]], record: bool
+    ) -> bool:
+        """Decide the event unless handled already (`record`: recording it); True if it did."""
+        event = (inbound.platform, inbound.event_id)
+        if record:
+            if not self.store.record(*event, encode(inbound), handled=True):
+                return False  # a retry or a duplicate delivery
+            run_to_end(decide())
+            return True
+        if self.store.is_handled(*event):
+            return False
+        run_to_end(decide())
+        self.store.mark_handled(*event)
+        return True
 
     def _decided_again(self, decide: Callable[[], T]) -> T:
         for _ in range(MAX_RETRIES):
@@ -238,14 +289,16 @@ class Runtime:
         self.timers_left = len(due) - len(fired)
         return fired
 
-    def _fire(self, timer: Timer, now: datetime) -> bool:
-        def unit(run: bool) -> bool:
-            with self.store.unit_of_work(origin=f"timer:{timer.id}", lane=timer.incident_id):
+    def _fire(self, timer: Timer, now: datetime) -> tuple[bool, list[StoredEffect] | None]:
+        def unit(run: bool) -> tuple[bool, list[StoredEffect] | None]:
+            with self.store.unit_of_work(
+                origin=f"timer:{timer.id}", lane=timer.incident_id, claim=self.deliverer.ready
+            ) as decided:
                 if not self.store.claim(timer.id, now):
-                    return False  # fired already, here or by another process
+                    return False, None  # fired already, here or by another process
                 if run:
                     run_to_end(fire(self.services, timer, now))
-                return True
+            return True, decided.effects
 
         try:
             return self._decided_again(lambda: unit(True))
@@ -257,28 +310,36 @@ class Runtime:
 
     # Lanes and delivery
 
-    async def _in_lane(self, lane: str, decide: Callable[[], T]) -> T:
+    async def _in_lane(
+        self,
+        lane: str,
+        decide: Callable[[], tuple[T, list[StoredEffect] | None]],
+        reserved: bool = False,
+    ) -> T:
+        """Decide in the lane, then deliver its pending effects (those the decision read, if
+        it committed, else read again). `reserved`: the caller has counted itself a user."""
         entry = self._lanes.setdefault(lane, _Lane(asyncio.Lock()))
-        entry.users += 1
+        if not reserved:
+            entry.users += 1
         try:
             async with entry.lock:
                 try:
-                    result = await self.offload(decide)
+                    result, pending = await self.offload(decide)
                 except (SQLAlchemyError, StorageLost) as error:
                     self._recover_later(error)
                     raise
                 if self.after_commit is not None:
                     self.after_commit()
-                await self._deliver(lane)
+                await self._deliver(lane, pending)
                 return result
         finally:
             entry.users -= 1
             if entry.users == 0:
                 del self._lanes[lane]
 
-    async def _deliver(self, lane: str) -> None:
+    async def _deliver(self, lane: str, pending: list[StoredEffect] | None) -> None:
         try:
-            await self.deliverer.drain(lane)
+            await self.deliverer.drain(lane, pending)
         except TryLater as later:
             self._recover_later(None, later.after)
         except (SQLAlchemyError, StorageLost) as error:
@@ -287,7 +348,7 @@ class Runtime:
     async def drain_outbox(self) -> None:
         """Deliver every pending effect, lane by lane, each lane in order."""
         for lane in await self.deliverer.lanes():
-            await self._in_lane(lane, lambda: None)
+            await self._in_lane(lane, lambda: (None, None))
 
     def platform_connected(self) -> None:
         """A platform connected (or came back): deliver what waited for it, in the background."""
@@ -305,7 +366,14 @@ class Runtime:
 
     def _recover(self) -> None:
         self._recovery = None
-        self._background.spawn(self.replay())
+        self._background.spawn(self._replay_or_retry())
+
+    async def _replay_or_retry(self) -> None:
+        try:
+            await self.replay()
+        except (SQLAlchemyError, StorageLost) as error:
+            if self._recovery is None:  # still failing: again later, until it is back
+                self._recover_later(error)
 
     async def _tell(self, inbound: Inbound, text: str) -> None:
         """Speak straight to the platform: used only when the database cannot take an effect."""

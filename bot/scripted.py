@@ -7,10 +7,11 @@ the same database and continues: at start it prints `@ready <lines done>`, after
 `@done <index>`. Line N is delivered as event `script-N`, so sending it again is a duplicate.
 
 `RRT_CRASH_AT` makes the process kill itself, to test recovery: `inbox:<event id>` right after
-that event is recorded, `saved:<event kind>` right after the unit of work that logs that kind
-commits (before its effects are delivered), `firing:<timer kind>` as a due timer of that kind
-starts to fire, `delivered:<effect kind>` after the platform carried out such an effect but
-before the outbox marks it done.
+that event is recorded (at the commit when it is recorded with its decision), `saved:<event
+kind>` right after the unit of work that logs that kind commits (before its effects are
+delivered), `firing:<timer kind>` as a due timer of that kind starts to fire,
+`delivered:<effect kind>` after the platform carried out such an effect but before the outbox
+marks it done.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bot.bootstrap import Bot, build
 from bot.core.durations import parse_duration
 from bot.core.events import LogEvent
 from bot.core.incident import Incident
-from bot.core.store import StoredEffect, Timer
+from bot.core.store import Decided, StoredEffect, Timer
 from bot.interactive import ConsoleSession
 from config.settings import Settings
 from handlers.timers import rebuild
@@ -62,21 +63,37 @@ class CrashingStore(SqlStore):
         self.crash_at = crash_at
         self._timer_kinds: dict[int, str] = {}
         self._logging: list[str] = []
+        self._in_unit = False
 
-    def record(self, platform: str, event_id: str, payload: str) -> bool:
-        recorded = super().record(platform, event_id, payload)
+    def record(self, platform: str, event_id: str, payload: str, handled: bool = False) -> bool:
+        recorded = super().record(platform, event_id, payload, handled)
         if self.crash_at == f"inbox:{event_id}":
-            _die()
+            if not self._in_unit:
+                _die()
+            self._logging.append("inbox")  # recorded with its decision: dies at the commit
         return recorded
 
     @contextmanager
     def unit_of_work(
-        self, *, origin: str, lane: str, reply_to: tuple[str, str] | None = None
-    ) -> Iterator[None]:
+        self,
+        *,
+        origin: str,
+        lane: str,
+        reply_to: tuple[str, str] | None = None,
+        claim: Callable[[str], bool] | None = None,
+    ) -> Iterator[Decided]:
         self._logging = []
-        with super().unit_of_work(origin=origin, lane=lane, reply_to=reply_to):
-            yield
-        if any(self.crash_at == f"saved:{kind}" for kind in self._logging):
+        self._in_unit = True
+        try:
+            with super().unit_of_work(
+                origin=origin, lane=lane, reply_to=reply_to, claim=claim
+            ) as decided:
+                yield decided
+        finally:
+            self._in_unit = False
+        if "inbox" in self._logging or any(
+            self.crash_at == f"saved:{kind}" for kind in self._logging
+        ):
             _die()  # committed, nothing of it delivered yet
 
     def save(self, incident: Incident, events: Sequence[LogEvent]) -> None:

@@ -49,7 +49,10 @@ def describe(url: str) -> str:
 def reader_for(engine: Engine) -> Engine:
     """An engine for reads alone. On a SQLite file its transactions start deferred, taking no
     write lock, so that a read never waits for a writer (in WAL mode readers see the last
-    commit); elsewhere the engine itself."""
+    commit). On PostgreSQL each statement is its own transaction (one round trip, not three
+    with BEGIN and COMMIT); a read of several statements must not need them to agree."""
+    if is_postgresql(engine):
+        return single_statements(engine)
     if sqlite_path(engine.url) is None:
         return engine
     connect_args = {"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S}
@@ -61,6 +64,14 @@ def reader_for(engine: Engine) -> Engine:
 
 def is_postgresql(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def single_statements(engine: Engine) -> Engine:
+    """The engine, for work that is one statement: on PostgreSQL without BEGIN and COMMIT
+    around it (autocommit), elsewhere as it is."""
+    if not is_postgresql(engine):
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -60,6 +60,17 @@ class AdvisoryLease:
     async def release(self) -> None:
         await asyncio.to_thread(self._drop)
 
+    def hold(self) -> bool:
+        """Take the role now unless held (the calling thread waits for the server); a role
+        held already is not asked about again, so this costs nothing once it is held."""
+        connection = self._connection
+        if self._held and connection is not None and not connection.broken:
+            return True
+        return self._acquire()
+
+    def drop(self) -> None:
+        self._drop()
+
     def _acquire(self) -> bool:
         with self._lock:
             if self._held:

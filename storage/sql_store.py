@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from sqlmodel import Session, col, select
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
-from bot.core.store import LATE_AFTER, StaleIncident, StoredEffect, Timer, TimerKey
+from bot.core.store import LATE_AFTER, Decided, StaleIncident, StoredEffect, Timer, TimerKey
 from storage import assignments, log
 from storage.assignments import busy
-from storage.db import is_postgresql, make_engine, reader_for, sqlite_path
+from storage.db import is_postgresql, make_engine, reader_for, single_statements, sqlite_path
 from storage.identity import DatabaseIdentity, create_whole, refuse_damaged_file
 from storage.log import GENESIS_HASH, HEAD_ID
 from storage.migrations import migrate
+from storage.presence import Presence, dead
 from storage.signing import LogSigner
 from storage.tables import (
     AssignmentRow,
@@ -47,8 +49,8 @@ from storage.upsert import increment, insert_new, insert_new_many, upsert
 
 # Who delivers an effect, as other replicas see it: this process.
 REPLICA = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-# How long a replica's claim on an effect it delivers lasts: longer than a platform call takes,
-# short enough that an effect left by a replica that died is soon tried by another.
+# How long a replica's claim on an effect it delivers lasts: longer than a platform call takes.
+# A replica that died is seen at once (storage/presence.py); this bounds one that is stuck.
 CLAIM = timedelta(seconds=60)
 
 
@@ -86,11 +88,25 @@ class SqlStore:
         # Signs the log head; by default the key file beside the database (storage/signing.py).
         self.signer = signer or LogSigner.for_database(engine.url)
         self.reader = reader_for(engine)
+        self._single = single_statements(engine)
+        # Held from this process's first claim on an effect: others see its claims are live.
+        self._presence = (
+            Presence(engine.url.render_as_string(hide_password=False), REPLICA)
+            if is_postgresql(engine)
+            else None
+        )
         self.kv = SqlKeyValue(engine, self.reader)
         self._clock = clock or SystemClock()
         self.identity = DatabaseIdentity.of(engine)
+        # Snapshots as this process last committed them, by incident: on SQLite no other
+        # process writes (storage/process_lock.py), so they are what the database holds.
+        self._committed = _Committed()
+        # The incident each room serves, once seen: a room serves one incident for good.
+        self._rooms: dict[tuple[str, str], str] = {}
 
     def close(self) -> None:
+        if self._presence is not None:
+            self._presence.close()
         self.engine.dispose()
         self.reader.dispose()
 
@@ -98,21 +114,60 @@ class SqlStore:
 
     @contextmanager
     def unit_of_work(
-        self, *, origin: str, lane: str, reply_to: tuple[str, str] | None = None
-    ) -> Iterator[None]:
+        self,
+        *,
+        origin: str,
+        lane: str,
+        reply_to: tuple[str, str] | None = None,
+        claim: Callable[[str], bool] | None = None,
+    ) -> Iterator[Decided]:
         if _WORK.get() is not None:
             raise RuntimeError("units of work do not nest")
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            self.identity.check(session)
-            work = _Work(session, origin, lane, reply_to, {self.engine, self.reader})
-            token = _WORK.set(work)
-            try:
-                yield
-                # The effects, in the order recorded, as one statement.
-                if work.outbox:
-                    session.connection().execute(_ADD_EFFECTS, work.outbox)
-            finally:
-                _WORK.reset(token)
+        decided = Decided()
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                self.identity.check(session)
+                work = _Work(session, origin, lane, reply_to, {self.engine, self.reader})
+                token = _WORK.set(work)
+                try:
+                    yield decided
+                    effects = self._write_outbox(work, claim)
+                finally:
+                    _WORK.reset(token)
+            decided.effects = effects
+            if not is_postgresql(self.engine):
+                self._committed.update(work.committed)
+
+    def _write_outbox(self, work: _Work, claim: Callable[[str], bool] | None) -> list[StoredEffect]:
+        """Write the unit's effects, in the order recorded, as one statement, and return the
+        lane's pending effects; the new ones are claimed here when nothing older waits."""
+        connection = work.session.connection()
+        pending = connection.execute(_PENDING_IN_LANE, {"b_lane": work.lane}).all()
+        older = [_effect(row) for row in pending]
+        if not work.outbox:
+            return older
+        until: datetime | None = None
+        if claim is not None and not older and self._present():
+            until = to_utc(self._clock.now()) + CLAIM
+            for row in work.outbox:
+                if claim(row["platform"]):
+                    row.update(attempts=1, claimed_by=REPLICA, claimed_until=until)
+        rows = [{"claimed_by": None, "claimed_until": None, **row} for row in work.outbox]
+        ids = {key: effect_id for key, effect_id in connection.execute(_ADD_EFFECTS, rows)}
+        return older + [
+            StoredEffect(
+                id=ids[row["key"]],
+                key=row["key"],
+                lane=row["lane"],
+                platform=row["platform"],
+                kind=row["kind"],
+                payload=row["payload"],
+                origin=_origin(row["origin_platform"], row["origin_room"]),
+                about=row["about"],
+                claimed_until=row["claimed_until"],
+            )
+            for row in rows
+        ]
 
     # IncidentStore
 
@@ -125,6 +180,8 @@ class SqlStore:
         with _using(self.engine) as session:
             _write_snapshot(session, incident)
             self._append(session, events)
+        if _WORK.get() is None:
+            self._committed.forget(incident.id)
 
     def append(self, events: Sequence[LogEvent]) -> None:
         with _using(self.engine) as session:
@@ -140,6 +197,14 @@ class SqlStore:
             session, events, self.signer, tip=work.tip, database=self.identity.token
         )
 
+    def committed(self, incident_id: str) -> Incident | None:
+        kept = self._committed.get(incident_id)
+        if kept is None or kept.snapshot is None or _WORK.get() is not None:
+            return self.get(incident_id)
+        if kept.incident is None:  # parsed once, on first use: the gate only reads it
+            kept.incident = Incident.model_validate_json(kept.snapshot)
+        return kept.incident
+
     def get(self, incident_id: str) -> Incident | None:
         with _using(self.reader) as session:
             query = _GET_LOCKED if _locking(session) else _GET
@@ -151,7 +216,13 @@ class SqlStore:
             query = _BY_ROOM_LOCKED if _locking(session) else _BY_ROOM
             found = {"b_platform": platform, "b_room": room_id}
             row = session.connection().execute(query, found).first()
-            return _incident(row) if row else None
+            if row is None:
+                return None
+            self._rooms[(platform, room_id)] = row.id
+            return _incident(row)
+
+    def known_room(self, platform: str, room_id: str) -> str | None:
+        return self._rooms.get((platform, room_id))
 
     def open_incidents(self) -> list[Incident]:
         return self._incidents(open_only=True)
@@ -190,16 +261,17 @@ class SqlStore:
 
     # Inbox
 
-    def record(self, platform: str, event_id: str, payload: str) -> bool:
+    def record(self, platform: str, event_id: str, payload: str, handled: bool = False) -> bool:
         values = {
             "platform": platform,
             "event_id": event_id,
             "payload": payload,
             "received_at": to_utc(self._clock.now()),
-            "handled": False,
+            "handled": handled,
         }
         with _using(self.engine) as session:
-            self.identity.check(session)  # never accept an event into a record nobody keeps
+            if _WORK.get() is None:  # a unit of work has checked already
+                self.identity.check(session)  # never accept an event into a record nobody keeps
             return insert_new(session, table_of(InboxRow), values, ["platform", "event_id"])
 
     def mark_handled(self, platform: str, event_id: str) -> None:
@@ -261,18 +333,35 @@ class SqlStore:
     def attempted(self, effect_id: int) -> bool:
         now = to_utc(self._clock.now())
         values = {"b_id": effect_id, "b_me": REPLICA, "b_now": now, "b_until": now + CLAIM}
-        with _using(self.engine) as session:
-            # A SQLite file serves one process (storage/process_lock.py): nobody to exclude,
-            # and a claim left by a crash must not hold up the restart.
-            statement = _CLAIM if is_postgresql(self.engine) else _ATTEMPTED
-            return bool(session.connection().execute(statement, values).rowcount == 1)
+        # A SQLite file serves one process (storage/process_lock.py): nobody to exclude, and a
+        # claim left by a crash must not hold up the restart.
+        if self._presence is None:
+            return self._changed_one(_ATTEMPTED, values)
+        self._presence.hold()  # if it cannot be held, neither can the claim be written
+        return self._changed_one(_CLAIM, values)
+
+    def _present(self) -> bool:
+        """Whether claims are safe to make: always on SQLite (one process); on PostgreSQL once
+        this process holds its presence lock, without which its claims would look dead."""
+        return self._presence is None or self._presence.hold()
+
+    def _changed_one(self, statement: Any, values: dict[str, Any]) -> bool:
+        """Run one statement as a transaction of its own (or in the unit of work under way);
+        whether it changed exactly one row."""
+        if _WORK.get() is not None:
+            with _using(self.engine) as session:
+                return bool(session.connection().execute(statement, values).rowcount == 1)
+        with self._single.begin() as connection:
+            return bool(connection.execute(statement, values).rowcount == 1)
 
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
+        done = {"b_id": effect.id, "done": True, "result": result}
+        if not refs:
+            self._changed_one(_DONE, done)
+            return
         with _using(self.engine) as session:
             connection = session.connection()
-            connection.execute(_DONE, {"b_id": effect.id, "done": True, "result": result})
-            if not refs:
-                return
+            connection.execute(_DONE, done)
             made = [
                 {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
                 for ref, real in refs.items()
@@ -284,6 +373,7 @@ class SqlStore:
                 if ref in owners:
                     now = self._clock.now()
                     _room_opened(session, owners[ref], effect.platform, ref, real, now, self.signer)
+                    self._committed.forget(owners[ref])
 
     def failed(self, effect_id: int, error: str) -> None:
         statement = (
@@ -492,13 +582,8 @@ def _room_opened(
     log.append(session, [opened], signer)
 
 
-def _effect(row: OutboxRow) -> StoredEffect:
+def _effect(row: OutboxRow | Row[Any, Any, Any]) -> StoredEffect:
     assert row.id is not None
-    origin = (
-        (row.origin_platform, row.origin_room)
-        if row.origin_platform is not None and row.origin_room is not None
-        else None
-    )
     return StoredEffect(
         id=row.id,
         key=row.key,
@@ -506,10 +591,14 @@ def _effect(row: OutboxRow) -> StoredEffect:
         platform=row.platform,
         kind=row.kind,
         payload=row.payload,
-        origin=origin,
+        origin=_origin(row.origin_platform, row.origin_room),
         attempts=row.attempts,
         about=row.about,
     )
+
+
+def _origin(platform: str | None, room: str | None) -> tuple[str, str] | None:
+    return (platform, room) if platform is not None and room is not None else None
 
 
 def _timer(row: TimerRow | Row[Any, Any, Any]) -> Timer:
@@ -530,6 +619,7 @@ def _incident(row: Row[Any, Any, Any]) -> Incident:
     work = _WORK.get()
     if work is not None and row.id not in work.loaded:
         work.loaded[row.id] = _Loaded(row.version, _rooms_of(incident), busy(incident))
+        work.committed[row.id] = _Kept(row.version, row.snapshot)  # unless it saves it
     return incident
 
 
@@ -542,22 +632,24 @@ def _write_snapshot(session: Session, incident: Incident) -> None:
     save in a unit of work checks the version."""
     work = _WORK.get()
     work = work if work is not None and work.session is session else None
-    values = {
-        "state": incident.state.value,
-        "is_open": incident.is_open,
-        "snapshot": incident.model_dump_json(),
-    }
+    snapshot = incident.model_dump_json()
+    values = {"state": incident.state.value, "is_open": incident.is_open, "snapshot": snapshot}
     loaded = work.loaded.get(incident.id) if work is not None else None
+    kept = work.committed.get(incident.id) if work is not None else None
+    version = kept.version if kept is not None else None
     if work is not None and incident.id in work.saved:
         session.exec(update(_INCIDENTS).where(_INCIDENTS.c.id == incident.id).values(**values))
     elif loaded is None:
         year, seq = _parse_incident_id(incident.id)
         row = {"id": incident.id, "year": year, "seq": seq, **values, "version": 1}
+        version = 1
         if not insert_new(session, _INCIDENTS, row, ["id"]):
             # Saved outside a unit of work (tools, tests): no version to hold it to.
             bump = update(_INCIDENTS).where(_INCIDENTS.c.id == incident.id)
             session.exec(bump.values(**values, version=_INCIDENTS.c.version + 1))
+            version = None
     else:
+        version = loaded.version + 1
         statement = (
             update(_INCIDENTS)
             .where(_INCIDENTS.c.id == incident.id, _INCIDENTS.c.version == loaded.version)
@@ -574,6 +666,7 @@ def _write_snapshot(session: Session, incident: Incident) -> None:
     if work is not None:
         work.saved.add(incident.id)
         work.loaded[incident.id] = _Loaded(loaded.version if loaded else 1, rooms, people)
+        work.committed[incident.id] = _Kept(version or 0, snapshot if version else None)
 
 
 @dataclass(frozen=True)
@@ -583,6 +676,41 @@ class _Loaded:
     version: int
     rooms: frozenset[tuple[str, str]]
     busy: frozenset[str]
+
+
+@dataclass
+class _Kept:
+    """An incident's snapshot as committed at a version (None: to be read from the table)."""
+
+    version: int
+    snapshot: str | None
+    incident: Incident | None = None
+
+
+class _Committed:
+    """The snapshots this process committed last, newest version kept (units of work of
+    different incidents commit from several threads)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, _Kept] = {}
+        self._lock = threading.Lock()
+
+    def get(self, incident_id: str) -> _Kept | None:
+        return self._kept.get(incident_id)
+
+    def update(self, committed: dict[str, _Kept]) -> None:
+        with self._lock:
+            for incident_id, kept in committed.items():
+                known = self._kept.get(incident_id)
+                if kept.snapshot is None:
+                    self._kept.pop(incident_id, None)
+                elif known is None or known.version < kept.version:
+                    self._kept[incident_id] = kept
+
+    def forget(self, incident_id: str) -> None:
+        """Changed where its version is not known: read it from the table next time."""
+        with self._lock:
+            self._kept.pop(incident_id, None)
 
 
 @dataclass
@@ -596,6 +724,7 @@ class _Work:
     engines: set[Engine]  # those of the store that opened it; another store keeps its own
     loaded: dict[str, _Loaded] = field(default_factory=dict)
     saved: set[str] = field(default_factory=set)  # incidents whose version it bumped
+    committed: dict[str, _Kept] = field(default_factory=dict)  # as it leaves them, committed
     outbox: list[dict[str, Any]] = field(default_factory=list)  # written at its end
     tip: log.Tip | None = None  # the log head once it has appended
 
@@ -622,7 +751,13 @@ _INBOX_EVENT = (
 _IS_HANDLED = core_select(_INBOX.c.handled).where(*_INBOX_EVENT)
 _IS_HANDLED_LOCKED = _IS_HANDLED.with_for_update()
 _MARK_HANDLED = update(_INBOX).where(*_INBOX_EVENT).values(handled=True)
-_ADD_EFFECTS = insert(_OUTBOX)
+# Each new row's id by its key: in one statement, its rows in no given order.
+_ADD_EFFECTS = insert(_OUTBOX).returning(_OUTBOX.c.key, _OUTBOX.c.id)
+_PENDING_IN_LANE = (
+    core_select(_OUTBOX)
+    .where(_OUTBOX.c.done.is_(False), _OUTBOX.c.lane == bindparam("b_lane"))
+    .order_by(_OUTBOX.c.id)
+)
 _ATTEMPTED = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.done.is_(False))
@@ -633,12 +768,13 @@ _ATTEMPTED = (
     )
 )
 # The condition makes the claim atomic between replicas: a concurrent one waits for the row
-# lock, then finds the claim taken.
+# lock, then finds the claim taken. A claim by a process that has died is taken over at once.
 _CLAIM = _ATTEMPTED.where(
     or_(
         _OUTBOX.c.claimed_until.is_(None),
         _OUTBOX.c.claimed_until < bindparam("b_now"),
         _OUTBOX.c.claimed_by == bindparam("b_me"),
+        dead("outbox.claimed_by"),
     )
 )
 _DONE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id"))
@@ -653,6 +789,12 @@ _PENDING = (
 _TIMER_DUE_AT = core_select(_TIMERS.c.due_at, _TIMERS.c.fired_at).where(
     _TIMERS.c.id == bindparam("b_id")
 )
+_TIMER_DUE_AT_LOCKED = _TIMER_DUE_AT.with_for_update(skip_locked=True)
+_TIMER_INCIDENT = core_select(_INCIDENTS.c.id).where(
+    _INCIDENTS.c.id
+    == core_select(_TIMERS.c.incident_id).where(_TIMERS.c.id == bindparam("b_id")).scalar_subquery()
+)
+_TIMER_INCIDENT_LOCKED = _TIMER_INCIDENT.with_for_update(skip_locked=True)
 _PENDING_OF = _PENDING.where(_TIMERS.c.incident_id == bindparam("b_incident"))
 _ASSIGNMENTS = table_of(AssignmentRow)
 _ACTIVE = (
@@ -690,11 +832,19 @@ def _event(platform: str, event_id: str) -> dict[str, str]:
 
 def _claim_in(session: Session, timer_id: int, now: datetime) -> bool:
     query = _TIMER_DUE_AT
+    connection = session.connection()
+    found = {"b_id": timer_id}
     if _locking(session):
-        # A timer another replica is firing right now is left to it rather than waited for:
-        # replicas sharing the due timers each take the next one free.
-        query = query.with_for_update(skip_locked=True)
-    row = session.connection().execute(query, {"b_id": timer_id}).first()
+        # The incident's row before the timer's, in the order an event's unit of work takes
+        # them (it reads the incident, then changes its timers): the other order deadlocks.
+        # An incident or timer another replica holds (deciding an event, or firing this very
+        # timer) is left to it rather than waited for: replicas sharing the due timers each
+        # take the next one free, and a timer left here is looked at again shortly.
+        locked = connection.execute(_TIMER_INCIDENT_LOCKED, found).first() is not None
+        if not locked and connection.execute(_TIMER_INCIDENT, found).first() is not None:
+            return False  # its incident is held elsewhere
+        query = _TIMER_DUE_AT_LOCKED
+    row = connection.execute(query, found).first()
     if row is None or row.fired_at is not None:
         return False
     late = to_utc(now) - from_db(row.due_at) > LATE_AFTER

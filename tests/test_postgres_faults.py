@@ -111,6 +111,23 @@ async def say(console: ConsolePlatform, room: str, text: str) -> list[str]:
     return [m.text for m in console.rooms[room].messages[before:] if m.author == "bot"]
 
 
+async def say_recorded_first(bot: Bot, console: ConsolePlatform, room: str, text: str) -> list[str]:
+    """Post as alice through `enqueue`, as a sync loop does (the event is recorded in the inbox,
+    then handled), and return what the bot wrote in the room by the time it answered."""
+    before = len(console.rooms[room].messages)
+    console.on_inbound = bot.dispatcher.enqueue
+    try:
+        await console.say("alice", room, text)
+    finally:
+        console.on_inbound = bot.dispatcher
+
+    async def answered() -> bool:
+        return any(m.author == "bot" for m in console.rooms[room].messages[before:])
+
+    await until(answered, 10)
+    return [m.text for m in console.rooms[room].messages[before:] if m.author == "bot"]
+
+
 async def until(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -200,7 +217,7 @@ async def test_postgres_down_after_an_event_is_recorded_it_is_handled_once_back(
         return recorded
 
     monkeypatch.setattr(chat_bot.dispatcher, "_record", record_then_fail)
-    told = await say(console, room, "note Tape restore started")
+    told = await say_recorded_first(chat_bot, console, room, "note Tape restore started")
     assert len(told) == 1, told
     assert told[0].startswith(RECORDED_NOT_HANDLED), told
 
@@ -232,7 +249,7 @@ async def test_postgres_down_right_after_the_inbox_commit_the_sender_is_not_misl
         return fresh
 
     monkeypatch.setattr(chat_bot.store, "record", commit_then_fail)
-    told = await say(console, room, "note Tape restore started")
+    told = await say_recorded_first(chat_bot, console, room, "note Tape restore started")
     assert len(told) == 1, told
     assert told[0].startswith(RECORDED_NOT_HANDLED), told
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +27,17 @@ class IncidentStore(Protocol):
 
     def get(self, incident_id: str) -> Incident | None: ...
 
+    def committed(self, incident_id: str) -> Incident | None:
+        """The incident as last committed, for reading only (the TLP gate): kept in memory
+        where this process alone writes the database, read from it otherwise."""
+        ...
+
     def by_room(self, platform: str, room_id: str) -> Incident | None: ...
+
+    def known_room(self, platform: str, room_id: str) -> str | None:
+        """The id of the incident the room serves, if this process has seen it: from memory,
+        never the database."""
+        ...
 
     def open_incidents(self) -> list[Incident]: ...
 
@@ -119,8 +129,9 @@ class TimerStore(Protocol):
 class Inbox(Protocol):
     """Every inbound event is recorded before the bot acts on it, and handled once."""
 
-    def record(self, platform: str, event_id: str, payload: str) -> bool:
-        """Store an accepted event; False when this event id was seen before (a duplicate)."""
+    def record(self, platform: str, event_id: str, payload: str, handled: bool = False) -> bool:
+        """Store an accepted event; False when this event id was seen before (a duplicate).
+        `handled`: recorded by the unit of work that decides it (and kept only with it)."""
         ...
 
     def mark_handled(self, platform: str, event_id: str) -> None:
@@ -156,6 +167,17 @@ class StoredEffect:
     origin: tuple[str, str] | None  # (platform, room) of the event that caused it
     attempts: int = 0
     about: str | None = None  # JSON of its classification: the incident, the person
+    # Claimed for this process, its attempt counted, by the unit of work that wrote it (until
+    # this time): delivered without claiming it again.
+    claimed_until: datetime | None = None
+
+
+@dataclass
+class Decided:
+    """What a unit of work leaves to deliver once it has committed: its lane's pending
+    effects, oldest first (None until the commit)."""
+
+    effects: list[StoredEffect] | None = None
 
 
 class Outbox(Protocol):
@@ -192,12 +214,19 @@ class Outbox(Protocol):
 
 class UnitOfWork(Protocol):
     def unit_of_work(
-        self, *, origin: str, lane: str, reply_to: tuple[str, str] | None = None
-    ) -> AbstractContextManager[None]:
+        self,
+        *,
+        origin: str,
+        lane: str,
+        reply_to: tuple[str, str] | None = None,
+        claim: Callable[[str], bool] | None = None,
+    ) -> AbstractContextManager[Decided]:
         """One transaction for everything written inside the block (snapshots with their
         version checked, log, timers, prompts, outbox, inbox mark); committed at the end,
         rolled back on an error. `origin` names the event or timer (it makes effect keys),
-        `lane` the incident its effects are delivered in order for."""
+        `lane` the incident its effects are delivered in order for. The lane's pending
+        effects are read in the same transaction; when nothing older is pending, the new
+        effects of each platform `claim` accepts are written claimed for delivery here."""
         ...
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from bot.core.clock import FakeClock
 from storage.db import database_url_for_path
+from storage.presence import Presence
 from storage.sql_store import CLAIM, SqlStore, open_store
 from storage.tables import OutboxRow, table_of
 from tests.storage.conftest import START
@@ -88,6 +89,8 @@ def test_an_effect_another_replica_claimed_is_taken_over_once_its_claim_runs_out
     clock = FakeClock(START)
     store = open_store(fresh_postgres_url, clock)
     effect_id = pending_effect(store)
+    other = Presence(fresh_postgres_url, OTHER)
+    assert other.hold()  # the other replica is alive
     claimed_elsewhere(store, effect_id)
 
     assert store.attempted(effect_id) is False
@@ -97,6 +100,25 @@ def test_an_effect_another_replica_claimed_is_taken_over_once_its_claim_runs_out
     assert store.attempted(effect_id) is True
     assert store.attempted(effect_id) is True  # its own claim, tried again
     assert store.pending_effects()[0].attempts == 3
+    other.close()
+    store.close()
+
+
+@pytest.mark.postgres
+def test_an_effect_claimed_by_a_replica_that_died_is_taken_over_at_once(
+    fresh_postgres_url: str,
+) -> None:
+    store = open_store(fresh_postgres_url, FakeClock(START))
+    effect_id = pending_effect(store)
+    other = Presence(fresh_postgres_url, OTHER)
+    assert other.hold()
+    claimed_elsewhere(store, effect_id)
+    assert store.attempted(effect_id) is False
+
+    other.close()  # as its connection ends when the process is killed
+
+    assert store.attempted(effect_id) is True
+    assert store.pending_effects()[0].attempts == 2
     store.close()
 
 

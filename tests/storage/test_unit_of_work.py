@@ -21,7 +21,7 @@ from bot.core.lifecycle import State
 from bot.core.store import StaleIncident, StorageLost
 from storage.db import database_url_for_path
 from storage.log import verify
-from storage.sql_store import SqlStore, open_store
+from storage.sql_store import CLAIM, SqlStore, open_store
 from storage.tables import IncidentRow, OutboxRow
 from tests.storage.conftest import START
 from tests.storage.test_sql_store import declared, make_incident
@@ -470,3 +470,121 @@ def test_an_existing_file_that_is_not_sqlite_is_not_opened(
         open_store(database_url_for_path(db_file), clock)
 
     assert db_file.read_bytes() == content
+
+
+# What a unit of work leaves to deliver
+
+
+def test_a_unit_of_work_claims_its_effects_when_its_lane_has_nothing_older_waiting(
+    store: SqlStore,
+) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane=INC, claim=lambda p: p == "console") as d:
+        store.add_effect("console", "send", '{"n": 1}')
+        store.add_effect("matrix", "send", '{"n": 2}')
+        assert d.effects is None  # not committed yet
+
+    assert d.effects is not None
+    console, matrix = d.effects
+    assert (console.payload, matrix.payload) == ('{"n": 1}', '{"n": 2}')
+    assert console.claimed_until == START + CLAIM
+    assert console.attempts == 0
+    assert matrix.claimed_until is None  # its platform is not connected: it waits, unclaimed
+    stored = {effect.key: effect for effect in store.pending_effects(INC)}
+    assert [stored[console.key].attempts, stored[matrix.key].attempts] == [1, 0]
+    assert stored[console.key].id == console.id
+
+
+def test_with_older_effects_waiting_a_unit_of_work_claims_none_and_lists_them_first(
+    store: SqlStore,
+) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        store.add_effect("console", "send", '{"n": 1}')
+    with store.unit_of_work(origin="console:evt-2", lane=INC, claim=lambda p: True) as decided:
+        store.add_effect("console", "send", '{"n": 2}')
+    with store.unit_of_work(origin="console:evt-3", lane=INC, claim=lambda p: True) as nothing:
+        pass
+
+    assert decided.effects is not None
+    assert nothing.effects is not None
+    assert [e.payload for e in decided.effects] == ['{"n": 1}', '{"n": 2}']
+    assert [e.claimed_until for e in decided.effects] == [None, None]
+    assert [e.attempts for e in store.pending_effects(INC)] == [0, 0]
+    assert [e.payload for e in nothing.effects] == ['{"n": 1}', '{"n": 2}']
+
+
+def test_a_unit_of_work_that_raises_leaves_nothing_to_deliver(store: SqlStore) -> None:
+    def fail() -> None:
+        store.add_effect("console", "send", "{}")
+        raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError), store.unit_of_work(origin="c:1", lane=INC) as decided:
+        fail()
+
+    assert decided.effects is None
+    assert store.pending_effects() == []
+
+
+# The incident as last committed, and the rooms known
+
+
+def test_the_incident_as_last_committed_is_read_from_memory_on_sqlite(
+    store: SqlStore,
+) -> None:
+    incident = make_incident(INC, rooms={})
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        store.save(incident, [declared(incident)])
+    seen = statements(store)
+
+    assert store.committed(INC) == incident
+    on_postgres = store.engine.dialect.name == "postgresql"
+    assert bool([sql for sql in seen if "FROM incidents" in sql]) is on_postgres
+
+    with store.unit_of_work(origin="console:evt-2", lane=INC):
+        loaded = store.get(INC)
+        assert loaded is not None
+        store.save(loaded.model_copy(update={"title": "Renamed"}), [note("renamed")])
+    committed = store.committed(INC)
+    assert committed is not None
+    assert committed.title == "Renamed"
+
+
+def test_an_incident_changed_outside_a_unit_of_work_is_read_again(store: SqlStore) -> None:
+    incident = make_incident(INC, rooms={})
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        store.save(incident, [declared(incident)])
+    assert store.committed(INC) == incident
+
+    store.save(incident.model_copy(update={"title": "Changed by a tool"}), [])
+
+    committed = store.committed(INC)
+    assert committed is not None
+    assert committed.title == "Changed by a tool"
+
+
+def test_a_war_room_opened_shows_in_the_incident_as_last_committed(store: SqlStore) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane="lobby"):
+        created = store.add_effect("console", "create_room", '{"spec": {}}')
+        room = f"@out:{created}/room_id"
+        incident = make_incident(INC, rooms={"console": WarRoom(platform="console", room_id=room)})
+        store.save(incident, [declared(incident)])
+    assert store.committed(INC) == incident
+    (create_room,) = store.pending_effects("lobby")
+
+    store.delivered(create_room, json.dumps({"room_id": "war-7"}), {room: "war-7"})
+
+    committed = store.committed(INC)
+    assert committed is not None
+    assert committed.rooms["console"].room_id == "war-7"
+
+
+def test_a_room_is_known_once_seen_and_never_read_for(store: SqlStore) -> None:
+    incident = make_incident(INC, rooms={"console": WarRoom(platform="console", room_id="war-1")})
+    store.save(incident, [declared(incident)])
+    assert store.known_room("console", "war-1") is None  # not seen yet
+
+    assert store.by_room("console", "war-1") == incident
+    seen = statements(store)
+
+    assert store.known_room("console", "war-1") == INC
+    assert store.known_room("console", "elsewhere") is None
+    assert seen == []
