@@ -9,6 +9,12 @@ times until the bot's answer is in the room: the standby's takeover (it asks for
 every second), its login on the same device, its catch-up from the stored sync token, and the
 handling and delivery of the command. The killed replica is started again as the new standby.
 The bot account must keep one device throughout; any other is counted as an error.
+
+With `--incident`, each drill instead plays the scripted incident of
+`tests/test_failover_drills.py`, killing the syncing replica at random moments of it (seeded:
+`--seed`), and compares what it left with an uninterrupted run: the log, the bot's messages,
+the rooms, the device. It prints each drill and sums up the drills that ended as the
+uninterrupted run did, with the drills' times and their longest wait for one answer.
 """
 
 # ruff: noqa: E402  (the test fixtures live under tests/, not an installed package)
@@ -35,6 +41,7 @@ from tests.adapters.matrix.test_end_to_end import lobby_with_bot
 from tests.fixtures.postgres import private_cluster
 from tests.fixtures.replicas import WAIT_SECONDS, Replica, replica_environment
 from tests.fixtures.synapse import SynapseServer, start_synapse
+from tests.test_failover_drills import Drills, summary
 
 QUICK_DRILLS = 2
 
@@ -112,10 +119,41 @@ async def run(drills: int, directory: Path, synapse: SynapseServer, database_url
     return 1 if errors else 0
 
 
+async def run_incidents(
+    drills: int, seed: int, directory: Path, synapse: SynapseServer, database_url: str
+) -> int:
+    team = Team(synapse, directory)
+    runs = Drills(team, database_url, directory)
+    passed, times, waits = 0, [], []
+    try:
+        reference = await runs.start()
+        print(f"reference: {reference.seconds:.1f} s, longest wait {reference.longest_wait:.1f} s")
+        for drill_seed in range(seed, seed + drills):
+            played, found = await runs.drill(drill_seed)
+            print(summary(drill_seed, played, found))
+            passed += not found
+            times.append(played.seconds)
+            waits.append(played.longest_wait)
+    finally:
+        await runs.stop()
+        await team.close()
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"result: {passed}/{drills} drills as uninterrupted; drill p50"
+        f" {percentile(times, 0.5):.1f} s, p95 {percentile(times, 0.95):.1f} s; longest wait"
+        f" p95 {percentile(waits, 0.95):.1f} s (reference {reference.seconds:.1f} s); load {load}"
+    )
+    return 0 if passed == drills else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--drills", type=int, default=10, help="leader kills to time")
     parser.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK_DRILLS} drills")
+    parser.add_argument(
+        "--incident", action="store_true", help="kill at random moments of a scripted incident"
+    )
+    parser.add_argument("--seed", type=int, default=20261201, help="of the first --incident drill")
     args = parser.parse_args()
     drills = QUICK_DRILLS if args.quick else args.drills
     with tempfile.TemporaryDirectory(prefix="rrt-bench-") as temporary:
@@ -125,6 +163,10 @@ def main() -> int:
         try:
             with private_cluster("rrt-bench-pg-") as cluster:
                 database_url = cluster.create_database("failover")
+                if args.incident:
+                    return asyncio.run(
+                        run_incidents(drills, args.seed, directory, synapse, database_url)
+                    )
                 return asyncio.run(run(drills, directory, synapse, database_url))
         finally:
             synapse.stop()

@@ -1,7 +1,8 @@
 """`/healthz` and `/metrics` over HTTP, for a bot run as a service (`RRT_METRICS_PORT`).
 
 `/healthz` answers 200 while the bot runs and its database takes a write, 503 otherwise
-(starting up, stopping, database gone or read-only), with each platform's current state in a
+(starting up, stopping, database gone or read-only; `lost: ` and why when it cannot be reached,
+and the bot then claims no work until it can again), with each platform's current state in a
 small JSON body: connecting, connected, retrying (its start failed), reconnecting (it was
 connected and lost it), each since when. A platform that is not connected does not make the
 bot unhealthy: restarting would not bring it back, the other platforms still serve, and what
@@ -15,6 +16,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.supervise import State, Status, reason
 
@@ -45,7 +48,7 @@ class Health:
         except TimeoutError:
             database = f"no answer in {PROBE_TIMEOUT:.0f} s"
         except Exception as error:
-            database = reason(error)
+            database = f"lost: {_first_line(error)}" if _unreachable(error) else reason(error)
         healthy = self.running and database == "writable"
         platforms = self._platforms()
         body: dict[str, Any] = {
@@ -62,6 +65,18 @@ class Health:
         if degraded:
             body["degraded"] = degraded
         return healthy, body
+
+
+def _unreachable(error: Exception) -> bool:
+    """The database server gave no answer at all (refused, dropped, timed out): the driver's
+    error carries no SQLSTATE, as every answer of the server does."""
+    driver = getattr(error, "orig", None)
+    return isinstance(error, DBAPIError) and getattr(driver, "sqlstate", "") is None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _status(status: Status) -> dict[str, Any]:

@@ -24,7 +24,9 @@ from handlers.timers import rebuild
 WAKE_JOB = "rrt-wake"
 SWEEP_JOB = "rrt-sweep"
 REPLICA_SWEEP = 15.0  # seconds between looks for what other replicas left
-ELSEWHERE_SECONDS = 1.0  # a timer another replica is firing is looked at again this soon
+# A timer another replica is firing, or whose incident it is deciding an event of, is looked
+# at again this soon.
+ELSEWHERE_SECONDS = 1.0
 # An event unhandled this long after it was received is taken over from the replica that
 # recorded it: long enough that one still alive has handled what it just queued.
 ORPHAN_GRACE = timedelta(seconds=30)

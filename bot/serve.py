@@ -120,14 +120,24 @@ def supervised(
         if status.state is State.CONNECTED:
             bot.dispatcher.platform_connected()
 
-    async def reread_matrix_state() -> None:
+    async def take_over_matrix() -> None:
         await asyncio.to_thread(bot.adapter_state.forget, "matrix:")
+        # Events the replica before recorded and died before handling go first, in the order
+        # received: syncing again, this one would drop them as recorded already and handle
+        # the later ones of their incident before them.
+        try:
+            replayed = await bot.dispatcher.replay()
+        except Exception:  # the periodic pass handles them later
+            log.exception("handling what the replica before left failed")
+            return
+        if replayed:
+            log.info("handled %d command(s) left unhandled before taking over", replayed)
 
     # Matrix runs on one replica at a time: one device, one sync, one user of its key store.
     # Taking over, it reads what the replica before it left: device, sync token, held events.
     supervisors = [
         Supervisor(
-            platform, changed, leadership=bot.leadership(MATRIX_SYNC), on_lead=reread_matrix_state
+            platform, changed, leadership=bot.leadership(MATRIX_SYNC), on_lead=take_over_matrix
         )
         if platform.name == "matrix"
         else Supervisor(platform, changed)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest_asyncio
+from sqlalchemy import text
 
 from bot.core.store import StorageLost
 from bot.health import Health, StatusServer
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.supervise import State, Status
+from storage.db import make_engine
 
 
 class Database:
@@ -123,6 +127,29 @@ async def test_unavailable_when_the_database_is_lost_or_the_bot_not_running(
     status, _, body = await served.get("/healthz")
     assert status == 503
     assert json.loads(body)["database"] == ("StorageLost: the database file var/rrt.db was removed")
+
+
+async def test_a_database_server_out_of_reach_is_reported_lost_with_why() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = make_engine(f"postgresql://rrt@127.0.0.1:{port}/rrt")
+
+    def write() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("SELECT 1"))
+
+    health = Health(lambda: asyncio.to_thread(write), dict)
+    health.running = True
+    try:
+        healthy, answer = await health.report()
+    finally:
+        engine.dispose()
+
+    assert healthy is False
+    assert answer["status"] == "unavailable"
+    assert answer["database"].startswith("lost: connection failed: ")
+    assert answer["database"].endswith("Connection refused")
 
 
 async def test_metrics_are_the_prometheus_text_with_the_backlog_measured(

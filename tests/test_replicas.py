@@ -38,6 +38,7 @@ from bot.runtime import run_to_end
 from bot.scheduler import ORPHAN_GRACE, Scheduler
 from config.settings import Settings
 from handlers.dispatch import encode
+from storage.presence import Presence
 from storage.sql_store import CLAIM, SqlStore, open_store
 from storage.tables import OutboxRow, table_of
 from tests.adapters.slack.payloads import form, signed_headers, slash_command
@@ -58,8 +59,12 @@ ANNA = "U0UJZDE8GXD"  # a coordinator (config/roster.example.yaml)
 PIETER = "U0SEH60KVJ5"  # an analyst, available
 LOBBY = "C0LOBBY01"
 INCIDENT = "INC-2026-0001"
+ELSEWHERE = "elsewhere:1:0000"  # another replica
 WAIT_SECONDS = 30.0
-TIMEOUT_WAIT = 120.0  # the page's answer timeout is a minute, the shortest the policy takes
+# A page's answer timeout, short enough for a test, long enough that the second cycle's pages
+# (the same messages again) are not sent before the test ends.
+ACK_TIMEOUT = "1m"
+TIMEOUT_WAIT = 120.0
 
 
 @asynccontextmanager
@@ -121,10 +126,10 @@ def slack_http(slack: FakeSlack, port: int) -> dict[str, str]:
     }
 
 
-def short_timeouts(folder: Path) -> Path:
-    """The policy with an L1 page answered within a minute."""
+def short_timeouts(folder: Path, ack_timeout: str = ACK_TIMEOUT) -> Path:
+    """The policy with an L1 page answered within `ack_timeout`."""
     text = (REPO / "config" / "policy.yaml").read_text(encoding="utf-8")
-    shorter = text.replace("L1: {ack_timeout: 30m,", "L1: {ack_timeout: 1m,")
+    shorter = text.replace("L1: {ack_timeout: 30m,", f"L1: {{ack_timeout: {ack_timeout},")
     assert shorter != text
     path = folder / "policy.yaml"
     path.write_text(shorter, encoding="utf-8")
@@ -227,7 +232,12 @@ async def test_two_replicas_handle_each_event_deliver_each_effect_and_fire_each_
         (call.params.get("channel"), call.params.get("text"), json.dumps(call.params.get("blocks")))
         for call in slack.calls_to("chat.postMessage")
     ]
-    assert [p for p, n in Counter(posted).items() if n > 1] == []
+    repeated = [p for p, n in Counter(posted).items() if n > 1]
+    assert repeated == [], [  # when each repeated message reached the Web API
+        (call.at, call.params.get("channel"))
+        for call in slack.calls_to("chat.postMessage")
+        if (call.params.get("channel"), call.params.get("text")) in {r[:2] for r in repeated}
+    ]
     # Pieter did not answer: the timeout paged him again, once.
     assert len(pages(slack)) == 2
     assert len(slack.calls_to("conversations.create")) == 1
@@ -306,6 +316,8 @@ async def test_an_effect_another_replica_delivers_is_waited_for_and_taken_over_w
             run_to_end(recording.send(console.lobby, Outbound(text=text)))
     one, _, three = store.pending_effects(INCIDENT)
     deliverer = Deliverer(store, {"console": console}, asyncio.to_thread)
+    elsewhere = Presence(fresh_postgres_url, ELSEWHERE)
+    assert elsewhere.hold()  # the other replica is alive
 
     # Another replica is delivering "one" and records it done a moment later: not sent again.
     claimed_elsewhere(store, one.id, START + CLAIM)
@@ -316,11 +328,13 @@ async def test_an_effect_another_replica_delivers_is_waited_for_and_taken_over_w
 
     # Another replica took "three" again and died before recording it: nothing after it goes
     # out (their order is kept) until its claim runs out; then it is tried again here, where
-    # the platform knows its key and does not repeat it.
+    # the platform knows its key and does not repeat it. (A new deliverer: this one remembers
+    # that it delivered "three".)
     with store.unit_of_work(origin="console:four", lane=INCIDENT):
         run_to_end(recording.send(console.lobby, Outbound(text="four")))
     reopen(store, three.id)
     claimed_elsewhere(store, three.id, START + CLAIM)
+    deliverer = Deliverer(store, {"console": console}, asyncio.to_thread, clock=clock)
     with pytest.raises(TryLater):
         await deliverer.drain(INCIDENT)
     assert bot_texts(console) == ["two", "three"]
@@ -331,6 +345,7 @@ async def test_an_effect_another_replica_delivers_is_waited_for_and_taken_over_w
     assert taken_over is not None
     assert (taken_over[0].attempts, taken_over[2]) == (2, True)
     assert store.pending_effects() == []
+    elsewhere.close()
     store.close()
 
 
@@ -340,7 +355,7 @@ def claimed_elsewhere(store: SqlStore, effect_id: int, until: datetime) -> None:
         connection.execute(
             update(table_of(OutboxRow))
             .where(table_of(OutboxRow).c.id == effect_id)
-            .values(claimed_by="elsewhere:1:0000", claimed_until=until, attempts=1)
+            .values(claimed_by=ELSEWHERE, claimed_until=until, attempts=1)
         )
 
 
