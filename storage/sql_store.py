@@ -359,13 +359,19 @@ class SqlStore:
         if not refs:
             self._changed_one(_DONE, done)
             return
+        made = [
+            {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
+            for ref, real in refs.items()
+        ]
+        if effect.kind != "create_room" and _WORK.get() is None:
+            # Only a room the bot made can be an incident's war room: no binding to look for.
+            with self.engine.begin() as connection:
+                connection.execute(_DONE, done)
+                connection.execute(_PROMPT_MADE, made)
+            return
         with _using(self.engine) as session:
             connection = session.connection()
             connection.execute(_DONE, done)
-            made = [
-                {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
-                for ref, real in refs.items()
-            ]
             connection.execute(_PROMPT_MADE, made)
             found = {"b_platform": effect.platform, "b_refs": list(refs)}
             owners = {room: owner for room, owner in connection.execute(_ROOM_OWNERS, found)}

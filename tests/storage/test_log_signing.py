@@ -246,7 +246,7 @@ def test_a_war_room_opening_is_signed_too(store: SqlStore, key_file: Path) -> No
         key="k",
         lane="INC-2026-0001",
         platform="console",
-        kind="open_room",
+        kind="create_room",
         payload="{}",
         origin=None,
     )
