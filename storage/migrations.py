@@ -137,6 +137,15 @@ def _outbox_claims(connection: Connection) -> None:
             connection.execute(text(f"ALTER TABLE outbox ADD COLUMN {name} {declared}"))
 
 
+def _outbox_binds(connection: Connection) -> None:
+    # Step 3 builds `outbox` from the current model, so a new database has the column.
+    columns = {column["name"] for column in inspect(connection).get_columns("outbox")}
+    if "binds" not in columns:  # rows from before may bind a prompt: assume they do
+        connection.execute(
+            text("ALTER TABLE outbox ADD COLUMN binds BOOLEAN NOT NULL DEFAULT TRUE")
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _create_initial_tables),
     Migration(2, "timers", _create_timers),
@@ -144,6 +153,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(HEAD_SIGNATURE_VERSION, "signed log head", _head_signature),
     Migration(5, "who is busy in which open incident", _assignments),
     Migration(6, "claims on effects being delivered", _outbox_claims),
+    Migration(7, "which effects bind a prompt", _outbox_binds),
 )
 
 

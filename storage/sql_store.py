@@ -23,6 +23,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.events import LogEvent, LogRecord
 from bot.core.incident import INCIDENT_ID, Incident, format_incident_id
 from bot.core.store import LATE_AFTER, Decided, StaleIncident, StoredEffect, Timer, TimerKey
+from bot.effects import parse_ref
 from storage import assignments, log
 from storage.assignments import busy
 from storage.db import is_postgresql, make_engine, reader_for, single_statements, sqlite_path
@@ -142,6 +143,9 @@ class SqlStore:
         """Write the unit's effects, in the order recorded, as one statement, and return the
         lane's pending effects; the new ones are claimed here when nothing older waits."""
         connection = work.session.connection()
+        earlier = work.binding - {row["key"] for row in work.outbox}
+        if earlier:  # prompts bound to effects decided before, still to be delivered
+            connection.execute(_BINDS, {"b_keys": sorted(earlier)})
         pending = connection.execute(_PENDING_IN_LANE, {"b_lane": work.lane}).all()
         older = [_effect(row) for row in pending]
         if not work.outbox:
@@ -152,7 +156,10 @@ class SqlStore:
             for row in work.outbox:
                 if claim(row["platform"]):
                     row.update(attempts=1, claimed_by=REPLICA, claimed_until=until)
-        rows = [{"claimed_by": None, "claimed_until": None, **row} for row in work.outbox]
+        rows = [
+            {"claimed_by": None, "claimed_until": None, **row, "binds": row["key"] in work.binding}
+            for row in work.outbox
+        ]
         ids = {key: effect_id for key, effect_id in connection.execute(_ADD_EFFECTS, rows)}
         return older + [
             StoredEffect(
@@ -165,6 +172,7 @@ class SqlStore:
                 origin=_origin(row["origin_platform"], row["origin_room"]),
                 about=row["about"],
                 claimed_until=row["claimed_until"],
+                binds=row["binds"],
             )
             for row in rows
         ]
@@ -253,6 +261,10 @@ class SqlStore:
         values = {"platform": platform, "message_id": message_id, "incident_id": incident_id}
         with _using(self.engine) as session:
             upsert(session, table_of(PromptRow), {**values, "key": key}, ["platform", "message_id"])
+            placeholder = parse_ref(message_id)
+            work = _WORK.get()
+            if placeholder is not None and work is not None:
+                work.binding.add(placeholder[0])
 
     def prompt(self, platform: str, message_id: str) -> tuple[str, str] | None:
         with _using(self.reader) as session:
@@ -356,8 +368,8 @@ class SqlStore:
 
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
         done = {"b_id": effect.id, "done": True, "result": result}
-        if not refs:
-            self._changed_one(_DONE, done)
+        if not refs or (not effect.binds and effect.kind != "create_room"):
+            self._changed_one(_DONE, done)  # no prompt or room to give its real ids to
             return
         made = [
             {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
@@ -600,6 +612,7 @@ def _effect(row: OutboxRow | Row[Any, Any, Any]) -> StoredEffect:
         origin=_origin(row.origin_platform, row.origin_room),
         attempts=row.attempts,
         about=row.about,
+        binds=row.binds,
     )
 
 
@@ -731,6 +744,7 @@ class _Work:
     loaded: dict[str, _Loaded] = field(default_factory=dict)
     saved: set[str] = field(default_factory=set)  # incidents whose version it bumped
     committed: dict[str, _Kept] = field(default_factory=dict)  # as it leaves them, committed
+    binding: set[str] = field(default_factory=set)  # keys of effects it bound prompts to
     outbox: list[dict[str, Any]] = field(default_factory=list)  # written at its end
     tip: log.Tip | None = None  # the log head once it has appended
 
@@ -759,6 +773,9 @@ _IS_HANDLED_LOCKED = _IS_HANDLED.with_for_update()
 _MARK_HANDLED = update(_INBOX).where(*_INBOX_EVENT).values(handled=True)
 # Each new row's id by its key: in one statement, its rows in no given order.
 _ADD_EFFECTS = insert(_OUTBOX).returning(_OUTBOX.c.key, _OUTBOX.c.id)
+_BINDS = (
+    update(_OUTBOX).where(_OUTBOX.c.key.in_(bindparam("b_keys", expanding=True))).values(binds=True)
+)
 _PENDING_IN_LANE = (
     core_select(_OUTBOX)
     .where(_OUTBOX.c.done.is_(False), _OUTBOX.c.lane == bindparam("b_lane"))

@@ -181,9 +181,12 @@ class OutboxRow(SQLModel, table=True):
     done: bool = Field(default=False, index=True)
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    # The process delivering it now, until when: on PostgreSQL replicas share the outbox, and
-    # one that dies mid-effect leaves a claim that runs out, so that another takes it over.
+    # The process delivering it now, until when: on PostgreSQL replicas share the outbox; a
+    # claim by one that died is taken over (storage/presence.py), one that is stuck runs out.
     claimed_by: str | None = None
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # A prompt (a triage question, a page) is bound to one of its placeholders: its real ids
+    # go into the prompts once it is delivered. True for rows from before it was kept.
+    binds: bool = True

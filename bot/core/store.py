@@ -170,6 +170,7 @@ class StoredEffect:
     # Claimed for this process, its attempt counted, by the unit of work that wrote it (until
     # this time): delivered without claiming it again.
     claimed_until: datetime | None = None
+    binds: bool = True  # a prompt is bound to one of its placeholders
 
 
 @dataclass

@@ -122,3 +122,21 @@ def test_open_store_migrates(store_url: str) -> None:
         assert current_version(store.engine) == len(MIGRATIONS)
     finally:
         store.close()
+
+
+def test_effects_from_before_binds_was_kept_count_as_binding_a_prompt(engine: Engine) -> None:
+    migrate(engine, MIGRATIONS[:6])
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE outbox DROP COLUMN binds"))  # as a release before
+        connection.execute(
+            text(
+                "INSERT INTO outbox (key, lane, platform, kind, payload, created_at, attempts,"
+                " done) VALUES ('console:evt-1#1', 'INC-2026-0001', 'console', 'send', '{}',"
+                " '2026-03-02 09:00:00+00:00', 0, false)"
+            )
+        )
+
+    assert migrate(engine) == len(MIGRATIONS)
+
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM outbox WHERE binds")).scalar() == 1

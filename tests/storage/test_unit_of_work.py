@@ -588,3 +588,41 @@ def test_a_room_is_known_once_seen_and_never_read_for(store: SqlStore) -> None:
     assert store.known_room("console", "war-1") == INC
     assert store.known_room("console", "elsewhere") is None
     assert seen == []
+
+
+# Which delivered effects have real ids to give to prompts
+
+
+def test_an_effect_a_prompt_is_bound_to_gives_it_its_real_id_and_another_costs_one_statement(
+    store: SqlStore,
+) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        asked = store.add_effect("console", "send", '{"room_id": "war-1"}')
+        store.bind_prompt("console", f"@out:{asked}/message_id", INC, "triage:Q3")
+        store.add_effect("console", "send", '{"room_id": "war-1"}')  # a plain answer
+    question, answer = store.pending_effects(INC)
+    assert (question.binds, answer.binds) == (True, False)
+
+    store.delivered(question, '{"message_id": "m-1"}', {f"@out:{asked}/message_id": "m-1"})
+    seen = statements(store)
+    store.delivered(answer, '{"message_id": "m-2"}', {f"@out:{answer.key}/message_id": "m-2"})
+    marked = [sql.split()[0] for sql in seen if not sql.startswith(("BEGIN", "COMMIT"))]
+
+    assert marked == ["UPDATE"]
+    assert store.prompt("console", "m-1") == (INC, "triage:Q3")
+    assert store.pending_effects() == []
+
+
+def test_a_prompt_bound_later_to_an_effect_still_waiting_is_given_its_real_id(
+    store: SqlStore,
+) -> None:
+    with store.unit_of_work(origin="console:evt-1", lane=INC):
+        sent = store.add_effect("console", "send", '{"room_id": "war-1"}')
+    with store.unit_of_work(origin="console:evt-2", lane=INC):
+        store.bind_prompt("console", f"@out:{sent}/message_id", INC, "page:analyst")
+    (effect,) = store.pending_effects(INC)
+    assert effect.binds
+
+    store.delivered(effect, '{"message_id": "m-9"}', {f"@out:{sent}/message_id": "m-9"})
+
+    assert store.prompt("console", "m-9") == (INC, "page:analyst")
