@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.chat", "tests.fixtures.synapse"]
+pytest_plugins = ["tests.fixtures.chat", "tests.fixtures.synapse", "tests.fixtures.replicas"]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

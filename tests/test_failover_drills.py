@@ -32,7 +32,6 @@ import signal
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -50,7 +49,7 @@ from storage.sql_store import open_store
 from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import Analyst, eventually, ok, option_number
 from tests.adapters.matrix.test_end_to_end import lobby_with_bot
-from tests.fixtures.postgres import PrivateCluster, private_cluster
+from tests.fixtures.postgres import PrivateCluster
 from tests.fixtures.replicas import WAIT_SECONDS, Replica, replica_environment
 from tests.fixtures.synapse import SynapseServer
 from tests.fixtures.triage import WORKED_EXAMPLE
@@ -558,12 +557,6 @@ def summary(seed: int, played: Played, found: list[str]) -> str:
             *found,
         ]
     )
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as server:
-        yield server
 
 
 # A drill takes some 10 s; one whose recovery waits for a claim to run out, a minute more.

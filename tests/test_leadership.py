@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import psycopg
 import pytest
@@ -15,16 +15,10 @@ import pytest_asyncio
 from bot.leadership import SoleLeader
 from bot.supervise import State, Status, Supervisor
 from storage.leadership import AdvisoryLease, libpq_url
-from tests.fixtures.postgres import PrivateCluster, private_cluster
+from tests.fixtures.postgres import PrivateCluster
 
 _roles = itertools.count(1)
 TAKEOVER_S = 2.0
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

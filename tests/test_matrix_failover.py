@@ -7,7 +7,7 @@ import asyncio
 import json
 import signal
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -18,24 +18,10 @@ from storage.sql_store import open_store
 from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import eventually
 from tests.adapters.matrix.test_end_to_end import lobby_with_bot
-from tests.fixtures.postgres import PrivateCluster, private_cluster
+from tests.fixtures.postgres import PrivateCluster
 from tests.fixtures.replicas import WAIT_SECONDS, Replica, replica_environment
-from tests.fixtures.synapse import SynapseServer
 
 pytestmark = [pytest.mark.matrix, pytest.mark.postgres]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as server:
-        yield server
-
-
-@pytest.fixture
-async def team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
-    created = Team(synapse, tmp_path)
-    yield created
-    await created.close()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import signal
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,10 +52,10 @@ from tests.adapters.slack.payloads import (
     signed_headers,
     slash_command,
 )
-from tests.fixtures.postgres import PrivateCluster, private_cluster
+from tests.fixtures.postgres import PrivateCluster
 from tests.fixtures.replicas import Replica, replica_environment
 from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
-from tests.fixtures.synapse import PROJECT_ROOT, SynapseServer
+from tests.fixtures.synapse import PROJECT_ROOT
 from tests.test_service import free_port
 
 pytestmark = [pytest.mark.matrix, pytest.mark.postgres]
@@ -71,19 +70,6 @@ LOBBY = "C0LOBBY01"
 ALICE, BOB, CARLA = "UALICE", "UBOB", "UCARLA"  # the Team's roster, with Slack ids
 WAIT_SECONDS = 30.0  # only a failing run waits this long
 TIMEOUT_WAIT = 120.0  # a page's answer timeout is a minute, the shortest the policy takes
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as server:
-        yield server
-
-
-@pytest.fixture
-async def team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
-    created = Team(synapse, tmp_path)
-    yield created
-    await created.close()
 
 
 # ---- the replicas
@@ -134,19 +120,6 @@ def environment(
     return settings
 
 
-def health(replica: Replica) -> dict[str, Any] | None:
-    """The replica's /healthz body; None while it does not listen yet."""
-    url = f"http://127.0.0.1:{replica.port}/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            body: dict[str, Any] = json.load(answer)
-    except urllib.error.HTTPError as error:
-        body = json.load(error)
-    except OSError:
-        return None
-    return body
-
-
 def counted(replica: Replica, metric: str, **labels: str) -> float:
     """The sum of a counter's series on the replica's /metrics that carry `labels`."""
     url = f"http://127.0.0.1:{replica.port}/metrics"
@@ -167,7 +140,7 @@ async def counted_by_all(replicas: list[Replica], metric: str, **labels: str) ->
 
 def states(replica: Replica) -> tuple[str | None, str | None]:
     """(Slack's state, Matrix's state) as the replica reports them."""
-    body = health(replica) or {}
+    body = replica.health() or {}
     platforms = body.get("platforms", {})
     return platforms.get("slack", {}).get("state"), platforms.get("matrix", {}).get("state")
 

@@ -203,13 +203,6 @@ L2_TEAM: list[RosterEntry] = [
 
 
 @pytest.fixture
-async def team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
-    created = Team(synapse, tmp_path)
-    yield created
-    await created.close()
-
-
-@pytest.fixture
 async def l2_team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]:
     created = Team(synapse, tmp_path, L2_TEAM)
     yield created
