@@ -158,7 +158,7 @@ class Runtime:
             return None
         except (SQLAlchemyError, OSError) as error:
             log.error("could not record %s %s: %s", inbound.platform, inbound.event_id, error)
-            await self._tell(inbound, NOT_RECORDED.format(why=_short(error)))
+            await self._tell(inbound, NOT_RECORDED.format(why=short_reason(error)))
             return None
         if not fresh:
             return None  # a retry or a duplicate delivery
@@ -183,7 +183,7 @@ class Runtime:
             except StorageLost as lost:
                 await self._tell(inbound, RECORD_LOST.format(why=lost))
             except SQLAlchemyError as error:
-                await self._tell(inbound, NOT_RECORDED.format(why=_short(error)))
+                await self._tell(inbound, NOT_RECORDED.format(why=short_reason(error)))
             return
         await self._open.wait()
         if self._recovery is not None:
@@ -196,7 +196,7 @@ class Runtime:
         try:
             await self._in_lane(lane, lambda: self._decide_event(inbound, lane))
         except (SQLAlchemyError, StorageLost) as error:  # kept in the inbox for later
-            await self._tell(inbound, NOT_YET_HANDLED.format(why=_short(error)))
+            await self._tell(inbound, NOT_YET_HANDLED.format(why=short_reason(error)))
 
     def _record(self, inbound: Inbound) -> tuple[bool, str]:
         # Routed first: once recorded, a failure must not be told as "not recorded".
@@ -386,6 +386,7 @@ class Runtime:
             log.warning("could not tell %s: %r", inbound.room_id, error)
 
 
-def _short(error: BaseException) -> str:
+def short_reason(error: BaseException) -> str:
+    """The first line of what went wrong (the driver's words for a database error)."""
     text = str(getattr(error, "orig", None) or error).splitlines()[0]
     return text[:120]

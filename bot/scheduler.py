@@ -15,9 +15,10 @@ import asyncio
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.core.store import Timer
-from bot.runtime import RETRY_SECONDS, Runtime
+from bot.core.store import StorageLost, Timer
+from bot.runtime import RETRY_SECONDS, Runtime, short_reason
 from handlers.context import Services, log
 from handlers.timers import rebuild
 
@@ -131,24 +132,33 @@ class Scheduler:
     async def _arm_or_retry(self) -> None:
         try:
             await self.arm()
-        except Exception:
-            log.exception("arming the timers failed; trying again shortly")
+        except Exception as error:
+            _failed("arming the timers failed; trying again shortly", error)
             self._retry()
 
     async def _swept(self) -> None:
         try:
             await self.arm()
             await self.runtime.replay(received_before=self.services.clock.now() - self._grace)
-        except Exception:
-            log.exception("looking for the work of other replicas failed; trying again later")
+        except Exception as error:
+            _failed("looking for the work of other replicas failed; trying again later", error)
 
     async def _wake(self) -> None:
         try:
             await self.fire_due()
-        except Exception:
-            log.exception("firing due timers failed; trying again shortly")
+        except Exception as error:
+            _failed("firing due timers failed; trying again shortly", error)
             self._retry()
 
     def _retry(self) -> None:
         if self._apscheduler is not None:
             self._wake_at(self.services.clock.now() + timedelta(seconds=RETRY_SECONDS))
+
+
+def _failed(what: str, error: Exception) -> None:
+    """A database that cannot be reached is expected while it is down: one line each time.
+    Anything else is a fault of the bot's own: with its traceback."""
+    if isinstance(error, SQLAlchemyError | StorageLost):
+        log.error("%s: %s", what, short_reason(error))
+    else:
+        log.exception(what)

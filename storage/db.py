@@ -11,6 +11,12 @@ from sqlalchemy.pool import StaticPool
 
 _SQLITE_BUSY_TIMEOUT_S = 30
 _POSTGRESQL_SCHEMES = ("postgresql", "postgres")
+# A PostgreSQL server that vanishes without closing the connection (a machine or network gone)
+# is noticed within seconds, on both ends: seconds of silence before probing, between probes,
+# and probes lost before the peer counts as dead. The server then ends the session, freeing
+# its locks; the bot's own side fails the statement instead of waiting for hours.
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 5, 2, 3
+CONNECT_TIMEOUT_S = 5
 
 
 def database_url_for_path(path: str | Path) -> str:
@@ -25,7 +31,11 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() in _POSTGRESQL_SCHEMES:
-        return create_engine(parsed.set(drivername="postgresql+psycopg"))
+        engine = create_engine(
+            parsed.set(drivername="postgresql+psycopg"), connect_args=postgresql_keepalives()
+        )
+        event.listen(engine, "connect", _server_keepalives)
+        return engine
     raise ValueError(f"unsupported database URL {parsed!r}; use sqlite:///<path> or postgresql://")
 
 
@@ -60,6 +70,33 @@ def reader_for(engine: Engine) -> Engine:
     event.listen(reader, "connect", _configure_sqlite_connection)
     event.listen(reader, "begin", _begin_deferred)
     return reader
+
+
+def postgresql_keepalives() -> dict[str, Any]:
+    """libpq's connection settings for a bot's connections to PostgreSQL."""
+    return {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE_S,
+        "keepalives_interval": KEEPALIVE_INTERVAL_S,
+        "keepalives_count": KEEPALIVE_COUNT,
+    }
+
+
+SERVER_KEEPALIVES = (
+    "SELECT set_config('tcp_keepalives_idle', %s, false),"
+    " set_config('tcp_keepalives_interval', %s, false),"
+    " set_config('tcp_keepalives_count', %s, false)"
+)
+SERVER_KEEPALIVE_VALUES = (str(KEEPALIVE_IDLE_S), str(KEEPALIVE_INTERVAL_S), str(KEEPALIVE_COUNT))
+
+
+def _server_keepalives(dbapi_connection: Any, _record: Any) -> None:
+    # The server's side, so that it ends the session of a bot whose machine is gone.
+    cursor = dbapi_connection.cursor()
+    cursor.execute(SERVER_KEEPALIVES, SERVER_KEEPALIVE_VALUES)
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def is_postgresql(engine: Engine | Connection) -> bool:

@@ -16,16 +16,15 @@ import threading
 import psycopg
 from sqlalchemy.engine import make_url
 
+from storage.db import SERVER_KEEPALIVE_VALUES, SERVER_KEEPALIVES, postgresql_keepalives
+
 log = logging.getLogger("rrt.leadership")
 
 LOCK = "SELECT pg_try_advisory_lock(hashtext('rrt:' || current_schema() || ':' || %s))"
-CONNECT_TIMEOUT_S = 5
 # A holder cut off from the database gives the role up (a check every second, given up after
 # this) before the server's keepalives free the lock for another (idle + interval x count,
 # 11 s), so that two replicas do not sync at once.
 CHECK_TIMEOUT_S = 5.0
-# Seconds of silence before probing, between probes, and probes lost before the peer is dead.
-KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 5, 2, 3
 
 
 def libpq_url(database_url: str) -> str:
@@ -111,20 +110,11 @@ class AdvisoryLease:
             self._connection = psycopg.connect(
                 self._url,
                 autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_S,
-                keepalives=1,
-                keepalives_idle=KEEPALIVE_IDLE_S,
-                keepalives_interval=KEEPALIVE_INTERVAL_S,
-                keepalives_count=KEEPALIVE_COUNT,
                 application_name=f"rrt {self._role}",
+                **postgresql_keepalives(),
             )
             # The server's side, so that it frees the lock of a holder whose machine is gone.
-            self._connection.execute(
-                "SELECT set_config('tcp_keepalives_idle', %s, false),"
-                " set_config('tcp_keepalives_interval', %s, false),"
-                " set_config('tcp_keepalives_count', %s, false)",
-                (str(KEEPALIVE_IDLE_S), str(KEEPALIVE_INTERVAL_S), str(KEEPALIVE_COUNT)),
-            )
+            self._connection.execute(SERVER_KEEPALIVES, SERVER_KEEPALIVE_VALUES)
         return self._connection
 
     def _drop(self) -> None:

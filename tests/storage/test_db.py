@@ -75,6 +75,32 @@ def test_postgresql_urls_use_psycopg_3(postgres_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_postgresql_connections_notice_a_vanished_peer_within_seconds_on_both_ends(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            server = [
+                connection.exec_driver_sql(f"SHOW {name}").scalar()
+                for name in (
+                    "tcp_keepalives_idle",
+                    "tcp_keepalives_interval",
+                    "tcp_keepalives_count",
+                )
+            ]
+            client = connection.connection.dbapi_connection.info.get_parameters()
+    finally:
+        engine.dispose()
+
+    assert server == ["5", "2", "3"]
+    assert {name: client.get(name) for name in ("keepalives", "keepalives_idle")} == {
+        "keepalives": "1",
+        "keepalives_idle": "5",
+    }
+
+
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
 def test_hosting_providers_postgres_urls_use_psycopg_3_without_connecting(scheme: str) -> None:
     # Port 1 refuses connections: the engine must be made without trying one.
