@@ -14,7 +14,7 @@ last, each as often; one war room; one direct room per person; one bot device.
 A kill between recording a command and handling it is also made on purpose: the standby
 must handle what its predecessor left before what it syncs next, in the order sent.
 
-`RRT_TEST_FAILOVER_DRILLS` sets the number of drills (default 3) and
+`RRT_TEST_FAILOVER_DRILLS` sets the number of drills (default 2) and
 `RRT_TEST_FAILOVER_SEED` the base seed (drill `n` uses seed base + n); a failure names the
 seed, the moments of the kills and the step each fell in. A seed gives the same moments, but
 what they hit depends on the machine's speed.
@@ -57,7 +57,7 @@ from tests.test_matrix_failover import bot_devices, remembered_device
 
 pytestmark = [pytest.mark.matrix, pytest.mark.postgres]
 
-DRILLS = int(os.environ.get("RRT_TEST_FAILOVER_DRILLS", "3"))
+DRILLS = int(os.environ.get("RRT_TEST_FAILOVER_DRILLS", "2"))
 BASE_SEED = int(os.environ.get("RRT_TEST_FAILOVER_SEED", "20261201"))
 MAX_KILLS = 2  # kills in one drill
 # Recovery that falls back on an effect's claim running out (60 s) or on the periodic pass for

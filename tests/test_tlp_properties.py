@@ -25,7 +25,7 @@ and the incident as stored (`bot.store.get`), and checks:
 4. nobody is made a member of the war room who is not admitted at that moment;
 5. (any other room: the title only to admitted members.)
 
-`RRT_TEST_TLP_SCENARIOS` sets how many scenarios run (default 300), `RRT_TEST_TLP_BASE_SEED`
+`RRT_TEST_TLP_SCENARIOS` sets how many scenarios run (default 200), `RRT_TEST_TLP_BASE_SEED`
 the first seed (scenario n uses base + n), and `RRT_TEST_TLP_SEED` runs that one seed alone,
 printing every operation. A breach names its seed, the operations up to it, what reached whom,
 and why.
@@ -66,7 +66,7 @@ from tests.fixtures.roster import person
 from tests.fixtures.rosters import ORGS
 from tests.fixtures.settings import settings_in
 
-SCENARIOS = int(os.environ.get("RRT_TEST_TLP_SCENARIOS", "300"))
+SCENARIOS = int(os.environ.get("RRT_TEST_TLP_SCENARIOS", "200"))
 BASE_SEED = int(os.environ.get("RRT_TEST_TLP_BASE_SEED", "5000"))
 ONE_SEED = os.environ.get("RRT_TEST_TLP_SEED")
 MIN_OPS, MAX_OPS = 9, 17  # after the declaration: 10-18 operations in all
