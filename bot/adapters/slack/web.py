@@ -50,15 +50,24 @@ RATE_LIMITED = "ratelimited"
 # The answers that are about the channel itself, not what was asked of it.
 ROOM_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 SERVER_ERROR = 500
+REQUEST_TIMEOUT_S = 30  # the SDK's own default
 
 
-def web_client(token: str, base_url: str | None = None) -> AsyncWebClient:
-    """A client that waits `Retry-After` on 429 and retries dropped connections and 500/503."""
+def web_client(
+    token: str, base_url: str | None = None, timeout: int = REQUEST_TIMEOUT_S
+) -> AsyncWebClient:
+    """A client that waits `Retry-After` on 429 and retries 500/503 and connections that could
+    not be made. A request that was sent and got no answer (the connection dropped, or the
+    answer took too long) is not sent again here: Slack may have done it, and the outbox's own
+    retry first looks for what it did."""
     return AsyncWebClient(
         token=token,
         base_url=base_url or SLACK_API_URL,
+        timeout=timeout,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(
+                max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
+            ),
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=1),
         ],

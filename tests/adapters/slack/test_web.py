@@ -92,6 +92,23 @@ async def test_a_server_error_is_retried_once_then_reads_as_trouble(slack_api: F
     await web.call("pins.add", lambda: web.client.pins_add(channel="C1", timestamp="1.2"))
 
 
+async def test_a_request_sent_and_never_answered_is_not_sent_again_here(
+    slack_api: FakeSlack,
+) -> None:
+    """Slack may have posted it: the outbox's retry, which looks for it first, sends it again."""
+    web = SlackWeb(web_client(BOT_TOKEN, slack_api.base_url, timeout=1), RateLimiter({}))
+    slack_api.answer_delay = 3.0
+
+    with pytest.raises(PlatformError) as raised:
+        await web.call(
+            "chat.postMessage", lambda: web.client.chat_postMessage(channel="C1", text="hi")
+        )
+
+    assert raised.value.code == "unreachable"
+    assert raised.value.retry_after == 0.0
+    assert len(slack_api.calls_to("chat.postMessage")) == 1
+
+
 @pytest.mark.parametrize("code", ["internal_error", "fatal_error"])
 async def test_slacks_own_error_codes_read_as_trouble(slack_api: FakeSlack, code: str) -> None:
     web = slack_web(slack_api.base_url)
