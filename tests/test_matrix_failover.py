@@ -128,6 +128,7 @@ async def test_a_leader_that_loses_its_lease_stops_and_can_lead_again(
     await second.wait_for_state("standby")
     lobby = await lobby_with_bot(team)
     device = remembered_device(database_url)
+    assert device is not None
 
     terminate_lease_holder(database_url)
     await second.wait_for_state("connected")

@@ -58,7 +58,7 @@ SECRET = "replica0signing0secret0000000000"
 ANNA = "U0UJZDE8GXD"  # a coordinator (config/roster.example.yaml)
 PIETER = "U0SEH60KVJ5"  # an analyst, available
 LOBBY = "C0LOBBY01"
-INCIDENT = "INC-2026-0001"
+INCIDENT = f"INC-{datetime.now(UTC).year}-0001"  # the replicas run on the real clock
 ELSEWHERE = "elsewhere:1:0000"  # another replica
 WAIT_SECONDS = 30.0
 # A page's answer timeout, short enough for a test, long enough that the second cycle's pages
@@ -247,7 +247,7 @@ def war_room(slack: FakeSlack) -> str | None:
     rooms = [
         channel_id
         for channel_id, channel in slack.channels.items()
-        if str(channel.get("name", "")).startswith("inc-2026-0001")
+        if str(channel.get("name", "")).startswith(INCIDENT.lower())
     ]
     return rooms[0] if rooms else None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest_asyncio
@@ -140,7 +141,7 @@ async def test_effects_wait_for_a_platform_still_connecting_while_others_go_out(
 
     (war_room,) = [room for room in console.rooms.values() if room.name.startswith("inc-")]
     assert console.last(console.lobby).text == (
-        "Declared INC-2026-0001 (TLP:AMBER); you are invited to its war room."
+        f"Declared INC-{datetime.now(UTC).year}-0001 (TLP:AMBER); you are invited to its war room."
     )
     assert console.last(war_room.id).text  # the headline, posted in the room made first
     assert outcomes(metrics, "failed") == 0

@@ -23,6 +23,7 @@ from tests.adapters.matrix.conftest import Team
 from tests.adapters.matrix.support import (
     WAIT_SECONDS,
     EncryptedAnalyst,
+    RoomWatch,
     eventually,
     ok,
     option_number,
@@ -102,22 +103,10 @@ async def test_a_command_whose_key_arrives_late_is_handled_once_it_does(
     caplog.set_level(logging.INFO, "bot.adapters.matrix.encryption")
     bot, adapter = await team.start_bot(FakeClock(START), encrypt=True)
     try:
-        watch = await open_encrypted_war_room(team, alice)
-        await watch.question("Q1")
-        withheld = WithheldKey(alice, watch.room_id)
-        number = option_number("Q1", WORKED_EXAMPLE["Q1"])
-        command = withheld.encrypted(f"!incident answer Q1 {number}")
-        sent = ok(await team.alice.client.room_send(watch.room_id, ENCRYPTED, command)).event_id
-
-        async def held() -> bool | None:
-            logged = [r.getMessage() for r in caplog.records]
-            return True if any("held until" in m and sent in m for m in logged) else None
-
-        await eventually(held, "the bot to hold the command", WAIT_SECONDS)
+        watch, withheld, sent = await held_command(team, alice, caplog)
         await withheld.give(team.bot_user_id)
 
-        answered = await watch.message_with(f"Q1 → {WORKED_EXAMPLE['Q1']} (answered by")
-        assert answered
+        await watch.message_with(f"Q1 → {WORKED_EXAMPLE['Q1']} (answered by")
     finally:
         await stop(bot, adapter)
     assert any(
@@ -135,18 +124,7 @@ async def test_a_held_command_outlives_a_restart_of_the_bot(
     clock = FakeClock(START)
     bot, adapter = await team.start_bot(clock, encrypt=True)
     try:
-        watch = await open_encrypted_war_room(team, alice)
-        await watch.question("Q1")
-        withheld = WithheldKey(alice, watch.room_id)
-        number = option_number("Q1", WORKED_EXAMPLE["Q1"])
-        command = withheld.encrypted(f"!incident answer Q1 {number}")
-        sent = ok(await team.alice.client.room_send(watch.room_id, ENCRYPTED, command)).event_id
-
-        async def held() -> bool | None:
-            logged = [r.getMessage() for r in caplog.records]
-            return True if any("held until" in m and sent in m for m in logged) else None
-
-        await eventually(held, "the bot to hold the command", WAIT_SECONDS)
+        watch, withheld, _ = await held_command(team, alice, caplog)
     finally:
         await stop(bot, adapter)
 
@@ -156,6 +134,29 @@ async def test_a_held_command_outlives_a_restart_of_the_bot(
         await watch.message_with(f"Q1 → {WORKED_EXAMPLE['Q1']} (answered by")
     finally:
         await stop(bot, adapter)
+    incident = bot.store.get("INC-2026-0001")
+    assert incident is not None
+    assert incident.answers["Q1"].option == WORKED_EXAMPLE["Q1"]
+
+
+async def held_command(
+    team: Team, alice: EncryptedAnalyst, caplog: pytest.LogCaptureFixture
+) -> tuple[RoomWatch, WithheldKey, str]:
+    """Alice answers Q1 in the encrypted war room, her key withheld from the bot, which holds
+    the command; returns the room, the withheld key and the command's event id."""
+    watch = await open_encrypted_war_room(team, alice)
+    await watch.question("Q1")
+    withheld = WithheldKey(alice, watch.room_id)
+    number = option_number("Q1", WORKED_EXAMPLE["Q1"])
+    command = withheld.encrypted(f"!incident answer Q1 {number}")
+    sent = ok(await team.alice.client.room_send(watch.room_id, ENCRYPTED, command)).event_id
+
+    async def held() -> bool | None:
+        logged = [r.getMessage() for r in caplog.records]
+        return True if any("held until" in m and sent in m for m in logged) else None
+
+    await eventually(held, "the bot to hold the command", WAIT_SECONDS)
+    return watch, withheld, sent
 
 
 async def test_the_sender_is_asked_again_when_the_key_never_arrives(
