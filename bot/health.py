@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
+from bot.runtime import short_reason
 from bot.supervise import State, Status, reason
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Health:
         except TimeoutError:
             database = f"no answer in {PROBE_TIMEOUT:.0f} s"
         except Exception as error:
-            database = f"lost: {_first_line(error)}" if _unreachable(error) else reason(error)
+            database = f"lost: {short_reason(error)}" if _unreachable(error) else reason(error)
         healthy = self.running and database == "writable"
         platforms = self._platforms()
         body: dict[str, Any] = {
@@ -72,11 +73,6 @@ def _unreachable(error: Exception) -> bool:
     error carries no SQLSTATE, as every answer of the server does."""
     driver = getattr(error, "orig", None)
     return isinstance(error, DBAPIError) and getattr(driver, "sqlstate", "") is None
-
-
-def _first_line(error: Exception) -> str:
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _status(status: Status) -> dict[str, Any]:

@@ -128,7 +128,8 @@ class Runtime:
 
     async def __call__(self, inbound: Inbound) -> None:
         """Record the event, handle it and deliver what it decided."""
-        handling = self._decide_at_once(storable(inbound)) or await self.accept(inbound)
+        inbound = storable(inbound)
+        handling = self._decide_at_once(inbound) or await self.accept(inbound)
         if handling is not None:
             await handling
 
@@ -388,5 +389,5 @@ class Runtime:
 
 def short_reason(error: BaseException) -> str:
     """The first line of what went wrong (the driver's words for a database error)."""
-    text = str(getattr(error, "orig", None) or error).splitlines()[0]
-    return text[:120]
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0][:120] if lines else type(error).__name__

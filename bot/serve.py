@@ -246,13 +246,13 @@ def _failure(starting: asyncio.Future[None] | None) -> BaseException | None:
 
 def database_writable(store: SqlStore) -> None:
     """Raises unless the database is still the one the bot started on and takes a write."""
+    # A unit of work checks the database's identity (not removed, replaced or emptied) first.
     with store.unit_of_work(origin="healthz", lane="healthz"):
-        pass  # checks the database's identity (not removed, replaced or emptied)
-    store.kv.set(HEALTH_KEY, datetime.now(UTC).isoformat())
+        store.kv.set(HEALTH_KEY, datetime.now(UTC).isoformat())
 
 
 async def backlog(bot: Bot) -> tuple[int, int]:
     def count() -> tuple[int, int]:
-        return len(bot.store.pending_effects()), len(bot.store.unhandled())
+        return bot.store.backlog()
 
     return await bot.dispatcher.offload(count)

@@ -99,6 +99,13 @@ def _server_keepalives(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
+def advisory_key(role: str) -> str:
+    """The SQL of a role's advisory lock key, `role` being an SQL expression for its name: the
+    schema is part of it, so deployments sharing a database in different schemas do not
+    exclude each other."""
+    return f"hashtext('rrt:' || current_schema() || ':' || {role})"
+
+
 def is_postgresql(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "postgresql"
 

@@ -16,11 +16,16 @@ import threading
 import psycopg
 from sqlalchemy.engine import make_url
 
-from storage.db import SERVER_KEEPALIVE_VALUES, SERVER_KEEPALIVES, postgresql_keepalives
+from storage.db import (
+    SERVER_KEEPALIVE_VALUES,
+    SERVER_KEEPALIVES,
+    advisory_key,
+    postgresql_keepalives,
+)
 
 log = logging.getLogger("rrt.leadership")
 
-LOCK = "SELECT pg_try_advisory_lock(hashtext('rrt:' || current_schema() || ':' || %s))"
+LOCK = f"SELECT pg_try_advisory_lock({advisory_key('%s')})"
 # A holder cut off from the database gives the role up (a check every second, given up after
 # this) before the server's keepalives free the lock for another (idle + interval x count,
 # 11 s), so that two replicas do not sync at once.

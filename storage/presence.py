@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, ColumnElement, literal_column
 
+from storage.db import advisory_key
+
 ROLE = "replica:"
 
 
-def role_of(replica: str) -> str:
-    return ROLE + replica
-
-
 def dead(claimed_by: str) -> ColumnElement[bool]:
-    """True when the process named in the column `claimed_by` holds no presence lock: the
-    key is the one `pg_try_advisory_lock(hashtext(...))` takes, as `pg_locks` shows a bigint
-    key (its high and low 32 bits)."""
-    key = f"hashtext('rrt:' || current_schema() || ':{ROLE}' || {claimed_by})::bigint"
+    """True when the process named in the column `claimed_by` holds no presence lock: its
+    key, as `pg_locks` shows a bigint key (its high and low 32 bits)."""
+    name = f"'{ROLE}' || {claimed_by}"
+    key = f"{advisory_key(name)}::bigint"
     return literal_column(
         "NOT EXISTS (SELECT 1 FROM pg_locks AS held WHERE held.locktype = 'advisory'"
         " AND held.objsubid = 1 AND held.granted"
@@ -36,7 +34,7 @@ class Presence:
         # Imported here: psycopg is not loaded by a bot on SQLite (its memory counts).
         from storage.leadership import AdvisoryLease
 
-        self._lease = AdvisoryLease(database_url, role_of(replica))
+        self._lease = AdvisoryLease(database_url, ROLE + replica)
 
     def hold(self) -> bool:
         return self._lease.hold()

@@ -331,11 +331,16 @@ class SqlStore:
         return key
 
     def pending_effects(self, lane: str | None = None) -> list[StoredEffect]:
-        query = select(OutboxRow).where(col(OutboxRow.done).is_(False))
-        if lane is not None:
-            query = query.where(OutboxRow.lane == lane)
+        query = _PENDING_EFFECTS if lane is None else _PENDING_IN_LANE
         with _using(self.reader) as session:
-            return [_effect(row) for row in session.exec(query.order_by(col(OutboxRow.id)))]
+            found = session.connection().execute(query, {"b_lane": lane})
+            return [_effect(row) for row in found]
+
+    def backlog(self) -> tuple[int, int]:
+        """(effects not yet delivered, events not yet handled), counted."""
+        with _using(self.reader) as session:
+            row = session.connection().execute(_BACKLOG).one()
+            return row.outbox, row.inbox
 
     def effect(self, key: str) -> tuple[StoredEffect, str | None, bool] | None:
         with _using(self.reader) as session:
@@ -375,16 +380,12 @@ class SqlStore:
             {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
             for ref, real in refs.items()
         ]
-        if effect.kind != "create_room" and _WORK.get() is None:
-            # Only a room the bot made can be an incident's war room: no binding to look for.
-            with self.engine.begin() as connection:
-                connection.execute(_DONE, done)
-                connection.execute(_PROMPT_MADE, made)
-            return
         with _using(self.engine) as session:
             connection = session.connection()
             connection.execute(_DONE, done)
             connection.execute(_PROMPT_MADE, made)
+            if effect.kind != "create_room":
+                return  # only a room the bot made can be an incident's war room
             found = {"b_platform": effect.platform, "b_refs": list(refs)}
             owners = {room: owner for room, owner in connection.execute(_ROOM_OWNERS, found)}
             for ref, real in refs.items():
@@ -776,10 +777,11 @@ _ADD_EFFECTS = insert(_OUTBOX).returning(_OUTBOX.c.key, _OUTBOX.c.id)
 _BINDS = (
     update(_OUTBOX).where(_OUTBOX.c.key.in_(bindparam("b_keys", expanding=True))).values(binds=True)
 )
-_PENDING_IN_LANE = (
-    core_select(_OUTBOX)
-    .where(_OUTBOX.c.done.is_(False), _OUTBOX.c.lane == bindparam("b_lane"))
-    .order_by(_OUTBOX.c.id)
+_PENDING_EFFECTS = core_select(_OUTBOX).where(_OUTBOX.c.done.is_(False)).order_by(_OUTBOX.c.id)
+_PENDING_IN_LANE = _PENDING_EFFECTS.where(_OUTBOX.c.lane == bindparam("b_lane"))
+_BACKLOG = core_select(
+    core_select(func.count()).where(_OUTBOX.c.done.is_(False)).scalar_subquery().label("outbox"),
+    core_select(func.count()).where(_INBOX.c.handled.is_(False)).scalar_subquery().label("inbox"),
 )
 _ATTEMPTED = (
     update(_OUTBOX)
