@@ -6,6 +6,7 @@ from bot.core.commands import Approve, PageAnswer, PageMember, Release, Simple, 
 from bot.core.incident import Incident
 from bot.core.paging import NotNeeded, PageStatus, answer
 from bot.core.roster import Person
+from bot.core.team import COORDINATOR
 from handlers.audience import qualifies
 from handlers.context import Context, Refusal
 from handlers.headline import when
@@ -146,7 +147,8 @@ async def release(ctx: Context, command: Release) -> None:
     roles = _release(ctx, incident, person)
     event = ctx.event("released", person=person.id, roles=roles)
     await carry_out(ctx.services, incident, [], [event])
-    await sync_moderators(ctx.services, incident)
+    if COORDINATOR in roles:  # who may moderate the war room changed
+        await sync_moderators(ctx.services, incident)
     await remove(ctx.services, incident, person)
     await ctx.reply(
         f"{person.name} released from {', '.join(roles)}. "
@@ -167,7 +169,8 @@ async def swap(ctx: Context, command: Swap) -> None:
     incident.team = team
     event = ctx.event("swapped", leaving=leaving.id, joining=joining.id, role=roles[0])
     await carry_out(ctx.services, incident, decisions, [event])
-    await sync_moderators(ctx.services, incident)
+    if COORDINATOR in roles:
+        await sync_moderators(ctx.services, incident)
     await remove(ctx.services, incident, leaving)
     await ctx.reply(f"{leaving.name} released; paging {joining.name} as {roles[0]}.")
 

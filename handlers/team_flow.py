@@ -480,6 +480,8 @@ async def carry_out(
                     person_id,
                     f"{incident.id}: thank you — the {role} role was filled meanwhile.",
                 )
+    if any(isinstance(decision, PagePerson) for decision in decisions):
+        services.store.save(incident, [])  # with the page messages sent
     await sync_page_messages(services, incident)
     await refresh(services, incident)
 
@@ -515,7 +517,6 @@ async def send_page(services: Services, incident: Incident, page: Page) -> None:
                 message_id=sent.message_id,
             )
         )
-        services.store.save(incident, [])
 
 
 def _page_number(incident: Incident, page: Page) -> int:
