@@ -1,9 +1,11 @@
 """What one `note` costs the bot, on SQLite and on PostgreSQL.
 
 Declares an incident on the console platform, then sends `--notes` notes in its war room one
-at a time, each to its end (recorded, decided, committed, delivered). It prints per note: the
-time, the SQL statements and commits it runs, and the time beyond its commits (the time less
-as many bare INSERT + COMMIT transactions). The baseline, measured in the same run on the same
+at a time, each to its end (recorded, decided, committed, its answer delivered). The mark that
+an answer was delivered is written by the next note's transaction, and the last one's on its
+own; all are counted. It prints per note: the time, the SQL statements, write transactions
+and round trips it runs, and the time beyond its commits (the time less as many bare INSERT +
+COMMIT transactions). The baseline, measured in the same run on the same
 database, is a bare INSERT + COMMIT. PostgreSQL is a private throw-away cluster started with
 the test fixtures' helper (skipped with `--no-postgres`, or when its binaries are missing).
 
@@ -46,7 +48,8 @@ class Cost:
     bare_ms: float
     statements: float  # per note, in write transactions
     commits: float  # per note, of write transactions
-    reads: float  # per note, statements in read-only transactions (another engine on SQLite)
+    reads: float  # per note, statements in read-only transactions
+    round_trips: float  # per note, to the database server: statements, BEGINs and COMMITs
     decision_ms: float  # the note's decision: its one transaction, from BEGIN to its COMMIT
     decision_statements: float
 
@@ -56,11 +59,12 @@ class Cost:
 
 
 class Counter:
-    """SQL statements and commits run through some engines, and how long the transactions
-    that append to the log (the decisions) take up to their commit."""
+    """The SQL statements and transactions run through the store's engines (a transaction that
+    writes is a write transaction, else a read), and how long the transactions that append to
+    the log (the decisions) take up to their commit."""
 
     def __init__(self, engines: set[Engine]) -> None:
-        self.statements = self.commits = 0
+        self.statements = self.commits = self.reads = self.round_trips = 0
         self.decisions: list[tuple[float, int]] = []  # (seconds, statements)
         for engine in engines:
             event.listen(engine, "begin", self._begin)
@@ -68,20 +72,37 @@ class Counter:
             event.listen(engine, "commit", self._commit)
 
     def _begin(self, connection: Connection) -> None:
-        connection.info["bench"] = [time.perf_counter(), 0, False]
+        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        connection.info["bench"] = Transaction(time.perf_counter(), autocommit)
 
     def _statement(self, connection: Connection, _cursor: Any, sql: str, *_args: Any) -> None:
-        self.statements += 1
-        started = connection.info.get("bench")
+        started: Transaction | None = connection.info.get("bench")
         if started is not None:
-            started[1] += 1
-            started[2] = started[2] or sql.startswith("INSERT INTO log ")
+            started.statements += 1
+            started.writes = started.writes or sql.startswith(("INSERT", "UPDATE", "DELETE"))
+            started.appends = started.appends or sql.startswith("INSERT INTO log ")
 
     def _commit(self, connection: Connection) -> None:
+        ended: Transaction | None = connection.info.pop("bench", None)
+        if ended is None:
+            return
+        self.round_trips += ended.statements + (0 if ended.autocommit else 2)
+        if not ended.writes:
+            self.reads += ended.statements
+            return
         self.commits += 1
-        started = connection.info.pop("bench", None)
-        if started is not None and started[2]:
-            self.decisions.append((time.perf_counter() - started[0], started[1]))
+        self.statements += ended.statements
+        if ended.appends:
+            self.decisions.append((time.perf_counter() - ended.started, ended.statements))
+
+
+@dataclass
+class Transaction:
+    started: float
+    autocommit: bool  # no BEGIN or COMMIT sent
+    statements: int = 0
+    writes: bool = False
+    appends: bool = False  # to the log: a decision
 
 
 def bare_insert_ms(engine: Engine, count: int) -> float:
@@ -125,20 +146,29 @@ async def note_cost(folder: Path, database_url: str | None, notes: int) -> Cost:
         room = console.room_by_name("inc-").id
         for number in range(10):  # warm-up: caches, prepared statements, connections
             await console.say(COORDINATOR, room, f"note warm-up {number}")
-        writes = Counter({bot.store.engine})
-        reads = Counter({bot.store.reader} - {bot.store.engine})
+        # On PostgreSQL the reader is the engine in autocommit, whose events the engine's
+        # listeners see too; on SQLite it is an engine of its own.
+        counted = Counter({bot.store.engine} | ({bot.store.reader} - {bot.store.engine}))
         taken = []
         for number in range(notes):
             started = time.perf_counter()
             await console.say(COORDINATOR, room, f"note Finding number {number}")
             taken.append((time.perf_counter() - started) * 1000)
-        statements, commits = writes.statements / notes, writes.commits / notes
+        await asyncio.sleep(0.2)  # the last answer's mark, written on its own
         bare = bare_insert_ms(bot.store.engine, max(notes, 200))
         median = statistics.median(taken)
-        decision = statistics.median(seconds for seconds, _ in writes.decisions) * 1000
-        in_decision = statistics.median(count for _, count in writes.decisions)
-        reads_per_note = reads.statements / notes
-        return Cost(median, bare, statements, commits, reads_per_note, decision, in_decision)
+        decision = statistics.median(seconds for seconds, _ in counted.decisions) * 1000
+        in_decision = statistics.median(count for _, count in counted.decisions)
+        return Cost(
+            median,
+            bare,
+            counted.statements / notes,
+            counted.commits / notes,
+            counted.reads / notes,
+            counted.round_trips / notes,
+            decision,
+            in_decision,
+        )
     finally:
         bot.close()
 
@@ -158,7 +188,8 @@ def postgres_url() -> Iterator[str | None]:
 def show(name: str, cost: Cost) -> None:
     print(
         f"  {name:>10}: note {cost.note_ms:.2f} ms ({cost.statements:.1f} statements in "
-        f"{cost.commits:.1f} write transactions, {cost.reads:.1f} in reads), "
+        f"{cost.commits:.2f} write transactions, {cost.reads:.1f} in reads; "
+        f"{cost.round_trips:.1f} round trips), "
         f"beyond its commits {cost.beyond_commits_ms:.2f} ms; "
         f"bare INSERT + COMMIT {cost.bare_ms:.3f} ms\n"
         f"{'':>14}its decision: {cost.decision_ms:.2f} ms in one transaction of "
@@ -188,7 +219,8 @@ async def main() -> None:
     )
     if postgres is not None:
         last += (
-            f"; on PostgreSQL: {postgres.note_ms:.2f} ms, ratio to SQLite "
+            f"; on PostgreSQL: {postgres.note_ms:.2f} ms in {postgres.round_trips:.0f} round "
+            f"trips, ratio to SQLite "
             f"{postgres.note_ms / sqlite.note_ms:.2f}x"
         )
     print(last)

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.store import Outbox, StoredEffect
@@ -93,8 +93,17 @@ class _Notice:
     about_origin: bool  # the room the event came from is what failed
 
 
-# Why a classified effect must be withheld (platform, kind, classification, arguments), or None.
-Gate = Callable[[str, str, str, Mapping[str, Any]], str | None]
+class Gate(Protocol):
+    def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
+        """Why the effect (its platform, kind, classification, arguments) must be withheld,
+        or None."""
+        ...
+
+    def at_once(self, about: str) -> bool:
+        """Whether `check` answers without I/O (else it runs in a database thread)."""
+        ...
+
+
 # Whether a platform is connected now; when it connects, whoever runs it drains the outbox.
 Ready = Callable[[str], bool]
 
@@ -241,7 +250,11 @@ class Deliverer:
         if effect.kind == "set_access":
             self._unmatched.discard((effect.platform, args["room_id"]))
         refs = {ref(effect.key, name): real for name, real in result.items()}
-        await self._offload(lambda: self._outbox.delivered(effect, json.dumps(result), refs))
+        made = json.dumps(result)
+        if self._outbox.marked_in_memory(effect, refs):
+            self._outbox.delivered(effect, made, refs)
+        else:
+            await self._offload(lambda: self._outbox.delivered(effect, made, refs))
         self.observer.effect_done(effect.platform, effect.kind, "delivered")
 
     async def _wait_for_other(self, effect: StoredEffect) -> None:
@@ -264,7 +277,13 @@ class Deliverer:
         if (effect.platform, room) in self._unmatched and effect.kind != "set_access":
             reason: str | None = "its room could not be made to match the incident's label"
         else:
-            reason = await self._offload(lambda: gate(effect.platform, effect.kind, about, args))
+            reason = (
+                gate.check(effect.platform, effect.kind, about, args)
+                if gate.at_once(about)
+                else await self._offload(
+                    lambda: gate.check(effect.platform, effect.kind, about, args)
+                )
+            )
         if reason is None:
             return False
         incident_id = json.loads(about)["incident_id"]

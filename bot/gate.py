@@ -34,6 +34,10 @@ class TlpGate:
         self._services = services
         self._platforms = platforms
 
+    def at_once(self, about: str) -> bool:
+        """Whether `check` answers without the database, so that it may run on the event loop."""
+        return self._services.store.committed_in_memory(json.loads(about)["incident_id"])
+
     def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
         """Why the effect must be withheld, or None when it may go, by the incident as last
         committed."""

@@ -41,6 +41,9 @@ T = TypeVar("T")
 DECISION_THREADS = 4
 MAX_RETRIES = 20  # a stale version is decided again, up to this many times
 RETRY_SECONDS = 5.0  # after a database or platform failure, try again this soon
+# Done marks of delivered effects ride in the next decision's transaction; those no decision
+# took by then are written on their own.
+MARKS_SECONDS = 0.05
 SORRY = "Sorry, that failed on our side. It is recorded; nothing already recorded was lost."
 NOT_RECORDED = (
     "⚠️ Not recorded: the bot's database is not available ({why}). Nothing changed; "
@@ -95,13 +98,14 @@ class Runtime:
         self._lanes: dict[str, _Lane] = {}
         self._background = Background(log, "handling an event")
         self._recovery: asyncio.TimerHandle | None = None
+        self._marking: asyncio.TimerHandle | None = None
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
         # Due timers the last `fire_due` did not fire: fired or being fired by another process.
         self.timers_left = 0
         self._open = asyncio.Event()
         self._open.set()
         self.deliverer = Deliverer(
-            store, platforms, self.offload, TlpGate(services, platforms).check, services.clock
+            store, platforms, self.offload, TlpGate(services, platforms), services.clock
         )
         self.observer: Observer = Unobserved()
 
@@ -119,8 +123,9 @@ class Runtime:
         await self._background.settle(grace)
 
     def close(self) -> None:
-        if self._recovery is not None:
-            self._recovery.cancel()
+        for waiting in (self._recovery, self._marking):
+            if waiting is not None:
+                waiting.cancel()
         self._intake.shutdown(wait=True)
         self._workers.shutdown(wait=True)
 
@@ -332,6 +337,7 @@ class Runtime:
                 if self.after_commit is not None:
                     self.after_commit()
                 await self._deliver(lane, pending)
+                self._write_marks_soon()
                 return result
         finally:
             entry.users -= 1
@@ -345,6 +351,25 @@ class Runtime:
             self._recover_later(None, later.after)
         except (SQLAlchemyError, StorageLost) as error:
             self._recover_later(error)
+
+    def _write_marks_soon(self, after: float = MARKS_SECONDS) -> None:
+        if self._marking is None:
+            self._marking = asyncio.get_running_loop().call_later(after, self._mark)
+
+    def _mark(self) -> None:
+        self._marking = None
+        self._background.spawn(self._write_marks())
+
+    async def _write_marks(self) -> None:
+        try:
+            await self.offload(self.store.write_marks)
+        except SQLAlchemyError as error:
+            # Kept in memory, for the next transaction or this later try: nothing is lost, and
+            # there is nothing to recover but them.
+            log.warning("delivered effects not marked yet: %s", short_reason(error))
+            self._write_marks_soon(RETRY_SECONDS)
+        except StorageLost as lost:  # nothing more is written; they are delivered again later
+            log.error("delivered effects not marked: %s", lost)
 
     async def drain_outbox(self) -> None:
         """Deliver every pending effect, lane by lane, each lane in order."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 
 from bot.core.commands import ParseError, parse
 from bot.core.events import LogEvent
@@ -25,10 +25,11 @@ from handlers.replies import answer_text
 NOT_ON_ROSTER = "You are not on this bot's roster. Ask a coordinator to add you."
 NAMED_INCIDENT = re.compile(r"\bINC-\d{4}-\d{4,}\b")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_FIELDS = tuple(field.name for field in fields(Inbound))
 
 
 def encode(inbound: Inbound) -> str:
-    return json.dumps(asdict(inbound), ensure_ascii=True)
+    return json.dumps({name: getattr(inbound, name) for name in _FIELDS}, ensure_ascii=True)
 
 
 def decode(payload: str) -> Inbound:

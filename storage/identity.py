@@ -24,6 +24,7 @@ from storage.db import sqlite_path
 from storage.tables import KeyValueRow, table_of
 from storage.upsert import insert_new
 
+SQLITE_HEADER = b"SQLite format 3\x00"
 _KEY_VALUES = table_of(KeyValueRow)
 _IDENTITY = select(_KEY_VALUES.c.value).where(_KEY_VALUES.c.key == IDENTITY_KEY)
 
@@ -34,6 +35,7 @@ class DatabaseIdentity:
     path: Path | None = None  # the SQLite file, if any
     inode: tuple[int, int] | None = None
     lost: str = ""  # once lost, the store stays refused
+    header_fd: int | None = None  # the SQLite file kept open, to read its header cheaply
 
     @classmethod
     def of(cls, engine: Engine) -> DatabaseIdentity:
@@ -46,29 +48,48 @@ class DatabaseIdentity:
             )
             token = session.connection().execute(_IDENTITY).scalar_one()
         path = sqlite_path(engine.url)
-        inode = _inode(path) if path is not None else None
-        return cls(token=str(token), path=path, inode=inode)
+        if path is None:
+            return cls(token=str(token))
+        return cls(str(token), path, _inode(path), header_fd=os.open(path, os.O_RDONLY))
+
+    def close(self) -> None:
+        if self.header_fd is not None:
+            os.close(self.header_fd)
+            self.header_fd = None
 
     def check(self, session: Session) -> None:
         """Raise StorageLost unless this is still the database the bot started on."""
-        if self.lost:
-            raise StorageLost(self.lost)
-        if self.path is not None:
-            try:
-                inode = _inode(self.path)
-            except FileNotFoundError:
-                self._lose(f"the database file {self.path} was removed")
-            if inode != self.inode:
-                self._lose(f"the database file {self.path} was replaced")
-            # Cut short in place: an open connection would go on reading its cached pages.
-            if not _has_sqlite_header(self.path):
-                self._lose(f"the database file {self.path} was emptied or damaged")
+        self.check_file()
         try:
             token = session.connection().execute(_IDENTITY).scalar()
         except DatabaseError as error:
-            if "no such table" in str(error) or "malformed" in str(error):
-                self._lose(f"the database was emptied or damaged ({error.orig})")
+            self.check_failure(error)
             raise
+        self.check_token(token)
+
+    def check_failure(self, error: DatabaseError) -> None:
+        """Raise StorageLost if a failed statement shows the database emptied or damaged."""
+        if "no such table" in str(error) or "malformed" in str(error):
+            self._lose(f"the database was emptied or damaged ({error.orig})")
+
+    def check_file(self) -> None:
+        """The part of `check` that needs no statement: the SQLite file is still in place."""
+        if self.lost:
+            raise StorageLost(self.lost)
+        if self.path is None:
+            return
+        try:
+            inode = _inode(self.path)
+        except FileNotFoundError:
+            self._lose(f"the database file {self.path} was removed")
+        if inode != self.inode:
+            self._lose(f"the database file {self.path} was replaced")
+        # Cut short in place: an open connection would go on reading its cached pages.
+        if self.header_fd is None or os.pread(self.header_fd, 16, 0) != SQLITE_HEADER:
+            self._lose(f"the database file {self.path} was emptied or damaged")
+
+    def check_token(self, token: object) -> None:
+        """The rest of `check`, given the identity token read in the transaction."""
         if token != self.token:
             self._lose("the database was replaced by another one")
 
@@ -111,7 +132,7 @@ def refuse_damaged_file(path: Path) -> None:
 def _has_sqlite_header(path: Path) -> bool:
     try:
         with path.open("rb") as file:
-            return file.read(16) == b"SQLite format 3\x00"
+            return file.read(16) == SQLITE_HEADER
     except FileNotFoundError:
         return False
 

@@ -21,7 +21,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -193,20 +193,20 @@ def append(
     signer: LogSigner,
     *,
     tip: Tip | None = None,
-    database: str | None = None,
+    database_seen: Callable[[str | None], None] | None = None,
 ) -> Tip | None:
     """Append events inside the caller's transaction, which serializes appends by locking the
     head (FOR UPDATE on PostgreSQL; SQLite transactions already hold the write lock).
 
     Returns the new head, which a later append in the same transaction may be given as `tip`;
-    `database` is the database id when the caller has just read it in this transaction.
+    `database_seen` is given the database id read with the head, before anything is checked.
     Raises LogHeadUntrusted, writing nothing, when the head does not carry `signer`'s valid
     signature: extending it would sign whatever was done to the log meanwhile."""
     if not events:
         return tip
     connection = session.connection()
     if tip is None:
-        tip = _checked_tip(connection, signer, database)
+        tip = _checked_tip(connection, signer, database_seen)
     seq, prev_hash = tip.seq, tip.hash
     rows = []
     for event in events:
@@ -236,19 +236,29 @@ def append(
 
 
 # Built once: they run for every append.
+_HEAD_COLUMNS = ("seq", "hash", "signature", "signed_by", "signed_from")
+_DATABASE_ID = select(KEY_VALUES.c.value).where(KEY_VALUES.c.key == IDENTITY_KEY)
+# The head and, in the same statement, the database id its signature covers.
 _HEAD_TO_EXTEND = (
-    select(*[LOG_HEAD.c[name] for name in ("seq", "hash", "signature", "signed_by", "signed_from")])
+    select(*[LOG_HEAD.c[name] for name in _HEAD_COLUMNS], _DATABASE_ID.scalar_subquery())
     .where(LOG_HEAD.c.id == HEAD_ID)
-    .with_for_update()
+    .with_for_update(of=LOG_HEAD)
 )
 _MOVE_HEAD = update(LOG_HEAD).where(LOG_HEAD.c.id == HEAD_ID)
 _ADD_ENTRIES = insert(LOG)
 
 
-def _checked_tip(connection: Connection, signer: LogSigner, database: str | None) -> Tip:
+def _checked_tip(
+    connection: Connection,
+    signer: LogSigner,
+    database_seen: Callable[[str | None], None] | None = None,
+) -> Tip:
     """The head, locked, once its signature is found to be `signer`'s."""
-    head = _Head(*connection.execute(_HEAD_TO_EXTEND).one())
-    database = database if database is not None else _database_id(connection)
+    *fields, found = connection.execute(_HEAD_TO_EXTEND).one()
+    head = _Head(*fields)
+    database = str(found) if found is not None else None
+    if database_seen is not None:
+        database_seen(database)
     problem = (
         None
         if _own_head(database, head, signer)
@@ -543,9 +553,7 @@ def _sign(
 
 def _database_id(connection: Connection) -> str | None:
     """The database's identity token (`storage.identity`), which head signatures cover."""
-    found = connection.execute(
-        select(KEY_VALUES.c.value).where(KEY_VALUES.c.key == IDENTITY_KEY)
-    ).scalar()
+    found = connection.execute(_DATABASE_ID).scalar()
     return str(found) if found is not None else None
 
 

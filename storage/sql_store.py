@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, delete, func, insert, or_, update
 from sqlalchemy import select as core_select
+from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, SystemClock
@@ -48,6 +50,7 @@ from storage.tables import (
 from storage.timestamps import from_db, to_utc
 from storage.upsert import increment, insert_new, insert_new_many, upsert
 
+logger = logging.getLogger("rrt.storage")
 # Who delivers an effect, as other replicas see it: this process.
 REPLICA = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 # How long a replica's claim on an effect it delivers lasts: longer than a platform call takes.
@@ -104,10 +107,18 @@ class SqlStore:
         self._committed = _Committed()
         # The incident each room serves, once seen: a room serves one incident for good.
         self._rooms: dict[tuple[str, str], str] = {}
+        self._marks = _Marks()
+        # On SQLite, which lanes have effects waiting: no other process writes the outbox.
+        self._lanes = None if is_postgresql(engine) else _LaneEffects()
 
     def close(self) -> None:
+        try:
+            self.write_marks()
+        except SQLAlchemyError as error:  # those effects are delivered again, as after a crash
+            logger.warning("delivered effects left unmarked: %s", error)
         if self._presence is not None:
             self._presence.close()
+        self.identity.close()
         self.engine.dispose()
         self.reader.dispose()
 
@@ -125,19 +136,41 @@ class SqlStore:
         if _WORK.get() is not None:
             raise RuntimeError("units of work do not nest")
         decided = Decided()
-        with Session(self.engine, expire_on_commit=False) as session:
-            with session.begin():
-                self.identity.check(session)
+        marks = self._marks.take()
+        sqlite = not is_postgresql(self.engine)
+        holding = False
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                # The identity token is read with the log head, or else at the end.
+                self.identity.check_file()
+                if marks:  # before the lane's pending effects are read
+                    session.connection().execute(_DONE, list(marks.values()))
                 work = _Work(session, origin, lane, reply_to, {self.engine, self.reader})
                 token = _WORK.set(work)
                 try:
                     yield decided
+                    if work.tip is None:
+                        self.identity.check(session)
                     effects = self._write_outbox(work, claim)
+                except DatabaseError as error:  # emptied meanwhile, say
+                    self.identity.check_failure(error)
+                    raise
                 finally:
                     _WORK.reset(token)
-            decided.effects = effects
-            if not is_postgresql(self.engine):
+                if sqlite:  # the next unit of work must see the copies as committed
+                    holding = self._committed.hold()
+            if holding:
                 self._committed.update(work.committed)
+            if self._lanes is not None:
+                self._lanes.committed(lane, work.older, [effect.id for effect in effects])
+        except BaseException:
+            self._marks.put_back(marks)
+            raise
+        finally:
+            if holding:
+                self._committed.release()
+        self._marks.written(marks)
+        decided.effects = effects
 
     def _write_outbox(self, work: _Work, claim: Callable[[str], bool] | None) -> list[StoredEffect]:
         """Write the unit's effects, in the order recorded, as one statement, and return the
@@ -146,8 +179,12 @@ class SqlStore:
         earlier = work.binding - {row["key"] for row in work.outbox}
         if earlier:  # prompts bound to effects decided before, still to be delivered
             connection.execute(_BINDS, {"b_keys": sorted(earlier)})
-        pending = connection.execute(_PENDING_IN_LANE, {"b_lane": work.lane}).all()
-        older = [_effect(row) for row in pending]
+        if self._lanes is not None and self._lanes.idle(work.lane):
+            older: list[StoredEffect] = []
+        else:
+            pending = connection.execute(_PENDING_IN_LANE, {"b_lane": work.lane}).all()
+            older = [_effect(row) for row in pending]
+            work.older = bool(older)
         if not work.outbox:
             return older
         until: datetime | None = None
@@ -200,9 +237,9 @@ class SqlStore:
         if work is None or work.session is not session:
             log.append(session, events, self.signer)
             return
-        # The identity check has just read the database id, which the head signature covers.
+        # The database id, which the head signature covers, is read and checked with the head.
         work.tip = log.append(
-            session, events, self.signer, tip=work.tip, database=self.identity.token
+            session, events, self.signer, tip=work.tip, database_seen=self.identity.check_token
         )
 
     def committed(self, incident_id: str) -> Incident | None:
@@ -213,13 +250,35 @@ class SqlStore:
             kept.incident = Incident.model_validate_json(kept.snapshot)
         return kept.incident
 
+    def committed_in_memory(self, incident_id: str) -> bool:
+        kept = self._committed.get(incident_id)
+        return kept is not None and kept.snapshot is not None and _WORK.get() is None
+
     def get(self, incident_id: str) -> Incident | None:
+        kept = self._kept_for_work(incident_id)
+        if kept is not None:
+            return kept
         with _using(self.reader) as session:
             query = _GET_LOCKED if _locking(session) else _GET
             row = session.connection().execute(query, {"b_id": incident_id}).first()
-            return _incident(row) if row else None
+            return _incident(row.id, row.version, row.snapshot) if row else None
+
+    def _kept_for_work(self, incident_id: str | None) -> Incident | None:
+        """In a unit of work on SQLite, the incident as this process committed it last, if it
+        knows: what the table holds, since no other process writes it."""
+        work = _WORK.get()
+        if incident_id is None or work is None or self._presence is not None:
+            return None
+        # As this unit of work left it, if it has read or saved it already.
+        kept = work.committed.get(incident_id) or self._committed.latest(incident_id)
+        if kept is None or kept.snapshot is None or self.engine not in work.engines:
+            return None
+        return _incident(incident_id, kept.version, kept.snapshot)
 
     def by_room(self, platform: str, room_id: str) -> Incident | None:
+        kept = self._kept_for_work(self._rooms.get((platform, room_id)))
+        if kept is not None:
+            return kept
         with _using(self.reader) as session:
             query = _BY_ROOM_LOCKED if _locking(session) else _BY_ROOM
             found = {"b_platform": platform, "b_room": room_id}
@@ -227,7 +286,7 @@ class SqlStore:
             if row is None:
                 return None
             self._rooms[(platform, room_id)] = row.id
-            return _incident(row)
+            return _incident(row.id, row.version, row.snapshot)
 
     def known_room(self, platform: str, room_id: str) -> str | None:
         return self._rooms.get((platform, room_id))
@@ -282,7 +341,7 @@ class SqlStore:
             "handled": handled,
         }
         with _using(self.engine) as session:
-            if _WORK.get() is None:  # a unit of work has checked already
+            if _WORK.get() is None:  # a unit of work checks before it commits
                 self.identity.check(session)  # never accept an event into a record nobody keeps
             return insert_new(session, table_of(InboxRow), values, ["platform", "event_id"])
 
@@ -334,18 +393,23 @@ class SqlStore:
         query = _PENDING_EFFECTS if lane is None else _PENDING_IN_LANE
         with _using(self.reader) as session:
             found = session.connection().execute(query, {"b_lane": lane})
-            return [_effect(row) for row in found]
+            return [_effect(row) for row in found if self._marks.result(row.key) is None]
 
     def backlog(self) -> tuple[int, int]:
         """(effects not yet delivered, events not yet handled), counted."""
         with _using(self.reader) as session:
             row = session.connection().execute(_BACKLOG).one()
-            return row.outbox, row.inbox
+            return max(row.outbox - len(self._marks), 0), row.inbox
 
     def effect(self, key: str) -> tuple[StoredEffect, str | None, bool] | None:
         with _using(self.reader) as session:
             row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
-            return (_effect(row), row.result, row.done) if row else None
+            if row is None:
+                return None
+            marked = self._marks.result(key)
+            if marked is not None and not row.done:
+                return _effect(row), marked[0], True
+            return _effect(row), row.result, row.done
 
     def attempted(self, effect_id: int) -> bool:
         now = to_utc(self._clock.now())
@@ -371,10 +435,15 @@ class SqlStore:
         with self._single.begin() as connection:
             return bool(connection.execute(statement, values).rowcount == 1)
 
+    def marked_in_memory(self, effect: StoredEffect, refs: dict[str, str]) -> bool:
+        # No prompt or room to give its real ids to: the next transaction writes its mark.
+        return not refs or (not effect.binds and effect.kind != "create_room")
+
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
         done = {"b_id": effect.id, "done": True, "result": result}
-        if not refs or (not effect.binds and effect.kind != "create_room"):
-            self._changed_one(_DONE, done)  # no prompt or room to give its real ids to
+        self._done(effect.id)
+        if self.marked_in_memory(effect, refs):
+            self._marks.add(effect.key, done)
             return
         made = [
             {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
@@ -394,7 +463,26 @@ class SqlStore:
                     _room_opened(session, owners[ref], effect.platform, ref, real, now, self.signer)
                     self._committed.forget(owners[ref])
 
+    def write_marks(self) -> None:
+        """Mark done, in a transaction of their own, the delivered effects that no unit of
+        work has marked yet."""
+        marks = self._marks.take()
+        if not marks:
+            return
+        try:
+            with self._single.begin() as connection:
+                connection.execute(_DONE, list(marks.values()))
+        except BaseException:
+            self._marks.put_back(marks)
+            raise
+        self._marks.written(marks)
+
+    def _done(self, effect_id: int) -> None:
+        if self._lanes is not None:
+            self._lanes.done(effect_id)
+
     def failed(self, effect_id: int, error: str) -> None:
+        self._done(effect_id)
         statement = (
             update(table_of(OutboxRow))
             .where(col(OutboxRow.id) == effect_id)
@@ -404,6 +492,7 @@ class SqlStore:
             session.exec(statement)
 
     def withheld(self, effect: StoredEffect, incident_id: str, reason: str) -> None:
+        self._done(effect.id)
         event = LogEvent(
             kind="withheld",
             actor="bot",
@@ -510,7 +599,8 @@ class SqlStore:
         if open_only:
             query = query.where(_INCIDENTS.c.is_open.is_(True))
         with _using(self.reader) as session:
-            return [_incident(row) for row in session.connection().execute(query)]
+            found = session.connection().execute(query)
+            return [_incident(row.id, row.version, row.snapshot) for row in found]
 
 
 def open_store(
@@ -634,12 +724,12 @@ def _timer(row: TimerRow | Row[Any, Any, Any]) -> Timer:
     )
 
 
-def _incident(row: Row[Any, Any, Any]) -> Incident:
-    incident = Incident.model_validate_json(row.snapshot)
+def _incident(incident_id: str, version: int, snapshot: str) -> Incident:
+    incident = Incident.model_validate_json(snapshot)
     work = _WORK.get()
-    if work is not None and row.id not in work.loaded:
-        work.loaded[row.id] = _Loaded(row.version, _rooms_of(incident), busy(incident))
-        work.committed[row.id] = _Kept(row.version, row.snapshot)  # unless it saves it
+    if work is not None and incident_id not in work.loaded:
+        work.loaded[incident_id] = _Loaded(version, _rooms_of(incident), busy(incident))
+        work.committed[incident_id] = _Kept(version, snapshot)  # unless it saves it
     return incident
 
 
@@ -714,9 +804,23 @@ class _Committed:
     def __init__(self) -> None:
         self._kept: dict[str, _Kept] = {}
         self._lock = threading.Lock()
+        # Held from just before a unit of work's commit until its copies are kept: a unit of
+        # work that begins meanwhile (SQLite lets it once the commit is done) waits to read.
+        self._committing = threading.Lock()
 
     def get(self, incident_id: str) -> _Kept | None:
         return self._kept.get(incident_id)
+
+    def latest(self, incident_id: str) -> _Kept | None:
+        """As `get`, once any commit under way has kept its copies."""
+        with self._committing:
+            return self._kept.get(incident_id)
+
+    def hold(self) -> bool:
+        return self._committing.acquire()
+
+    def release(self) -> None:
+        self._committing.release()
 
     def update(self, committed: dict[str, _Kept]) -> None:
         with self._lock:
@@ -731,6 +835,76 @@ class _Committed:
         """Changed where its version is not known: read it from the table next time."""
         with self._lock:
             self._kept.pop(incident_id, None)
+
+
+class _LaneEffects:
+    """The effects waiting in each lane, for a lane whose unit of work found none waiting in
+    the table, kept up to date from then on; the lanes not known are read."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[int]] = {}
+        self._lane_of: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def idle(self, lane: str) -> bool:
+        with self._lock:
+            return self._waiting.get(lane) == set()
+
+    def committed(self, lane: str, older: bool, effect_ids: list[int]) -> None:
+        with self._lock:
+            if older:  # not known (what waits from before may be done before the next read)
+                for effect_id in self._waiting.pop(lane, ()):
+                    self._lane_of.pop(effect_id, None)
+                return
+            self._waiting.setdefault(lane, set()).update(effect_ids)
+            self._lane_of.update((effect_id, lane) for effect_id in effect_ids)
+
+    def done(self, effect_id: int) -> None:
+        with self._lock:
+            lane = self._lane_of.pop(effect_id, None)
+            if lane is not None:
+                self._waiting[lane].discard(effect_id)
+
+
+class _Marks:
+    """Delivered effects whose done mark is still to be written: the next transaction that
+    decides writes them (the lane's next event usually), so a delivery costs no commit of its
+    own. Until written they count as done here; a crash before then delivers them again, which
+    the platforms make a no-op by the effects' keys, as after any crash mid-delivery."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, dict[str, Any]] = {}  # by effect key
+        self._taken: dict[str, dict[str, Any]] = {}  # being written
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._waiting) + len(self._taken)
+
+    def add(self, key: str, done: dict[str, Any]) -> None:
+        with self._lock:
+            self._waiting[key] = done
+
+    def result(self, key: str) -> tuple[str | None] | None:
+        """(its result,) when the effect is delivered and its mark not yet written."""
+        done = self._waiting.get(key) or self._taken.get(key)
+        return (done["result"],) if done is not None else None
+
+    def take(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            taken, self._waiting = self._waiting, {}
+            self._taken.update(taken)
+            return taken
+
+    def written(self, taken: dict[str, dict[str, Any]]) -> None:
+        with self._lock:
+            for key in taken:
+                self._taken.pop(key, None)
+
+    def put_back(self, taken: dict[str, dict[str, Any]]) -> None:
+        with self._lock:
+            for key, done in taken.items():
+                self._taken.pop(key, None)
+                self._waiting.setdefault(key, done)
 
 
 @dataclass
@@ -748,6 +922,7 @@ class _Work:
     binding: set[str] = field(default_factory=set)  # keys of effects it bound prompts to
     outbox: list[dict[str, Any]] = field(default_factory=list)  # written at its end
     tip: log.Tip | None = None  # the log head once it has appended
+    older: bool = False  # whether its lane had effects waiting from before it
 
 
 _WORK: ContextVar[_Work | None] = ContextVar("rrt_unit_of_work", default=None)

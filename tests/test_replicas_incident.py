@@ -69,7 +69,7 @@ MATRIX_TITLE = "Phishing at the ministry"
 LOBBY = "C0LOBBY01"
 ALICE, BOB, CARLA = "UALICE", "UBOB", "UCARLA"  # the Team's roster, with Slack ids
 WAIT_SECONDS = 30.0  # only a failing run waits this long
-TIMEOUT_WAIT = 120.0  # a page's answer timeout is a minute, the shortest the policy takes
+TIMEOUT_WAIT = 120.0  # bounds the wait for a page's answer timeout (30 s here)
 
 
 # ---- the replicas
@@ -85,11 +85,12 @@ def on_both_platforms(roster: Roster) -> Roster:
 
 
 def short_ack_policy(folder: Path) -> Path:
-    """The policy with an L1 page answered within a minute, and L1 roles paged at once: the
-    declarer's page as coordinator can time out while the analysts are paged."""
+    """The policy with an L1 page answered within 30 s (longer than the steps before the
+    timeout take), and L1 roles paged at once: the declarer's page as coordinator can time
+    out while the analysts are paged."""
     text = (PROJECT_ROOT / "config" / "policy.yaml").read_text(encoding="utf-8")
     shorter = text.replace(
-        "L1: {ack_timeout: 30m, parallel: false,", "L1: {ack_timeout: 1m, parallel: true,"
+        "L1: {ack_timeout: 30m, parallel: false,", "L1: {ack_timeout: 30s, parallel: true,"
     )
     assert shorter != text
     path = folder / "policy.yaml"

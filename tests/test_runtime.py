@@ -3,11 +3,16 @@ that decides it; otherwise it is recorded first and handled in its turn, each on
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import Connection, event
+from sqlmodel import Session, col, select
 
 from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
+from bot.runtime import MARKS_SECONDS
+from storage.tables import OutboxRow
 from tests.fixtures.chat import bot, clock, console  # noqa: F401
 
 INCIDENT = "INC-2026-0001"
@@ -43,7 +48,12 @@ async def war_room(console: ConsolePlatform) -> str:  # noqa: F811
     return room_id
 
 
-async def test_a_note_is_recorded_and_decided_in_one_transaction_then_marked_delivered(
+def delivered_in_table(watched: Bot) -> list[bool]:
+    with Session(watched.store.engine) as session:
+        return [row.done for row in session.exec(select(OutboxRow).order_by(col(OutboxRow.id)))]
+
+
+async def test_a_note_is_recorded_decided_and_the_last_answer_marked_in_one_transaction(
     bot: Bot,  # noqa: F811
     console: ConsolePlatform,  # noqa: F811
     room: str,
@@ -51,11 +61,32 @@ async def test_a_note_is_recorded_and_decided_in_one_transaction_then_marked_del
     commits = Commits(bot)
 
     await console.say("alice", room, "note Backups offline")
+    await console.say("alice", room, "note Printers down")
 
     assert console.last(room).text == NOTED
-    assert commits.committed == [{"inbox", "log", "outbox"}, {"outbox"}]
+    assert commits.committed == [{"inbox", "log", "outbox"}] * 2
+    marked = delivered_in_table(bot)
+    assert all(marked[:-1])  # each answer marked by the next event's transaction
+    assert marked[-1] is False
     assert bot.store.unhandled() == []
     assert bot.store.pending_effects() == []
+
+
+async def test_the_last_answer_is_marked_on_its_own_soon_after(
+    bot: Bot,  # noqa: F811
+    console: ConsolePlatform,  # noqa: F811
+    room: str,
+) -> None:
+    commits = Commits(bot)
+
+    await console.say("alice", room, "note Backups offline")
+    for _ in range(100):
+        if all(delivered_in_table(bot)):
+            break
+        await asyncio.sleep(MARKS_SECONDS)
+
+    assert all(delivered_in_table(bot))
+    assert commits.committed == [{"inbox", "log", "outbox"}, {"outbox"}]
 
 
 async def test_the_same_event_delivered_twice_is_handled_once(

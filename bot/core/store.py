@@ -32,6 +32,10 @@ class IncidentStore(Protocol):
         where this process alone writes the database, read from it otherwise."""
         ...
 
+    def committed_in_memory(self, incident_id: str) -> bool:
+        """Whether `committed` answers from memory, without the database."""
+        ...
+
     def by_room(self, platform: str, room_id: str) -> Incident | None: ...
 
     def known_room(self, platform: str, room_id: str) -> str | None:
@@ -204,6 +208,16 @@ class Outbox(Protocol):
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
         """Mark it done with the platform's result; `refs` maps each placeholder it made to
         the real id, and the prompts, room bindings and snapshots that hold one are updated."""
+        ...
+
+    def write_marks(self) -> None:
+        """Write the done marks of delivered effects that no transaction has written yet
+        (`delivered` may leave them to the next unit of work); they count as done meanwhile."""
+        ...
+
+    def marked_in_memory(self, effect: StoredEffect, refs: dict[str, str]) -> bool:
+        """Whether `delivered` only notes the mark in memory, for `write_marks` or the next
+        unit of work to write (so that it may be called on the event loop)."""
         ...
 
     def failed(self, effect_id: int, error: str) -> None: ...
