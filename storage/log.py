@@ -48,6 +48,7 @@ _ENTRY_COLUMNS = ("seq", "at", "incident_id", "actor", "kind", "data", "prev_has
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
+_json_string = _CANONICAL  # a string's JSON form, as `_CANONICAL` writes it within an object
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +168,17 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def _stored_stamp(moment: datetime) -> str:
-    """`_stamp(from_db(moment))` for a timestamp read back. SQLite's come naive, in UTC: their
-    form is had without making them aware first, which costs three times as much, for every
-    entry a walk of the log checks."""
+def _stored_stamp(moment: datetime | str) -> str | None:
+    """`_stamp(from_db(moment))` for a timestamp read back, or None if it is not one. SQLite's
+    come as text in UTC (`YYYY-MM-DD HH:MM:SS.ffffff`, read without parsing them: a walk of
+    the log does it for every entry), PostgreSQL's as aware datetimes."""
+    if isinstance(moment, str):
+        if len(moment) == 26 and moment[10] == " " and moment[19] == ".":
+            return f"{moment[:10]}T{moment[11:]}+00:00"
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return None
     if moment.tzinfo is None:
         return moment.isoformat(timespec="microseconds") + "+00:00"
     return _stamp(from_db(moment))
@@ -438,9 +446,8 @@ def _walk(
         problem = None
         if seq != expected_seq or linked != prev_hash:  # else it sits where it should
             problem = _link_problem(seq, linked, expected_seq, prev_hash, hash_before_prev)
-        loaded = json.loads(data)
-        if problem is None and digest != _digest(
-            linked, seq, _stored_stamp(at), incident_id, actor, kind, loaded
+        if problem is None and not _hashes_to(
+            digest, linked, seq, at, incident_id, actor, kind, data
         ):
             problem = seq, "hash mismatch (row edited)"
         if problem is not None:
@@ -449,12 +456,43 @@ def _walk(
         if seq == kept_seq:
             kept_hash = digest
         if incident_id is not None and kind in replay:
-            replayed[incident_id].append((kind, loaded))
+            replayed[incident_id].append((kind, json.loads(data)))
         expected_seq, prev_hash, hash_before_prev = seq + 1, digest, prev_hash
     result = _check_head(head, last_seq=expected_seq - 1, last_hash=prev_hash, checked=checked)
     if result.ok and replay:
         result = replace(result, replayed=replayed)
     return _Walked(result, kept_hash)
+
+
+def _hashes_to(
+    digest: str,
+    prev_hash: str,
+    seq: int,
+    at: datetime | str,
+    incident_id: str | None,
+    actor: str,
+    kind: str,
+    data: str,
+) -> bool:
+    """Whether a stored entry hashes to `digest`. Its data is stored in canonical form, so the
+    text hashed is put together from it as stored; only an entry that does not match so is
+    parsed and put in canonical form (which its hash may still match)."""
+    stamp = _stored_stamp(at)
+    if stamp is None:
+        return False
+    # `_digest`'s canonical JSON, its keys in sorted order, with the data as stored.
+    canonical = (
+        f'{{"actor":{_json_string(actor)},"at":"{stamp}","data":{data},'
+        f'"incident_id":{"null" if incident_id is None else _json_string(incident_id)},'
+        f'"kind":{_json_string(kind)},"seq":{seq}}}'
+    )
+    if hashlib.sha256((prev_hash + canonical).encode()).hexdigest() == digest:
+        return True
+    try:
+        loaded = json.loads(data)
+    except ValueError:
+        return False
+    return _digest(prev_hash, seq, stamp, incident_id, actor, kind, loaded) == digest
 
 
 def _signature_problem(database: str | None, head: _Head, key: LogVerifier) -> str | None:
@@ -570,7 +608,17 @@ def _new_database_id(connection: Connection) -> str:
 
 def _rows(connection: Connection) -> Iterator[tuple[Any, ...]]:
     """Every log row in order, as plain tuples of `_ENTRY_COLUMNS`, streamed in batches: the
-    log may be far larger than memory wants to hold."""
+    log may be far larger than memory wants to hold. On SQLite they come from the driver as
+    stored, timestamps as text."""
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM log ORDER BY seq")
+            while batch := cursor.fetchmany(_READ_BATCH):
+                yield from batch
+        finally:
+            cursor.close()
+        return
     result = connection.execute(
         select(*(LOG.c[name] for name in _ENTRY_COLUMNS))
         .order_by(LOG.c.seq)

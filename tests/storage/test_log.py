@@ -168,6 +168,38 @@ def test_edited_data_is_named(filled: SqlStore) -> None:
     assert verify(filled.engine) == VerifyResult(False, 3, 3, "hash mismatch (row edited)")
 
 
+def test_data_stored_in_another_json_form_of_the_same_value_still_verifies(
+    filled: SqlStore,
+) -> None:
+    run_sql(filled.engine, "UPDATE log SET data = :data WHERE seq = 3", data='{ "n" : 3 }')
+
+    assert verify(filled.engine) == VerifyResult(ok=True, checked=ENTRIES)
+
+
+def test_names_and_text_needing_escapes_verify(store: SqlStore) -> None:
+    awkward = 'Zoë "the \\ admin"\n\t\u0001 ✅'
+    store.append(
+        [
+            LogEvent(
+                kind="note",
+                actor=awkward,
+                at=START,
+                incident_id=f"INC-{awkward}",
+                data={"text": awkward, "ñ": [1.5, None, True]},
+            )
+        ]
+    )
+
+    assert verify(store.engine) == VerifyResult(ok=True, checked=1)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # SQLite keeps them as text
+def test_a_timestamp_edited_into_something_else_is_named(filled: SqlStore) -> None:
+    run_sql(filled.engine, "UPDATE log SET at = 'yesterday' WHERE seq = 2")
+
+    assert verify(filled.engine) == VerifyResult(False, 2, 2, "hash mismatch (row edited)")
+
+
 def test_edited_actor_is_named(filled: SqlStore) -> None:
     run_sql(filled.engine, "UPDATE log SET actor = 'someone-else' WHERE seq = 2")
 
