@@ -46,6 +46,7 @@ from tests.fixtures.settings import settings_in
 class Cost:
     note_ms: float
     bare_ms: float
+    cpu_ms: float  # per note, the process's CPU time (every thread's, user and system)
     statements: float  # per note, in write transactions
     commits: float  # per note, of write transactions
     reads: float  # per note, statements in read-only transactions
@@ -146,14 +147,17 @@ async def note_cost(folder: Path, database_url: str | None, notes: int) -> Cost:
         room = console.room_by_name("inc-").id
         for number in range(10):  # warm-up: caches, prepared statements, connections
             await console.say(COORDINATOR, room, f"note warm-up {number}")
-        # On PostgreSQL the reader is the engine in autocommit, whose events the engine's
-        # listeners see too; on SQLite it is an engine of its own.
-        counted = Counter({bot.store.engine} | ({bot.store.reader} - {bot.store.engine}))
+        # On PostgreSQL the reader is the engine in autocommit (its pool too), whose events
+        # the engine's listeners see; on SQLite it is an engine of its own.
+        engine, reader = bot.store.engine, bot.store.reader
+        counted = Counter({engine} if reader.pool is engine.pool else {engine, reader})
         taken = []
+        cpu_started = time.process_time()
         for number in range(notes):
             started = time.perf_counter()
             await console.say(COORDINATOR, room, f"note Finding number {number}")
             taken.append((time.perf_counter() - started) * 1000)
+        cpu = (time.process_time() - cpu_started) * 1000 / notes
         await asyncio.sleep(0.2)  # the last answer's mark, written on its own
         bare = bare_insert_ms(bot.store.engine, max(notes, 200))
         median = statistics.median(taken)
@@ -162,6 +166,7 @@ async def note_cost(folder: Path, database_url: str | None, notes: int) -> Cost:
         return Cost(
             median,
             bare,
+            cpu,
             counted.statements / notes,
             counted.commits / notes,
             counted.reads / notes,
@@ -190,7 +195,7 @@ def show(name: str, cost: Cost) -> None:
         f"  {name:>10}: note {cost.note_ms:.2f} ms ({cost.statements:.1f} statements in "
         f"{cost.commits:.2f} write transactions, {cost.reads:.1f} in reads; "
         f"{cost.round_trips:.1f} round trips), "
-        f"beyond its commits {cost.beyond_commits_ms:.2f} ms; "
+        f"beyond its commits {cost.beyond_commits_ms:.2f} ms, CPU {cost.cpu_ms:.2f} ms; "
         f"bare INSERT + COMMIT {cost.bare_ms:.3f} ms\n"
         f"{'':>14}its decision: {cost.decision_ms:.2f} ms in one transaction of "
         f"{cost.decision_statements:.0f} statements, to its COMMIT"

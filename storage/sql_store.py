@@ -184,7 +184,7 @@ class SqlStore:
         else:
             pending = connection.execute(_PENDING_IN_LANE, {"b_lane": work.lane}).all()
             older = [_effect(row) for row in pending]
-            work.older = bool(older)
+            work.older = [effect.id for effect in older]
         if not work.outbox:
             return older
         until: datetime | None = None
@@ -850,11 +850,14 @@ class _LaneEffects:
         with self._lock:
             return self._waiting.get(lane) == set()
 
-    def committed(self, lane: str, older: bool, effect_ids: list[int]) -> None:
+    def committed(self, lane: str, older: list[int] | None, effect_ids: list[int]) -> None:
+        """A unit of work in the lane committed `effect_ids`; `older`: the effects it found
+        waiting before them (None: it did not read them, the lane being known idle)."""
         with self._lock:
-            if older:  # not known (what waits from before may be done before the next read)
+            if older is not None:  # what it read is what waits, until one of it is done
                 for effect_id in self._waiting.pop(lane, ()):
                     self._lane_of.pop(effect_id, None)
+            if older:  # not kept: those may be done before the next read (by another lane)
                 return
             self._waiting.setdefault(lane, set()).update(effect_ids)
             self._lane_of.update((effect_id, lane) for effect_id in effect_ids)
@@ -922,7 +925,7 @@ class _Work:
     binding: set[str] = field(default_factory=set)  # keys of effects it bound prompts to
     outbox: list[dict[str, Any]] = field(default_factory=list)  # written at its end
     tip: log.Tip | None = None  # the log head once it has appended
-    older: bool = False  # whether its lane had effects waiting from before it
+    older: list[int] | None = None  # the effects waiting in its lane before it, if it read them
 
 
 _WORK: ContextVar[_Work | None] = ContextVar("rrt_unit_of_work", default=None)

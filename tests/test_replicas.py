@@ -63,7 +63,7 @@ ELSEWHERE = "elsewhere:1:0000"  # another replica
 WAIT_SECONDS = 30.0
 # A page's answer timeout, short enough for a test, long enough that the second cycle's pages
 # (the same messages again) are not sent before the test ends.
-ACK_TIMEOUT = "20s"
+ACK_TIMEOUT = "30s"
 TIMEOUT_WAIT = 120.0
 
 

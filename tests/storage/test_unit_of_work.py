@@ -642,6 +642,31 @@ def test_a_delivered_mark_is_written_by_the_next_unit_of_work_before_it_reads_it
     assert [pending.key for pending in decided.effects] == [second]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # no other process writes
+def test_on_sqlite_a_lane_known_to_have_nothing_waiting_is_not_read_again(
+    store: SqlStore,
+) -> None:
+    sent_once(store, "console:evt-1")
+    (effect,) = store.pending_effects(INC)
+    store.delivered(effect, '{"message_id": "m-1"}', {})
+    seen = statements(store)
+
+    with store.unit_of_work(origin="console:evt-2", lane=INC) as decided:
+        second = store.add_effect("console", "send", '{"room_id": "war-1"}')
+    read_lane = [sql for sql in seen if sql.startswith("SELECT") and "FROM outbox" in sql]
+    assert read_lane == []
+    assert decided.effects is not None
+    assert [pending.key for pending in decided.effects] == [second]
+
+    # Its effect not delivered yet: the next unit of work reads the lane, and finds it first.
+    seen.clear()
+    with store.unit_of_work(origin="console:evt-3", lane=INC) as decided:
+        third = store.add_effect("console", "send", '{"room_id": "war-1"}')
+    assert any(sql.startswith("SELECT") and "FROM outbox" in sql for sql in seen)
+    assert decided.effects is not None
+    assert [pending.key for pending in decided.effects] == [second, third]
+
+
 def test_a_mark_taken_by_a_unit_of_work_that_fails_is_written_by_the_next(store: SqlStore) -> None:
     first = sent_once(store, "console:evt-1")
     (effect,) = store.pending_effects(INC)
