@@ -99,6 +99,7 @@ class Runtime:
         self._background = Background(log, "handling an event")
         self._recovery: asyncio.TimerHandle | None = None
         self._marking: asyncio.TimerHandle | None = None
+        self.marks_seconds = MARKS_SECONDS
         self.after_commit: Callable[[], None] | None = None  # the scheduler re-arms here
         # Due timers the last `fire_due` did not fire: fired or being fired by another process.
         self.timers_left = 0
@@ -352,9 +353,10 @@ class Runtime:
         except (SQLAlchemyError, StorageLost) as error:
             self._recover_later(error)
 
-    def _write_marks_soon(self, after: float = MARKS_SECONDS) -> None:
+    def _write_marks_soon(self, after: float | None = None) -> None:
         if self._marking is None:
-            self._marking = asyncio.get_running_loop().call_later(after, self._mark)
+            wait = self.marks_seconds if after is None else after
+            self._marking = asyncio.get_running_loop().call_later(wait, self._mark)
 
     def _mark(self) -> None:
         self._marking = None

@@ -269,9 +269,12 @@ class SqlStore:
         work = _WORK.get()
         if incident_id is None or work is None or self._presence is not None:
             return None
+        if self.engine not in work.engines:
+            return None
+        work.session.connection()  # begun: the write lock held, no other commit comes between
         # As this unit of work left it, if it has read or saved it already.
         kept = work.committed.get(incident_id) or self._committed.latest(incident_id)
-        if kept is None or kept.snapshot is None or self.engine not in work.engines:
+        if kept is None or kept.snapshot is None:
             return None
         return _incident(incident_id, kept.version, kept.snapshot)
 

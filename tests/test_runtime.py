@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from bot.adapters.console import ConsolePlatform
 from bot.bootstrap import Bot
-from bot.runtime import MARKS_SECONDS
 from storage.tables import OutboxRow
 from tests.fixtures.chat import bot, clock, console  # noqa: F401
 
@@ -59,6 +58,7 @@ async def test_a_note_is_recorded_decided_and_the_last_answer_marked_in_one_tran
     room: str,
 ) -> None:
     commits = Commits(bot)
+    bot.dispatcher.marks_seconds = 60.0  # no mark is written on its own meanwhile
 
     await console.say("alice", room, "note Backups offline")
     await console.say("alice", room, "note Printers down")
@@ -83,7 +83,7 @@ async def test_the_last_answer_is_marked_on_its_own_soon_after(
     for _ in range(100):
         if all(delivered_in_table(bot)):
             break
-        await asyncio.sleep(MARKS_SECONDS)
+        await asyncio.sleep(bot.dispatcher.marks_seconds)
 
     assert all(delivered_in_table(bot))
     assert commits.committed == [{"inbox", "log", "outbox"}, {"outbox"}]
