@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from bot.core.clock import Clock, SystemClock
+from bot.core.incident import Incident
 from bot.core.store import Outbox, StoredEffect
 from bot.effects import parse_ref, perform, ref, refs_in, substitute, target_room
 from bot.observe import Observer, Unobserved
@@ -94,13 +95,21 @@ class _Notice:
 
 
 class Gate(Protocol):
-    def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
+    def check(
+        self,
+        platform: str,
+        kind: str,
+        about: str,
+        args: Mapping[str, Any],
+        incident: Incident | None = None,
+    ) -> str | None:
         """Why the effect (its platform, kind, classification, arguments) must be withheld,
-        or None."""
+        or None; it reads the incident unless given it."""
         ...
 
-    def at_once(self, about: str) -> bool:
-        """Whether `check` answers without I/O (else it runs in a database thread)."""
+    def at_hand(self, about: str) -> Incident | None:
+        """The effect's incident when it is had without I/O (then `check` runs on the event
+        loop; else in a database thread)."""
         ...
 
 
@@ -277,9 +286,10 @@ class Deliverer:
         if (effect.platform, room) in self._unmatched and effect.kind != "set_access":
             reason: str | None = "its room could not be made to match the incident's label"
         else:
+            incident = gate.at_hand(about)
             reason = (
-                gate.check(effect.platform, effect.kind, about, args)
-                if gate.at_once(about)
+                gate.check(effect.platform, effect.kind, about, args, incident)
+                if incident is not None
                 else await self._offload(
                     lambda: gate.check(effect.platform, effect.kind, about, args)
                 )

@@ -34,15 +34,24 @@ class TlpGate:
         self._services = services
         self._platforms = platforms
 
-    def at_once(self, about: str) -> bool:
-        """Whether `check` answers without the database, so that it may run on the event loop."""
+    def at_hand(self, about: str) -> Incident | None:
+        """The effect's incident as last committed, when that needs no database read (then
+        `check` may run on the event loop, given it)."""
         return self._services.store.committed_in_memory(json.loads(about)["incident_id"])
 
-    def check(self, platform: str, kind: str, about: str, args: Mapping[str, Any]) -> str | None:
+    def check(
+        self,
+        platform: str,
+        kind: str,
+        about: str,
+        args: Mapping[str, Any],
+        incident: Incident | None = None,
+    ) -> str | None:
         """Why the effect must be withheld, or None when it may go, by the incident as last
-        committed."""
+        committed (`incident`, if at hand)."""
         classification = json.loads(about)
-        incident = self._services.store.committed(classification["incident_id"])
+        if incident is None:
+            incident = self._services.store.committed(classification["incident_id"])
         if incident is None:
             return "its incident is not on record"
         if kind == "upload_file" and incident.tlp is TLP.RED and not self._encrypted(platform):

@@ -243,16 +243,15 @@ class SqlStore:
         )
 
     def committed(self, incident_id: str) -> Incident | None:
+        return self.committed_in_memory(incident_id) or self.get(incident_id)
+
+    def committed_in_memory(self, incident_id: str) -> Incident | None:
         kept = self._committed.get(incident_id)
         if kept is None or kept.snapshot is None or _WORK.get() is not None:
-            return self.get(incident_id)
+            return None
         if kept.incident is None:  # parsed once, on first use: the gate only reads it
             kept.incident = Incident.model_validate_json(kept.snapshot)
         return kept.incident
-
-    def committed_in_memory(self, incident_id: str) -> bool:
-        kept = self._committed.get(incident_id)
-        return kept is not None and kept.snapshot is not None and _WORK.get() is None
 
     def get(self, incident_id: str) -> Incident | None:
         kept = self._kept_for_work(incident_id)

@@ -32,8 +32,8 @@ class IncidentStore(Protocol):
         where this process alone writes the database, read from it otherwise."""
         ...
 
-    def committed_in_memory(self, incident_id: str) -> bool:
-        """Whether `committed` answers from memory, without the database."""
+    def committed_in_memory(self, incident_id: str) -> Incident | None:
+        """`committed` when it is kept in memory, else None (without reading the database)."""
         ...
 
     def by_room(self, platform: str, room_id: str) -> Incident | None: ...
