@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +57,9 @@ REPLICA = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 # How long a replica's claim on an effect it delivers lasts: longer than a platform call takes.
 # A replica that died is seen at once (storage/presence.py); this bounds one that is stuck.
 CLAIM = timedelta(seconds=60)
+# On SQLite, how many incidents' last committed snapshots, and how many lanes' waiting effects,
+# are kept in memory (the most lately committed): those of others are read from the tables.
+KEPT_INCIDENTS, KEPT_LANES = 200, 1000
 
 
 class RoomAlreadyBound(Exception):
@@ -801,10 +805,12 @@ class _Kept:
 
 class _Committed:
     """The snapshots this process committed last, newest version kept (units of work of
-    different incidents commit from several threads)."""
+    different incidents commit from several threads), for the incidents committed most lately:
+    the others are read from the table."""
 
-    def __init__(self) -> None:
-        self._kept: dict[str, _Kept] = {}
+    def __init__(self, most: int = KEPT_INCIDENTS) -> None:
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()  # the least lately committed first
+        self._most = most
         self._lock = threading.Lock()
         # Held from just before a unit of work's commit until its copies are kept: a unit of
         # work that begins meanwhile (SQLite lets it once the commit is done) waits to read.
@@ -830,8 +836,12 @@ class _Committed:
                 known = self._kept.get(incident_id)
                 if kept.snapshot is None:
                     self._kept.pop(incident_id, None)
-                elif known is None or known.version < kept.version:
+                    continue
+                if known is None or known.version < kept.version:
                     self._kept[incident_id] = kept
+                self._kept.move_to_end(incident_id)
+            while len(self._kept) > self._most:
+                self._kept.popitem(last=False)
 
     def forget(self, incident_id: str) -> None:
         """Changed where its version is not known: read it from the table next time."""
@@ -841,10 +851,12 @@ class _Committed:
 
 class _LaneEffects:
     """The effects waiting in each lane, for a lane whose unit of work found none waiting in
-    the table, kept up to date from then on; the lanes not known are read."""
+    the table, kept up to date from then on, for the lanes committed in most lately (an event
+    outside any incident has a lane of its own); the lanes not known are read."""
 
-    def __init__(self) -> None:
-        self._waiting: dict[str, set[int]] = {}
+    def __init__(self, most: int = KEPT_LANES) -> None:
+        self._waiting: OrderedDict[str, set[int]] = OrderedDict()  # the least lately first
+        self._most = most
         self._lane_of: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -862,7 +874,12 @@ class _LaneEffects:
             if older:  # not kept: those may be done before the next read (by another lane)
                 return
             self._waiting.setdefault(lane, set()).update(effect_ids)
+            self._waiting.move_to_end(lane)
             self._lane_of.update((effect_id, lane) for effect_id in effect_ids)
+            while len(self._waiting) > self._most:
+                _, forgotten = self._waiting.popitem(last=False)
+                for effect_id in forgotten:
+                    self._lane_of.pop(effect_id, None)
 
     def done(self, effect_id: int) -> None:
         with self._lock:

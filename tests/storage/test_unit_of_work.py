@@ -21,7 +21,7 @@ from bot.core.lifecycle import State
 from bot.core.store import StaleIncident, StorageLost
 from storage.db import database_url_for_path
 from storage.log import verify
-from storage.sql_store import CLAIM, SqlStore, open_store
+from storage.sql_store import CLAIM, KEPT_INCIDENTS, KEPT_LANES, SqlStore, open_store
 from storage.tables import IncidentRow, OutboxRow
 from tests.storage.conftest import START
 from tests.storage.test_sql_store import declared, make_incident
@@ -546,6 +546,37 @@ def test_the_incident_as_last_committed_is_read_from_memory_on_sqlite(
     committed = store.committed(INC)
     assert committed is not None
     assert committed.title == "Renamed"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_only_the_incidents_committed_most_lately_are_kept_in_memory(store: SqlStore) -> None:
+    ids = [f"INC-2026-{n:04d}" for n in range(1, KEPT_INCIDENTS + 2)]
+    for incident_id in ids:
+        incident = make_incident(incident_id, rooms={})
+        with store.unit_of_work(origin=f"console:{incident_id}", lane=incident_id):
+            store.save(incident, [declared(incident)])
+
+    assert store.committed_in_memory(ids[0]) is None  # read from the table again
+    assert store.committed(ids[0]) == make_incident(ids[0], rooms={})
+    kept = store.committed_in_memory(ids[-1])
+    assert kept is not None
+    assert kept.id == ids[-1]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_only_the_lanes_committed_in_most_lately_are_known_idle(store: SqlStore) -> None:
+    for number in range(KEPT_LANES + 1):
+        with store.unit_of_work(origin=f"console:evt-{number}", lane=f"console:evt-{number}"):
+            pass
+    seen = statements(store)
+
+    with store.unit_of_work(origin="console:again-0", lane="console:evt-0"):
+        store.add_effect("console", "send", '{"room_id": "lobby"}')
+    with store.unit_of_work(origin=f"console:again-{KEPT_LANES}", lane=f"console:evt-{KEPT_LANES}"):
+        store.add_effect("console", "send", '{"room_id": "lobby"}')
+
+    reads = [sql for sql in seen if sql.startswith("SELECT") and "FROM outbox" in sql]
+    assert len(reads) == 1  # the first lane's, forgotten; the last is known idle
 
 
 def test_an_incident_changed_outside_a_unit_of_work_is_read_again(store: SqlStore) -> None:
