@@ -59,7 +59,7 @@ REPLICA = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 CLAIM = timedelta(seconds=60)
 # On SQLite, how many incidents' last committed snapshots, and how many lanes' waiting effects,
 # are kept in memory (the most lately committed): those of others are read from the tables.
-KEPT_INCIDENTS, KEPT_LANES = 200, 1000
+KEPT_INCIDENTS, KEPT_LANES = 64, 1000
 
 
 class RoomAlreadyBound(Exception):
