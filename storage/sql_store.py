@@ -447,10 +447,17 @@ class SqlStore:
 
     def delivered(self, effect: StoredEffect, result: str | None, refs: dict[str, str]) -> None:
         done = {"b_id": effect.id, "done": True, "result": result}
-        self._done(effect.id)
         if self.marked_in_memory(effect, refs):
             self._marks.add(effect.key, done)
-            return
+        else:
+            self._write_delivered(effect, done, refs)
+        self._done(effect.id)
+
+    def _write_delivered(
+        self, effect: StoredEffect, done: dict[str, Any], refs: dict[str, str]
+    ) -> None:
+        """Mark it done, and give the prompts and war rooms bound to its placeholders their
+        real ids."""
         made = [
             {"b_platform": effect.platform, "b_ref": ref, "message_id": real}
             for ref, real in refs.items()
@@ -488,7 +495,6 @@ class SqlStore:
             self._lanes.done(effect_id)
 
     def failed(self, effect_id: int, error: str) -> None:
-        self._done(effect_id)
         statement = (
             update(table_of(OutboxRow))
             .where(col(OutboxRow.id) == effect_id)
@@ -496,9 +502,9 @@ class SqlStore:
         )
         with _using(self.engine) as session:
             session.exec(statement)
+        self._done(effect_id)
 
     def withheld(self, effect: StoredEffect, incident_id: str, reason: str) -> None:
-        self._done(effect.id)
         event = LogEvent(
             kind="withheld",
             actor="bot",
@@ -513,6 +519,7 @@ class SqlStore:
                 .values(done=True, error=f"withheld: {reason}"[:2000])
             )
             log.append(session, [event], self.signer)
+        self._done(effect.id)
 
     # TimerStore
 
