@@ -641,11 +641,7 @@ def assert_effects_attempted_once(store: SqlStore, delivered: float) -> None:
 
 def assert_slack_sent_once(lb: Balancer, room: str, declined: str, accepted: str) -> None:
     slack = lb.slack
-    posted = [
-        (call.params.get("channel"), call.params.get("text"), json.dumps(call.params.get("blocks")))
-        for call in slack.calls_to("chat.postMessage")
-    ]
-    assert [p for p, n in Counter(posted).items() if n > 1] == []
+    assert slack.posted_twice() == []
     assert len(slack.calls_to("conversations.create")) == 1
     for person, pages in (("alice", 2), (declined, 1), (accepted, 1)):
         dm = slack.direct_channel(slack_user(person))

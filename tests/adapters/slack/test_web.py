@@ -141,3 +141,24 @@ async def test_a_refusal_is_final_and_says_refused(slack_api: FakeSlack) -> None
     assert raised.value.retry_after is None
     assert raised.value.about_room
     assert notice_text(raised.value).startswith("The chat platform refused part of that:")
+
+
+async def test_the_fake_tells_an_effect_posted_twice_from_a_new_one_saying_the_same(
+    slack_api: FakeSlack,
+) -> None:
+    web = slack_web(slack_api.base_url)
+
+    async def post(key: str) -> None:
+        metadata = {"event_type": "rrt_effect", "event_payload": {"key": key}}
+        await web.call(
+            "chat.postMessage",
+            lambda: web.client.chat_postMessage(channel="D1", text="Paged", metadata=metadata),
+        )
+
+    await post("slack:evt-1#1")
+    await post("timer:7#1")  # paged again by a timeout: another effect, the same words
+    assert slack_api.posted_twice() == []
+
+    await post("slack:evt-1#1")
+    ((_at, channel, what),) = slack_api.posted_twice()
+    assert (channel, what) == ("D1", "effect slack:evt-1#1")
