@@ -246,7 +246,8 @@ def _failure(starting: asyncio.Future[None] | None) -> BaseException | None:
 
 def database_writable(store: SqlStore) -> None:
     """Raises unless the database is still the one the bot started on and takes a write."""
-    # A unit of work checks the database's identity (not removed, replaced or emptied) first.
+    # A unit of work checks the database's identity (not removed, replaced or emptied) before
+    # it commits.
     with store.unit_of_work(origin="healthz", lane="healthz"):
         store.kv.set(HEALTH_KEY, datetime.now(UTC).isoformat())
 

@@ -464,6 +464,26 @@ def _walk(
     return _Walked(result, kept_hash)
 
 
+def stored_entry_hash(
+    prev_hash: str,
+    seq: int,
+    stamp: str,
+    incident_id: str | None,
+    actor: str,
+    kind: str,
+    data: str,
+) -> str:
+    """`entry_hash` of an entry whose data is given as the canonical JSON it is stored in: the
+    text hashed is put together around it, without parsing it."""
+    # `_digest`'s canonical JSON, its keys in sorted order.
+    canonical = (
+        f'{{"actor":{_json_string(actor)},"at":"{stamp}","data":{data},'
+        f'"incident_id":{"null" if incident_id is None else _json_string(incident_id)},'
+        f'"kind":{_json_string(kind)},"seq":{seq}}}'
+    )
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
 def _hashes_to(
     digest: str,
     prev_hash: str,
@@ -474,19 +494,12 @@ def _hashes_to(
     kind: str,
     data: str,
 ) -> bool:
-    """Whether a stored entry hashes to `digest`. Its data is stored in canonical form, so the
-    text hashed is put together from it as stored; only an entry that does not match so is
-    parsed and put in canonical form (which its hash may still match)."""
+    """Whether a stored entry hashes to `digest`: as stored (data is stored in canonical form),
+    else once its data is parsed and put in canonical form (which its hash may still match)."""
     stamp = _stored_stamp(at)
     if stamp is None:
         return False
-    # `_digest`'s canonical JSON, its keys in sorted order, with the data as stored.
-    canonical = (
-        f'{{"actor":{_json_string(actor)},"at":"{stamp}","data":{data},'
-        f'"incident_id":{"null" if incident_id is None else _json_string(incident_id)},'
-        f'"kind":{_json_string(kind)},"seq":{seq}}}'
-    )
-    if hashlib.sha256((prev_hash + canonical).encode()).hexdigest() == digest:
+    if stored_entry_hash(prev_hash, seq, stamp, incident_id, actor, kind, data) == digest:
         return True
     try:
         loaded = json.loads(data)

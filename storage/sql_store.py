@@ -106,14 +106,16 @@ class SqlStore:
         self.kv = SqlKeyValue(engine, self.reader)
         self._clock = clock or SystemClock()
         self.identity = DatabaseIdentity.of(engine)
-        # Snapshots as this process last committed them, by incident: on SQLite no other
-        # process writes (storage/process_lock.py), so they are what the database holds.
+        # On SQLite no other process writes (storage/process_lock.py): what this process
+        # committed last is what the database holds.
+        self._sole_writer = not is_postgresql(engine)
+        # Snapshots as this process last committed them, by incident.
         self._committed = _Committed()
         # The incident each room serves, once seen: a room serves one incident for good.
         self._rooms: dict[tuple[str, str], str] = {}
         self._marks = _Marks()
-        # On SQLite, which lanes have effects waiting: no other process writes the outbox.
-        self._lanes = None if is_postgresql(engine) else _LaneEffects()
+        # Which lanes have effects waiting, when no other process writes the outbox.
+        self._lanes = _LaneEffects() if self._sole_writer else None
 
     def close(self) -> None:
         try:
@@ -140,40 +142,35 @@ class SqlStore:
         if _WORK.get() is not None:
             raise RuntimeError("units of work do not nest")
         decided = Decided()
-        marks = self._marks.take()
-        sqlite = not is_postgresql(self.engine)
-        holding = False
-        try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                # The identity token is read with the log head, or else at the end.
-                self.identity.check_file()
-                if marks:  # before the lane's pending effects are read
-                    session.connection().execute(_DONE, list(marks.values()))
-                work = _Work(session, origin, lane, reply_to, {self.engine, self.reader})
-                token = _WORK.set(work)
-                try:
-                    yield decided
-                    if work.tip is None:
-                        self.identity.check(session)
-                    effects = self._write_outbox(work, claim)
-                except DatabaseError as error:  # emptied meanwhile, say
-                    self.identity.check_failure(error)
-                    raise
-                finally:
-                    _WORK.reset(token)
-                if sqlite:  # the next unit of work must see the copies as committed
-                    holding = self._committed.hold()
-            if holding:
-                self._committed.update(work.committed)
-            if self._lanes is not None:
-                self._lanes.committed(lane, work.older, [effect.id for effect in effects])
-        except BaseException:
-            self._marks.put_back(marks)
-            raise
-        finally:
-            if holding:
-                self._committed.release()
-        self._marks.written(marks)
+        with self._marks.writing() as marks:
+            holding = False
+            try:
+                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                    # The identity token is read with the log head, or else at the end.
+                    self.identity.check_file()
+                    if marks:  # before the lane's pending effects are read
+                        session.connection().execute(_DONE, marks)
+                    work = _Work(session, origin, lane, reply_to, {self.engine, self.reader})
+                    token = _WORK.set(work)
+                    try:
+                        yield decided
+                        if work.tip is None:
+                            self.identity.check(session)
+                        effects = self._write_outbox(work, claim)
+                    except DatabaseError as error:  # emptied meanwhile, say
+                        self.identity.check_failure(error)
+                        raise
+                    finally:
+                        _WORK.reset(token)
+                    # Until its copies are kept, the next unit of work waits to read them.
+                    holding = self._sole_writer and self._committed.hold()
+                if holding:
+                    self._committed.update(work.committed)
+                if self._lanes is not None:
+                    self._lanes.committed(lane, work.older, [effect.id for effect in effects])
+            finally:
+                if holding:
+                    self._committed.release()
         decided.effects = effects
 
     def _write_outbox(self, work: _Work, claim: Callable[[str], bool] | None) -> list[StoredEffect]:
@@ -270,7 +267,7 @@ class SqlStore:
         """In a unit of work on SQLite, the incident as this process committed it last, if it
         knows: what the table holds, since no other process writes it."""
         work = _WORK.get()
-        if incident_id is None or work is None or self._presence is not None:
+        if incident_id is None or work is None or not self._sole_writer:
             return None
         if self.engine not in work.engines:
             return None
@@ -399,7 +396,7 @@ class SqlStore:
         query = _PENDING_EFFECTS if lane is None else _PENDING_IN_LANE
         with _using(self.reader) as session:
             found = session.connection().execute(query, {"b_lane": lane})
-            return [_effect(row) for row in found if self._marks.result(row.key) is None]
+            return [_effect(row) for row in found if self._marks.waiting(row.key) is None]
 
     def backlog(self) -> tuple[int, int]:
         """(effects not yet delivered, events not yet handled), counted."""
@@ -412,9 +409,9 @@ class SqlStore:
             row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
             if row is None:
                 return None
-            marked = self._marks.result(key)
+            marked = self._marks.waiting(key)
             if marked is not None and not row.done:
-                return _effect(row), marked[0], True
+                return _effect(row), marked["result"], True
             return _effect(row), row.result, row.done
 
     def attempted(self, effect_id: int) -> bool:
@@ -479,16 +476,10 @@ class SqlStore:
     def write_marks(self) -> None:
         """Mark done, in a transaction of their own, the delivered effects that no unit of
         work has marked yet."""
-        marks = self._marks.take()
-        if not marks:
-            return
-        try:
-            with self._single.begin() as connection:
-                connection.execute(_DONE, list(marks.values()))
-        except BaseException:
-            self._marks.put_back(marks)
-            raise
-        self._marks.written(marks)
+        with self._marks.writing() as marks:
+            if marks:
+                with self._single.begin() as connection:
+                    connection.execute(_DONE, marks)
 
     def _done(self, effect_id: int) -> None:
         if self._lanes is not None:
@@ -913,27 +904,28 @@ class _Marks:
         with self._lock:
             self._waiting[key] = done
 
-    def result(self, key: str) -> tuple[str | None] | None:
-        """(its result,) when the effect is delivered and its mark not yet written."""
-        done = self._waiting.get(key) or self._taken.get(key)
-        return (done["result"],) if done is not None else None
+    def waiting(self, key: str) -> dict[str, Any] | None:
+        """The mark of a delivered effect, until it is written."""
+        return self._waiting.get(key) or self._taken.get(key)
 
-    def take(self) -> dict[str, dict[str, Any]]:
+    @contextmanager
+    def writing(self) -> Iterator[list[dict[str, Any]]]:
+        """The marks waiting, to write in the block: kept until it has ended, put back if it
+        fails (they count as done meanwhile)."""
         with self._lock:
             taken, self._waiting = self._waiting, {}
             self._taken.update(taken)
-            return taken
-
-    def written(self, taken: dict[str, dict[str, Any]]) -> None:
+        try:
+            yield list(taken.values())
+        except BaseException:
+            with self._lock:
+                for key, done in taken.items():
+                    self._taken.pop(key, None)
+                    self._waiting.setdefault(key, done)
+            raise
         with self._lock:
             for key in taken:
                 self._taken.pop(key, None)
-
-    def put_back(self, taken: dict[str, dict[str, Any]]) -> None:
-        with self._lock:
-            for key, done in taken.items():
-                self._taken.pop(key, None)
-                self._waiting.setdefault(key, done)
 
 
 @dataclass

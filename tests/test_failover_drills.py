@@ -32,6 +32,8 @@ import signal
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -566,7 +568,7 @@ async def test_killing_the_leader_mid_incident_leaves_what_an_uninterrupted_run_
 ) -> None:
     team = Team(synapse, tmp_path)
     drills = Drills(team, cluster.create_database(f"drills_{tmp_path.name}".lower()), tmp_path)
-    try:
+    async with ended(drills, team):
         reference = await drills.start()
         assert drills.device is not None
         assert reference.effects.war_rooms == 1
@@ -579,12 +581,6 @@ async def test_killing_the_leader_mid_incident_leaves_what_an_uninterrupted_run_
             if found:
                 failures.append(summary(seed, played, found))
         assert not failures, "\n\n".join(failures)
-    except BaseException:
-        print(drills.replicas.output())
-        raise
-    finally:
-        await drills.stop()
-        await team.close()
 
 
 async def test_what_the_killed_leader_recorded_and_left_goes_before_what_comes_after(
@@ -597,7 +593,7 @@ async def test_what_the_killed_leader_recorded_and_left_goes_before_what_comes_a
     drills = Drills(team, cluster.create_database(f"left_{tmp_path.name}".lower()), tmp_path)
     first, second = drills.replicas.all
     run = Run(team, drills.database_url, 1, drills.direct)
-    try:
+    async with ended(drills, team):
         await drills.replicas.start()
         await team.alice.say(await lobby_with_bot(team), f"!incident declare {TITLE}")
         war_room = await run.join_war_room()
@@ -621,6 +617,14 @@ async def test_what_the_killed_leader_recorded_and_left_goes_before_what_comes_a
             assert noted == ["first", "second"]
         finally:
             store.close()
+
+
+@asynccontextmanager
+async def ended(drills: Drills, team: Team) -> AsyncIterator[None]:
+    """Stops the replicas and the team's clients at the end; on a failure, shows what the
+    replicas printed."""
+    try:
+        yield
     except BaseException:
         print(drills.replicas.output())
         raise

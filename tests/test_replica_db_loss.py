@@ -9,12 +9,10 @@ a few seconds, so that timers fall due while A is cut off and after it is back.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import make_url
@@ -37,7 +35,7 @@ from tests.fixtures.postgres import (  # noqa: F401
     postgres_url,
 )
 from tests.fixtures.roster import small_roster
-from tests.fixtures.slack_api import FakeSlack, running_fake_slack
+from tests.fixtures.slack_api import FakeSlack, effect_key, running_fake_slack
 from tests.fixtures.tcp_proxy import running_proxy
 from tests.test_replicas import (
     ANNA,
@@ -216,16 +214,6 @@ def said(slack: FakeSlack, channel: str, text: str) -> bool:
         call.params.get("channel") == channel and text in str(call.params.get("text"))
         for call in answers
     ) or any(text in str(response.get("text")) for response in slack.responses)
-
-
-def effect_key(params: dict[str, Any]) -> str | None:
-    """The outbox effect a posted message carries out (None for a refusal told at once)."""
-    metadata = params.get("metadata")
-    if isinstance(metadata, str):
-        metadata = json.loads(metadata)
-    if not isinstance(metadata, dict):
-        return None
-    return str(metadata["event_payload"]["key"])
 
 
 def ack_timers(url: str) -> list[Timer]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from bot.core.events import LogEvent
-from storage.log import GENESIS_HASH, VerifyResult, entry_hash, verify
+from storage.log import GENESIS_HASH, VerifyResult, entry_hash, stored_entry_hash, verify
 from storage.sql_store import SqlStore
 from tests.storage.conftest import START
 
@@ -174,6 +174,22 @@ def test_data_stored_in_another_json_form_of_the_same_value_still_verifies(
     run_sql(filled.engine, "UPDATE log SET data = :data WHERE seq = 3", data='{ "n" : 3 }')
 
     assert verify(filled.engine) == VerifyResult(ok=True, checked=ENTRIES)
+
+
+def test_an_entry_hashes_the_same_put_together_from_its_data_as_stored() -> None:
+    awkward = 'Zoë "the \\ admin"\n\t\u0001 ✅'
+    data = {"text": awkward, "ñ": [1.5, None, True], "nested": {"b": 1, "a": awkward}}
+    stored = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    stamp = START.isoformat(timespec="microseconds")
+
+    for incident_id in (f"INC-{awkward}", None):
+        expected = entry_hash(GENESIS_HASH, 7, START, incident_id, awkward, awkward, data)
+        assert (
+            stored_entry_hash(GENESIS_HASH, 7, stamp, incident_id, awkward, awkward, stored)
+            == expected
+        )
 
 
 def test_names_and_text_needing_escapes_verify(store: SqlStore) -> None:
