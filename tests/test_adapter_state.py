@@ -52,6 +52,7 @@ def test_forgotten_keys_are_read_again_from_the_database(tmp_path: Path) -> None
         state.set("matrix:next_batch", "mine")
         state.set("slack:dm:U1", "D1")
         assert state.get("matrix:device_id") is None
+        state.flush()  # this replica's writes landed before it stood by
         store.kv.set("matrix:next_batch", "theirs")  # as the replica that held the role
         store.kv.set("matrix:device_id", "DEVICE")
         store.kv.set("slack:dm:U1", "D2")
