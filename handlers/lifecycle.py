@@ -34,7 +34,7 @@ def _awaiting_approval(incident: Incident) -> list[str]:
     waiting = []
     for proposal in incident.proposals:
         state = incident.team.role(proposal.role) if incident.team else None
-        taken = len(state.accepted) + len(state.pending) if state else 0
+        taken = state.held if state else 0
         if taken < proposal.needed:
             waiting.append(proposal.role)
     return waiting

@@ -7,6 +7,7 @@ together with the snapshot, then sends the pages and tells the war room.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Literal
 
 from bot.core.events import LogEvent
@@ -25,6 +26,7 @@ from bot.core.paging import (
     RoleFilled,
     RolePaging,
     TeamPaging,
+    next_up,
     start,
 )
 from bot.core.roster import Person
@@ -230,17 +232,12 @@ def _plan(assignment: RoleAssignment) -> tuple[str, list[str], int]:
     return assignment.role, [c.person_id for c in assignment.picks], assignment.unfilled
 
 
-def _open_slots(state: RolePaging) -> int:
-    return state.needed - len(state.accepted) - len(state.pending)
-
-
-def _next_up(state: RolePaging, rule: PagingRule, busy: set[str]) -> list[str]:
-    """Who paging will call next for the role's open slots, in this cycle."""
+def _someone_to_call(state: RolePaging, rule: PagingRule, busy: set[str]) -> bool:
+    """Whether paging has someone left to call for the role's open slots, in this cycle."""
     ahead = state.candidates[state.cursor :]
     if rule.escalate_to_duty_contact:
         ahead += state.duty_contacts[state.contact_cursor :]
-    callable_ = [p for p in dict.fromkeys(ahead) if p not in busy and not state.declined(p)]
-    return callable_[: max(_open_slots(state), 0)]
+    return state.open_slots > 0 and any(p not in busy and not state.declined(p) for p in ahead)
 
 
 def _widened(
@@ -260,7 +257,7 @@ def _widened(
     rest = [p for p in dict.fromkeys([*ahead, *backups]) if p not in picks and p not in done]
     contacts = [p for p in assignment.duty_contacts if p not in state.duty_contacts]
     # The slots already held stay (one added by hand too); the missing ones are added.
-    needed = max(state.needed, len(state.accepted) + len(state.pending) + assignment.needed)
+    needed = max(state.needed, state.held + assignment.needed)
     candidates = [*done, *picks, *rest]
     changed = set(candidates) != set(state.candidates) or bool(contacts) or needed != state.needed
     widened = state.model_copy(
@@ -274,12 +271,28 @@ def _widened(
     # A page withdrawn by `enforce` leaves a slot that no answer will refill; and an exhausted
     # role may have someone left when the level now escalates to duty contacts.
     stalled = state.started and not state.exhausted and not state.pending
-    if (stalled and _open_slots(state) > 0) or (
-        (changed or state.exhausted) and _next_up(widened, rule, busy)
+    if (stalled and state.open_slots > 0) or (
+        (changed or state.exhausted) and _someone_to_call(widened, rule, busy)
     ):
         widened.started = widened.exhausted = False
         return widened
     return widened if changed else None
+
+
+def _called(
+    team: TeamPaging | None,
+    state: RolePaging,
+    paged_now: list[Page],
+    rule: PagingRule,
+    now: datetime,
+) -> list[str]:
+    """Who is paged for a role that was waiting or stopped: now, or once its turn comes."""
+    if state.started or team is None:
+        return []
+    now_started = team.role(state.role)
+    if now_started is not None and now_started.started:
+        return [page.person_id for page in paged_now if page.role == state.role]
+    return next_up(team, state.role, rule, now)
 
 
 async def _start_roles(
@@ -316,35 +329,39 @@ async def _start_roles(
     team = team.model_copy(deep=True, update={"level": highest(team.level, level) or level})
     rule = services.rules.paging[team.level]
     fresh: list[RolePaging] = []
-    plans: list[tuple[str, list[str], int]] = []
-    widened_any = False
+    plans: dict[str, tuple[str, list[str], int]] = {}  # by role
+    widened_roles: list[tuple[RolePaging, RolePaging]] = []
     for assignment in assignments:
         existing = team.role(assignment.role)
         if existing is None:
             fresh.append(RolePaging.of(assignment))
-            plans.append(_plan(assignment))
+            plans[assignment.role] = _plan(assignment)
             continue
         widened = _widened(existing, assignment, rule, team.busy())
-        if widened is None:
-            continue
-        widened_any = True
-        team.roles[team.roles.index(existing)] = widened  # in place: the order of paging
-        # Said again only when who is called next, or how many are missing, changes.
-        up = _next_up(widened, rule, team.busy()) if not widened.started else []
-        before = _next_up(existing, rule, team.busy()) if not existing.started else []
-        if up != before or widened.needed != existing.needed:
-            plans.append((widened.role, up, _open_slots(widened) - len(up)))
-    if not fresh and not widened_any and incident.team and team.level is incident.team.level:
+        if widened is not None:
+            team.roles[team.roles.index(existing)] = widened  # in place: the order of paging
+            widened_roles.append((existing, widened))
+    if not fresh and not widened_roles and incident.team and team.level is incident.team.level:
         if decided is not None:
             await decided()
         services.store.save(incident, [])  # nobody new qualifies: nothing to page or to say
         return
-    team, decisions = start(team, fresh, rule, services.clock.now())
+    now = services.clock.now()
+    before_team = incident.team
+    team, decisions = start(team, fresh, rule, now)
+    paged_now = [d.page for d in decisions if isinstance(d, PagePerson)]
+    for existing, widened in widened_roles:
+        # Who is called is said again only when it, or how many are missing, changes.
+        up = _called(team, widened, paged_now, rule, now)
+        before = _called(before_team, existing, [], rule, now)
+        if up != before or widened.needed != existing.needed:
+            plans[widened.role] = (widened.role, up, widened.open_slots - len(up))
     incident.team = team
     if decided is not None:
         await decided()
-    lines = _pick_lines(services, incident, plans)
-    picks = {role: people for role, people, _ in plans}
+    ordered = [plans[a.role] for a in assignments if a.role in plans]
+    lines = _pick_lines(services, incident, ordered)
+    picks = {role: people for role, people, _ in ordered}
     events = [bot_event(services, incident, "team_assembled", level=level.value, picks=picks)]
     if announce_picks and lines:
         await announce(services, incident, f"Team for {level.value}, and why:\n" + "\n".join(lines))
@@ -382,7 +399,7 @@ def page_by_hand(
     else:
         if person.id not in state.candidates:
             state.candidates.append(person.id)
-        if len(state.accepted) + len(state.pending) >= state.needed:
+        if state.open_slots <= 0:
             state.needed += 1
         state.started, state.exhausted = True, False
     state.pages.append(page)

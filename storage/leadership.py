@@ -62,7 +62,7 @@ class AdvisoryLease:
             return False
 
     async def release(self) -> None:
-        await asyncio.to_thread(self._drop)
+        await asyncio.to_thread(self.drop)
 
     def hold(self) -> bool:
         """Take the role now unless held (the calling thread waits for the server); a role
@@ -71,9 +71,6 @@ class AdvisoryLease:
         if self._held and connection is not None and not connection.broken:
             return True
         return self._acquire()
-
-    def drop(self) -> None:
-        self._drop()
 
     def _acquire(self) -> bool:
         with self._lock:
@@ -122,7 +119,8 @@ class AdvisoryLease:
             self._connection.execute(SERVER_KEEPALIVES, SERVER_KEEPALIVE_VALUES)
         return self._connection
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
+        """Give the role up now (the calling thread waits for the server)."""
         with self._lock:
             self._held = False
             self._close()  # closing the session releases its advisory locks

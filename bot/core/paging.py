@@ -115,6 +115,15 @@ class RolePaging(BaseModel):
         return [p for p in self.pages if p.status is PageStatus.PAGED]
 
     @property
+    def held(self) -> int:
+        """Places taken: accepted, or with a page out."""
+        return len(self.accepted) + len(self.pending)
+
+    @property
+    def open_slots(self) -> int:
+        return self.needed - self.held
+
+    @property
     def filled(self) -> bool:
         return len(self.accepted) >= self.needed
 
@@ -191,8 +200,7 @@ def _reserved(team: TeamPaging, state: RolePaging, busy: Collection[str]) -> set
         if other is state or other.settled:
             continue
         callable_ = [p for p in dict.fromkeys(other.candidates) if _pageable(other, p, busy)]
-        open_slots = other.needed - len(other.accepted) - len(other.pending)
-        kept.update(callable_[: max(open_slots, 0)] if len(callable_) > 1 else callable_)
+        kept.update(callable_[: max(other.open_slots, 0)] if len(callable_) > 1 else callable_)
     return kept
 
 
@@ -236,7 +244,7 @@ def _refill(
 ) -> list[Decision]:
     """Page until every open slot has a page out, moving through backups, duty contacts, cycles."""
     decisions: list[Decision] = []
-    while not state.exhausted and len(state.accepted) + len(state.pending) < state.needed:
+    while not state.exhausted and state.open_slots > 0:
         chosen = _next_in_cycle(team, state, rule, busy)
         if chosen is not None:
             busy.add(chosen[0])
@@ -254,6 +262,17 @@ def _refill(
         state.cycle += 1
         state.cursor = state.contact_cursor = 0
     return decisions
+
+
+def next_up(team: TeamPaging, role: str, rule: PagingRule, now: datetime) -> list[str]:
+    """Who paging calls for the role's open slots when its turn comes: what it would page
+    now, worked out on a copy, so that someone another role counts on is not named."""
+    trial = team.model_copy(deep=True)
+    state = trial.role(role)
+    if state is None:
+        return []
+    decisions = _refill(trial, state, rule, now, trial.busy())
+    return [d.page.person_id for d in decisions if isinstance(d, PagePerson)]
 
 
 def _advance(team: TeamPaging, rule: PagingRule, now: datetime) -> list[Decision]:

@@ -15,6 +15,7 @@ from bot.core.paging import (
     RolePaging,
     TeamPaging,
     answer,
+    next_up,
     start,
     timeout,
     withdraw_all,
@@ -271,6 +272,19 @@ def test_someone_kept_for_another_role_is_paged_last_in_the_last_cycle() -> None
     decisions = pager.expire()
     assert paged(decisions) == ["koen"]
     assert pager.state.roles[0].cycle == 3
+
+
+def test_who_is_called_next_leaves_out_someone_another_role_counts_on() -> None:
+    pager = Pager(L2)
+    pager.start(
+        role("analyst", ["ann"]), role("forensics", ["koen", "jan"]), role("police", ["koen"])
+    )
+    assert next_up(pager.state, "forensics", L2, pager.clock.now()) == ["jan"]
+    assert next_up(pager.state, "police", L2, pager.clock.now()) == ["koen"]
+    assert next_up(pager.state, "analyst", L2, pager.clock.now()) == []  # ann is paged already
+    pager.answer("ann", accepted=True)
+    assert paged(pager.expire()) == ["jan"]  # what was said is what is paged
+    assert next_up(pager.state, "nobody", L2, pager.clock.now()) == []
 
 
 def test_a_higher_level_adds_roles_to_the_running_paging() -> None:

@@ -41,7 +41,7 @@ from bot.adapters.slack.answers import ReplyHint, ReplyHints, post_to_response_u
 from bot.adapters.slack.blocks import escape, fallback_text, message_blocks
 from bot.adapters.slack.names import channel_name, numbered
 from bot.adapters.slack.state import SlackState
-from bot.adapters.slack.web import SlackWeb
+from bot.adapters.slack.web import ROOM_ERRORS, SlackWeb
 from bot.core.store import KeyValue
 from bot.port import (
     Outbound,
@@ -73,13 +73,6 @@ LIST_PAGE_SIZE = 200
 LIST_PAGES = 50
 # An upload's start is noted by this host's clock and compared with Slack's timestamps.
 CLOCK_MARGIN_SECONDS = 300.0
-# chat.postMessage's answers that are about the channel, not the message: a reply then goes
-# to its sender alone, saying why.
-CANNOT_POST = {
-    "not_in_channel": "the bot is not a member of this channel",
-    "channel_not_found": "the bot cannot see this channel",
-    "is_archived": "this channel is archived",
-}
 
 Channel = Mapping[str, Any]
 
@@ -311,9 +304,9 @@ class SlackPlatform:
             )
         except PlatformError as error:
             hint = self._hints.of(delivery_origin.get())
-            if error.code not in CANNOT_POST or hint is None or hint.room_id != room_id:
+            if error.code not in ROOM_ERRORS or hint is None or hint.room_id != room_id:
                 raise
-            why = f"_Only you can see this: {CANNOT_POST[error.code]}._"
+            why = f"_Only you can see this: {ROOM_ERRORS[error.code]}._"
             said = Outbound(f"{message.text}\n{why}", message.buttons)
             answered = await self._answer(hint, said)
             if answered is None:

@@ -47,8 +47,13 @@ _MESSAGES = {
 _TROUBLE_CODES = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 TROUBLE = "Slack is having trouble right now."
 RATE_LIMITED = "ratelimited"
-# The answers that are about the channel itself, not what was asked of it.
-ROOM_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+# The answers that are about the channel itself, not what was asked of it, and why, as its
+# sender is told when a reply cannot be posted there.
+ROOM_ERRORS = {
+    "not_in_channel": "the bot is not a member of this channel",
+    "channel_not_found": "the bot cannot see this channel",
+    "is_archived": "this channel is archived",
+}
 SERVER_ERROR = 500
 REQUEST_TIMEOUT_S = 30  # the SDK's own default
 
