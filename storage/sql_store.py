@@ -52,8 +52,6 @@ from storage.timestamps import from_db, to_utc
 from storage.upsert import increment, insert_new, insert_new_many, upsert
 
 logger = logging.getLogger("rrt.storage")
-# Who delivers an effect, as other replicas see it: this process.
-REPLICA = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 # How long a replica's claim on an effect it delivers lasts: longer than a platform call takes.
 # A replica that died is seen at once (storage/presence.py); this bounds one that is stuck.
 CLAIM = timedelta(seconds=60)
@@ -97,9 +95,12 @@ class SqlStore:
         self.signer = signer or LogSigner.for_database(engine.url)
         self.reader = reader_for(engine)
         self._single = single_statements(engine)
-        # Held from this process's first claim on an effect: others see its claims are live.
+        # Who delivers an effect, as other replicas see it: this store (one per process, but
+        # two bots in one process are two replicas too).
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Held from this store's first claim on an effect: others see its claims are live.
         self._presence = (
-            Presence(engine.url.render_as_string(hide_password=False), REPLICA)
+            Presence(engine.url.render_as_string(hide_password=False), self.replica)
             if is_postgresql(engine)
             else None
         )
@@ -193,7 +194,7 @@ class SqlStore:
             until = to_utc(self._clock.now()) + CLAIM
             for row in work.outbox:
                 if claim(row["platform"]):
-                    row.update(attempts=1, claimed_by=REPLICA, claimed_until=until)
+                    row.update(attempts=1, claimed_by=self.replica, claimed_until=until)
         rows = [
             {"claimed_by": None, "claimed_until": None, **row, "binds": row["key"] in work.binding}
             for row in work.outbox
@@ -416,7 +417,7 @@ class SqlStore:
 
     def attempted(self, effect_id: int) -> bool:
         now = to_utc(self._clock.now())
-        values = {"b_id": effect_id, "b_me": REPLICA, "b_now": now, "b_until": now + CLAIM}
+        values = {"b_id": effect_id, "b_me": self.replica, "b_now": now, "b_until": now + CLAIM}
         # A SQLite file serves one process (storage/process_lock.py): nobody to exclude, and a
         # claim left by a crash must not hold up the restart.
         if self._presence is None:
