@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -16,6 +15,7 @@ from bot.health import Health, StatusServer
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.supervise import State, Status
 from storage.db import make_engine
+from tests.fixtures.ports import free_port
 
 
 class Database:
@@ -130,9 +130,7 @@ async def test_unavailable_when_the_database_is_lost_or_the_bot_not_running(
 
 
 async def test_a_database_server_out_of_reach_is_reported_lost_with_why() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     engine = make_engine(f"postgresql://rrt@127.0.0.1:{port}/rrt")
 
     def write() -> None:

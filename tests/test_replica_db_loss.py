@@ -28,6 +28,7 @@ from handlers.timer_sync import ACK
 from storage.sql_store import open_store
 from storage.tables import OutboxRow
 from tests.fixtures.chat import START
+from tests.fixtures.ports import free_port
 from tests.fixtures.postgres import (  # noqa: F401
     PostgresCluster,
     fresh_postgres_url,
@@ -49,7 +50,7 @@ from tests.test_replicas import (
     until,
     war_room,
 )
-from tests.test_service import Bot, free_port
+from tests.test_service import Bot
 
 INCIDENT_AZ = f"INC-{START.year}-0001"
 ACK_SECONDS = 8  # an L1 page's answer timeout

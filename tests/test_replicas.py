@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -44,6 +42,7 @@ from storage.tables import OutboxRow, table_of
 from tests.adapters.slack.payloads import form, signed_headers, slash_command
 from tests.fixtures.chat import START
 from tests.fixtures.cli import rrt
+from tests.fixtures.ports import free_port
 from tests.fixtures.postgres import (  # noqa: F401
     fresh_postgres_url,
     postgres_cluster,
@@ -51,7 +50,7 @@ from tests.fixtures.postgres import (  # noqa: F401
 )
 from tests.fixtures.roster import small_roster
 from tests.fixtures.slack_api import FakeSlack, running_fake_slack
-from tests.test_service import Bot, free_port
+from tests.test_service import Bot, rrt_run
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "replica0signing0secret0000000000"
@@ -72,35 +71,7 @@ async def replica(
     folder: Path, slack: FakeSlack, port: int, settings: dict[str, str]
 ) -> AsyncIterator[Bot]:
     """`rrt run` in Slack HTTP mode on `port`, once it has connected."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.upper().startswith("RRT_") and name.upper() != "DATABASE_URL"
-    }
-    metrics_port = free_port()
-    env.update(
-        HOME=str(folder),
-        PYTHONPATH=str(REPO),
-        RRT_REPORTS_DIR=str(folder / "reports"),
-        RRT_LOG_FORMAT="json",
-        RRT_METRICS_HOST="127.0.0.1",
-        RRT_METRICS_PORT=str(metrics_port),
-        **slack_http(slack, port),
-        **settings,
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        cwd=folder,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    bot = Bot(process, metrics_port)
-    try:
+    async with rrt_run(folder, {**slack_http(slack, port), **settings}) as bot:
         await bot.until_healthy(
             lambda status, body: (
                 status == 200 and body["platforms"]["slack"]["state"] == "connected"
@@ -108,10 +79,6 @@ async def replica(
             "connected to Slack",
         )
         yield bot
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 def slack_http(slack: FakeSlack, port: int) -> dict[str, str]:

@@ -52,11 +52,11 @@ from tests.adapters.slack.payloads import (
     signed_headers,
     slash_command,
 )
+from tests.fixtures.ports import free_port
 from tests.fixtures.postgres import PrivateCluster
 from tests.fixtures.replicas import Replica, replica_environment
 from tests.fixtures.slack_api import BOT_USER_ID, FakeSlack, Params, running_fake_slack
 from tests.fixtures.synapse import PROJECT_ROOT
-from tests.test_service import free_port
 
 pytestmark = [pytest.mark.matrix, pytest.mark.postgres]
 

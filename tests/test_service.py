@@ -20,18 +20,13 @@ from aiohttp import web
 
 from tests.adapters.slack.payloads import slash_command
 from tests.fixtures.cli import rrt
+from tests.fixtures.ports import free_port
 from tests.fixtures.slack_api import FakeSlack, running_fake_slack
 
 REPO = Path(__file__).resolve().parents[1]
 STOP_SECONDS = 5.0  # SIGTERM to exit, whatever a platform is doing
 WAIT_SECONDS = 30.0  # for start-up and retries; only a failing test waits this long
 ANNA = "U0UJZDE8GXD"  # a roster member (config/roster.example.yaml)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Bot:
@@ -116,6 +111,7 @@ class Bot:
 
 @asynccontextmanager
 async def rrt_run(folder: Path, settings: dict[str, str]) -> AsyncIterator[Bot]:
+    """`rrt run` in `folder` with `settings` (on SQLite there unless they name a database)."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -123,14 +119,16 @@ async def rrt_run(folder: Path, settings: dict[str, str]) -> AsyncIterator[Bot]:
     }
     metrics_port = free_port()
     env.update(
-        HOME=str(folder),
-        PYTHONPATH=str(REPO),
-        RRT_DATABASE_URL=f"sqlite:///{folder / 'rrt.db'}",
-        RRT_REPORTS_DIR=str(folder / "reports"),
-        RRT_LOG_FORMAT="json",
-        RRT_METRICS_HOST="127.0.0.1",
-        RRT_METRICS_PORT=str(metrics_port),
-        **settings,
+        {
+            "HOME": str(folder),
+            "PYTHONPATH": str(REPO),
+            "RRT_DATABASE_URL": f"sqlite:///{folder / 'rrt.db'}",
+            "RRT_REPORTS_DIR": str(folder / "reports"),
+            "RRT_LOG_FORMAT": "json",
+            "RRT_METRICS_HOST": "127.0.0.1",
+            "RRT_METRICS_PORT": str(metrics_port),
+            **settings,
+        }
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,

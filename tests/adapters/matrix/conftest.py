@@ -16,7 +16,7 @@ from bot.core.roster import Organisation, Roster
 from bot.core.tlp import TLP
 from bot.serve import invite_policy
 from config.settings import Settings
-from tests.adapters.matrix.support import Analyst, Inbox
+from tests.adapters.matrix.support import Analyst, EncryptedAnalyst, Inbox
 from tests.fixtures.memory import MemoryKeyValue
 from tests.fixtures.roster import person
 from tests.fixtures.synapse import SynapseServer
@@ -207,3 +207,15 @@ async def l2_team(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Team]
     created = Team(synapse, tmp_path, L2_TEAM)
     yield created
     await created.close()
+
+
+@pytest.fixture
+async def alice(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
+    """The coordinator's client that encrypts (her plain client, `team.alice`, shows what the
+    server holds)."""
+    plain = team.alice
+    connected = await EncryptedAnalyst.connect(
+        team.synapse.base_url, plain.user_id, plain.client.access_token, tmp_path / "alice-keys"
+    )
+    yield connected
+    await connected.client.close()

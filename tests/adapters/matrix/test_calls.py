@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.matrix.calls import Backoff, MatrixCalls
 from bot.port import Outbound, PlatformError, RoomSpec
 from tests.adapters.matrix.conftest import MatrixWorld
+from tests.fixtures.ports import free_port
 
 
 class RecordedSleep:
@@ -96,9 +96,7 @@ async def test_lost_connection_backs_off_then_recovers() -> None:
 
 async def test_unreachable_homeserver_raises_after_the_attempts() -> None:
     sleep = RecordedSleep()
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
 
     async def connect() -> Any:
         async with aiohttp.ClientSession() as session:

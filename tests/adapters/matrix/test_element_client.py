@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -43,16 +43,6 @@ def node_client() -> Path:
             pytrace=False,
         )
     return JS_DIR / "element.mjs"
-
-
-@pytest.fixture
-async def alice(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
-    plain = team.alice
-    connected = await EncryptedAnalyst.connect(
-        team.synapse.base_url, plain.user_id, plain.client.access_token, tmp_path / "alice-keys"
-    )
-    yield connected
-    await connected.client.close()
 
 
 async def run_element(

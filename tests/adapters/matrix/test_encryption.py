@@ -7,9 +7,7 @@ account, no keys) shows what the homeserver itself holds.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,16 +38,6 @@ from tests.fixtures.triage import WORKED_EXAMPLE
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 ENCRYPTED = "m.room.encrypted"
 REPORT = b"# INC-2026-0001\nTLP:AMBER"
-
-
-@pytest.fixture
-async def alice(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
-    plain = team.alice
-    connected = await EncryptedAnalyst.connect(
-        team.synapse.base_url, plain.user_id, plain.client.access_token, tmp_path / "alice-keys"
-    )
-    yield connected
-    await connected.client.close()
 
 
 async def raw_event(plain: Analyst, room_id: str, event_id: str) -> dict[str, Any]:

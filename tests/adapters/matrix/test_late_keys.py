@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,16 +32,6 @@ from tests.fixtures.triage import WORKED_EXAMPLE
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 MEGOLM = "m.megolm.v1.aes-sha2"
-
-
-@pytest.fixture
-async def alice(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
-    plain = team.alice
-    connected = await EncryptedAnalyst.connect(
-        team.synapse.base_url, plain.user_id, plain.client.access_token, tmp_path / "alice-keys"
-    )
-    yield connected
-    await connected.client.close()
 
 
 class WithheldKey:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -49,17 +47,6 @@ STAYS_ON_HOST = (
 FILES = [f"{INCIDENT}-report.html", f"{INCIDENT}-report.md"]
 TITLE_OF_FILES = f"Incident report {INCIDENT} (TLP:RED)"
 ENCRYPTED = "m.room.encrypted"
-
-
-@pytest.fixture
-async def alice(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
-    """The coordinator's client that encrypts (her plain client shows what the server holds)."""
-    plain = team.alice
-    connected = await EncryptedAnalyst.connect(
-        team.synapse.base_url, plain.user_id, plain.client.access_token, tmp_path / "alice-keys"
-    )
-    yield connected
-    await connected.client.close()
 
 
 async def declare_red(team: Team, coordinator: Analyst) -> RoomWatch:

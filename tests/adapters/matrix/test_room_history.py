@@ -36,13 +36,6 @@ async def encrypting(team: Team, who: str, directory: Path) -> EncryptedAnalyst:
 
 
 @pytest.fixture
-async def alice(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
-    connected = await encrypting(team, "alice", tmp_path)
-    yield connected
-    await connected.client.close()
-
-
-@pytest.fixture
 async def bob(team: Team, tmp_path: Path) -> AsyncIterator[EncryptedAnalyst]:
     connected = await encrypting(team, "bob", tmp_path)
     yield connected

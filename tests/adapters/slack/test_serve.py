@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,17 +15,12 @@ from bot.core.clock import FakeClock
 from bot.serve import slack_platform
 from config.settings import SlackSettings
 from tests.adapters.slack.payloads import form, signed_headers, slash_command
+from tests.fixtures.ports import free_port
 from tests.fixtures.roster import small_roster
 from tests.fixtures.settings import settings_in
 from tests.fixtures.slack_api import FakeSlack
 
 SIGNING_SECRET = "serve0signing0secret000000000000"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_the_adapter_from_settings_declares_over_signed_http(

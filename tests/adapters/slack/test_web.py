@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from bot.adapters.slack.limits import Rate, RateLimiter
@@ -11,6 +9,7 @@ from bot.adapters.slack.web import TROUBLE, SlackWeb, web_client
 from bot.delivery import notice_text
 from bot.port import PlatformError
 from tests.adapters.slack.conftest import BOT_TOKEN
+from tests.fixtures.ports import free_port
 from tests.fixtures.slack_api import FakeSlack
 
 
@@ -54,9 +53,7 @@ async def test_unknown_error_code_keeps_the_code(slack_api: FakeSlack) -> None:
 
 
 async def test_unreachable_slack() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nobody listens on it
     web = slack_web(f"http://127.0.0.1:{port}/api/")
     with pytest.raises(PlatformError) as raised:
         await web.call("auth.test", web.client.auth_test)
