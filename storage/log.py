@@ -626,7 +626,7 @@ def _rows(connection: Connection) -> Iterator[tuple[Any, ...]]:
     if connection.dialect.name == "sqlite":
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM log ORDER BY seq")
+            cursor.execute(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM {LOG.name} ORDER BY seq")
             while batch := cursor.fetchmany(_READ_BATCH):
                 yield from batch
         finally:

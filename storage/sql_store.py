@@ -921,12 +921,12 @@ class _Marks:
         except BaseException:
             with self._lock:
                 for key, done in taken.items():
-                    self._taken.pop(key, None)
                     self._waiting.setdefault(key, done)
             raise
-        with self._lock:
-            for key in taken:
-                self._taken.pop(key, None)
+        finally:
+            with self._lock:
+                for key in taken:
+                    self._taken.pop(key, None)
 
 
 @dataclass
